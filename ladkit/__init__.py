@@ -1,0 +1,3 @@
+"""ladkit: Label Assisted Distillation for semantic segmentation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""Decoding image and label files into tensors, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.io import ImageReadMode, decode_image
+
+from ladkit.data.errors import DatasetError
+
+# PIL modes that hold one class index per pixel (P = palette PNG such as VOC's, L = grey, I/I;16 =
+# 16-bit maps). Anything else (RGB colour-coded labels) cannot be decoded to class ids.
+LABEL_MODES = ("P", "L", "I", "I;16", "I;16B", "I;16L")
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """RGB image as a uint8 tensor (3, H, W). torchvision's decoder is much faster than PIL's."""
+    try:
+        return decode_image(str(path), mode=ImageReadMode.RGB)
+    except FileNotFoundError:
+        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
+    except (RuntimeError, ValueError, OSError) as error:
+        raise DatasetError(
+            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
+            "delete it and re-run the dataset's prepare script"
+        ) from error
+
+
+def read_label(path: Path) -> torch.Tensor:
+    """Single-channel class-index map as a tensor (H, W) with the file's own integer values.
+
+    PIL keeps palette PNGs as indices (torchvision's decoder would expand them to RGB colours).
+    """
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            if mode not in LABEL_MODES:
+                raise DatasetError(
+                    f"label file {path} has image mode {mode!r}; expected a single-channel "
+                    "class-index PNG (palette or greyscale), not colour-coded labels"
+                )
+            array = np.array(image)
+    except FileNotFoundError:
+        raise DatasetError(f"label file {path} is missing; re-run the dataset's prepare script") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DatasetError(
+            f"cannot decode label file {path} ({error}); the file is corrupt or truncated, "
+            "delete it and re-run the dataset's prepare script"
+        ) from error
+    # 16-bit maps come back as uint16/int32; torch has no uint16 indexing, so widen those.
+    if array.dtype != np.uint8:
+        array = array.astype(np.int64)
+    return torch.from_numpy(array)
+
+
+def check_same_size(image: torch.Tensor, label: torch.Tensor, image_path: Path, label_path: Path) -> None:
+    image_size = tuple(image.shape[-2:])
+    label_size = tuple(label.shape[-2:])
+    if image_size != label_size:
+        raise DatasetError(
+            f"image {image_path} is {image_size[0]}x{image_size[1]} (HxW) but its label "
+            f"{label_path} is {label_size[0]}x{label_size[1]}; one of the two files is wrong, "
+            "re-run the dataset's prepare script"
+        )

@@ -1,0 +1,288 @@
+"""The training loop: one plain loop for every job (baseline, LAD teacher, distillation).
+
+SGD + poly LR per iteration, JSON-lines log, periodic validation, atomic ``best``/``last``
+checkpoints, exact resume, CUDA AMP / channels_last / compile, and DDP under torchrun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, save_json, set_rng_state
+from .config import config_class, from_dict, save_config, to_dict
+from .constants import IGNORE_INDEX
+from .evaluate import evaluate_model
+from .jobs import build_job
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------- devices and processes
+
+def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda' asked for but no CUDA device is visible; use device: cpu")
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def init_distributed() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return rank, world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- data
+
+class SeededSamples(Dataset):
+    """Seeds each sample's random augmentation by (seed, epoch, index): the data of an epoch is
+    fixed by the seed whatever the worker count, and a resumed run sees exactly what it would
+    have seen, without replaying the batches before the interruption."""
+
+    def __init__(self, dataset: Dataset, seed: int):
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index)
+            return self.dataset[index]
+
+
+def epoch_batches(dataset, batch_size: int, seed: int, epoch: int, rank: int, world: int) -> list[list[int]]:
+    """This process's batches of one epoch; incomplete batches are dropped (BN needs full ones)."""
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
+    sampler.set_epoch(epoch)
+    idx = list(sampler)
+    return [idx[i:i + batch_size] for i in range(0, len(idx) - batch_size + 1, batch_size)]
+
+
+def pad_collate(batch):
+    """Stack samples of different sizes: images padded with 0, labels with ignore."""
+    h = max(img.shape[-2] for img, _ in batch)
+    w = max(img.shape[-1] for img, _ in batch)
+    images = torch.zeros(len(batch), batch[0][0].shape[0], h, w)
+    labels = torch.full((len(batch), h, w), IGNORE_INDEX, dtype=torch.long)
+    for i, (img, lab) in enumerate(batch):
+        images[i, :, : img.shape[-2], : img.shape[-1]] = img
+        labels[i, : lab.shape[-2], : lab.shape[-1]] = lab
+    return images, labels
+
+
+def val_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                      collate_fn=pad_collate)
+
+
+def build_datasets(cfg):
+    from .data import build_dataset, build_transforms
+    from .data.synthetic import make_synthetic
+
+    if cfg.dataset == "synthetic" and not Path(cfg.data_root).exists():
+        make_synthetic(cfg.data_root)  # the embedded default: generated on first use, seconds
+    train_tf = build_transforms(True, cfg.crop_size, cfg.scale_range)
+    train = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split, transforms=train_tf)
+    val = build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=build_transforms(False))
+    if len(train) < cfg.batch_size:
+        raise ValueError(f"{cfg.dataset} split {cfg.train_split!r} has {len(train)} images, fewer than "
+                         f"batch_size={cfg.batch_size}; lower batch_size or add data")
+    return train, val
+
+
+# ---------------------------------------------------------------- optimisation
+
+def poly_lr(base_lr: float, it: int, total: int, power: float) -> float:
+    return base_lr * (1 - it / total) ** power
+
+
+def build_optimizer(cfg, model) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": params, "lr_mult": 1.0}]
+    if cfg.head_lr_mult != 1.0 and hasattr(model, "head_parameters"):
+        head = {id(p) for p in model.head_parameters()}
+        groups = [{"params": [p for p in params if id(p) not in head], "lr_mult": 1.0},
+                  {"params": [p for p in params if id(p) in head], "lr_mult": cfg.head_lr_mult}]
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+# ---------------------------------------------------------------- the loop
+
+def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
+    """Train ``cfg`` (a job config) into ``cfg.out_dir``; returns the final summary.
+
+    ``resume`` continues from ``out_dir/last.pt`` exactly; ``stop_after`` ends the run after that
+    many iterations of this call (as an interruption would), leaving a resumable checkpoint.
+    """
+    rank, world, local_rank = init_distributed()
+    device = pick_device(cfg.device, local_rank)
+    out_dir = Path(cfg.out_dir)
+    seed_everything(cfg.seed)
+    train_set, val_set = build_datasets(cfg)
+    info = train_set.info
+    noise_gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + rank)
+    job = build_job(cfg, info.num_classes, device, noise_gen)
+    model = job.model
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(cfg, model)
+    start, best = 0, -1.0
+    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+
+    if resume and last_path.exists():
+        ckpt = load_checkpoint(last_path)
+        _check_resumable(cfg, ckpt, last_path)
+        load_weights(model, ckpt["model"], source=str(last_path))
+        optimizer.load_state_dict(ckpt["optimizer"])
+        set_rng_state(ckpt["rng"], noise_gen)
+        start, best = ckpt["iteration"], ckpt["best_miou"]
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out_dir / "config.yaml")
+        _truncate_log(out_dir / "log.jsonl", start)
+
+    if world > 1:
+        if cfg.sync_bn:
+            # convert_sync_batchnorm swaps BN modules in place below the top module
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(job.module)
+        ids = [local_rank] if device.type == "cuda" else None
+        job.module = torch.nn.parallel.DistributedDataParallel(job.module, device_ids=ids)
+    if cfg.compile:
+        job.module = torch.compile(job.module)
+
+    samples = SeededSamples(train_set, cfg.seed)
+    per_epoch = len(epoch_batches(samples, cfg.batch_size, cfg.seed, 0, rank, world))
+    if per_epoch == 0:
+        raise ValueError(f"no full batch per process: {len(train_set)} images, batch_size={cfg.batch_size}, "
+                         f"{world} processes")
+    vloader = val_loader(val_set, cfg.val_batch_size, cfg.num_workers)
+    amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
+    use_amp = amp_dtype is not None and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    def checkpoint(path, it, metrics=None):
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": to_dict(cfg),
+                 "model_meta": job.meta, "iteration": it, "best_miou": best, "metrics": metrics,
+                 "rng": rng_state(noise_gen), "world_size": world}
+        save_checkpoint(state, path)
+
+    def validate(it):
+        metrics = evaluate_model(model, vloader, info.num_classes, device, job.eval_inputs)
+        _log(out_dir, {"iter": it, "kind": "val", "miou": metrics["miou"], "pixel_acc": metrics["pixel_acc"]})
+        return metrics
+
+    end = cfg.iters if stop_after is None else min(cfg.iters, start + stop_after)
+    model.train()
+    bar = tqdm(total=cfg.iters, initial=start, disable=not cfg.progress or rank != 0,
+               desc=f"{cfg.job} {cfg.model}-{cfg.backbone}", dynamic_ncols=True)
+    it, metrics = start, None
+    while it < end:
+        epoch, skip = divmod(it, per_epoch)
+        samples.epoch = epoch
+        batches = epoch_batches(samples, cfg.batch_size, cfg.seed, epoch, rank, world)[skip:]
+        loader = DataLoader(samples, batch_sampler=batches, num_workers=cfg.num_workers)
+        tick = time.perf_counter()
+        for images, labels in loader:
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            if cfg.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            lr = poly_lr(cfg.lr, it, cfg.iters, cfg.poly_power)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * group.get("lr_mult", 1.0)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                loss, terms = job.loss(images, labels)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"non-finite loss at iteration {it + 1}: " + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+                    + f"; the last good checkpoint {last_path} is kept. Lower lr, or disable amp.")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            it += 1
+            now = time.perf_counter()
+            if rank == 0 and (it % cfg.log_every == 0 or it == end):
+                rec = {"iter": it, "kind": "train", "lr": lr, "loss": float(loss),
+                       **{k: float(v) for k, v in terms.items()},
+                       "img_per_s": images.shape[0] * world / max(now - tick, 1e-9)}
+                _log(out_dir, rec)
+                bar.set_postfix(loss=f"{float(loss):.3f}")
+            tick = now
+            bar.update(1)
+            validating = it == cfg.iters or (cfg.val_every and it % cfg.val_every == 0)
+            if rank == 0 and validating:
+                metrics = validate(it)
+                if metrics["miou"] > best:
+                    best = metrics["miou"]
+                    checkpoint(best_path, it, metrics)
+            if rank == 0 and (it % cfg.ckpt_every == 0 or it == end or validating):
+                checkpoint(last_path, it, metrics)
+            if world > 1 and validating:
+                dist.barrier()
+            if it >= end:
+                break
+    bar.close()
+    summary = {"job": cfg.job, "out_dir": str(out_dir), "iteration": it, "finished": it >= cfg.iters,
+               "best_miou": best, "final": metrics, "model_meta": job.meta}
+    if rank == 0 and it >= cfg.iters:
+        if metrics is None:  # resumed a finished run: report what it ended with
+            metrics = load_checkpoint(last_path)["metrics"]
+            summary["final"] = metrics
+        save_json(summary, out_dir / "metrics.json")
+    if world > 1:
+        dist.barrier()
+    return summary
+
+
+def _check_resumable(cfg, ckpt, path):
+    saved = from_dict(config_class(ckpt["config"]["job"]), ckpt["config"])
+    differs = {k: (v, getattr(cfg, k)) for k, v in to_dict(saved).items()
+               if k not in ("progress", "num_workers") and to_dict(cfg)[k] != v}
+    if differs:
+        raise ValueError(f"cannot resume from {path}: the config differs in "
+                         + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, (a, b) in differs.items())
+                         + "; use the same config or another out_dir")
+
+
+def _log(out_dir: Path, record: dict) -> None:
+    with open(out_dir / "log.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, start: int) -> None:
+    """On resume, drop log lines written after the checkpoint we continue from."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["iter"] <= start]
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def read_log(run_dir) -> list[dict]:
+    path = Path(run_dir) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []

@@ -1,0 +1,104 @@
+"""Evaluation: mIoU over a whole split, single- or multi-scale with flip, and a LAD teacher's
+reliance on its label channel (mIoU without the label and with it at several noise levels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .checkpoint import load_checkpoint, load_weights, save_json
+from .constants import IGNORE_INDEX
+from .metrics import ConfusionMatrix
+from .noising import noise_labels
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: Tensor, size, scales=(1.0,), flip: bool = False,
+                   rgb_channels: int = 3) -> Tensor:
+    """Summed class probabilities at ``size`` over scales (and flips). Label channels beyond the
+    first ``rgb_channels`` are resized with nearest so region codes are not blended."""
+    total = None
+    for s in scales:
+        xs = x
+        if s != 1.0:
+            h, w = int(round(x.shape[-2] * s)), int(round(x.shape[-1] * s))
+            rgb = F.interpolate(x[:, :rgb_channels], size=(h, w), mode="bilinear", align_corners=False)
+            extra = F.interpolate(x[:, rgb_channels:], size=(h, w), mode="nearest")
+            xs = torch.cat([rgb, extra], dim=1)
+        for flipped in ((False, True) if flip else (False,)):
+            inp = xs.flip(-1) if flipped else xs
+            logits = model(inp)["out"].float()
+            logits = logits.flip(-1) if flipped else logits
+            prob = F.interpolate(logits, size=size, mode="bilinear", align_corners=False).softmax(1)
+            total = prob if total is None else total + prob
+    return total
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, loader, num_classes: int, device,
+                   make_inputs: Callable[[Tensor, Tensor], Tensor] | None = None,
+                   scales=(1.0,), flip: bool = False, ignore_index: int = IGNORE_INDEX) -> dict:
+    """Accumulate one confusion matrix over ``loader``; ``make_inputs(images, labels)`` builds the
+    model's input (a LAD teacher's adds its label channel)."""
+    was_training = model.training
+    model.eval()
+    cm = ConfusionMatrix(num_classes, ignore_index)
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        x = make_inputs(images, labels) if make_inputs else images
+        prob = predict_logits(model, x, labels.shape[-2:], scales, flip)
+        cm.update(prob.argmax(1).cpu(), labels.cpu())
+    model.train(was_training)
+    return cm.compute()
+
+
+def label_input(num_classes: int, mode: str, noise_std: float, scale: float, seed: int,
+                zero: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
+    """``make_inputs`` for a LAD teacher: image + noised label, or + zeros (``zero``: no label)."""
+    def make(images: Tensor, labels: Tensor) -> Tensor:
+        gen = torch.Generator(device=labels.device).manual_seed(seed)
+        extra = noise_labels(labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=gen)
+        if zero:
+            extra = torch.zeros_like(extra)
+        return torch.cat([images, extra.to(images.dtype)], dim=1)
+    return make
+
+
+def evaluate_checkpoint(cfg) -> dict:
+    """The ``evaluate`` job: ``cfg`` is an ``EvalConfig``. Writes the metrics JSON and returns it."""
+    from .data import build_dataset, build_transforms
+    from .engine import pick_device, val_loader
+    from .jobs import model_from_meta
+
+    ckpt = load_checkpoint(cfg.ckpt)
+    meta = ckpt["model_meta"]
+    train_cfg = ckpt["config"]
+    device = pick_device(cfg.device)
+    model = model_from_meta(meta).to(device)
+    load_weights(model, ckpt["model"], source=f"checkpoint {cfg.ckpt}")
+    dataset = build_dataset(cfg.dataset or train_cfg["dataset"], cfg.data_root or train_cfg["data_root"],
+                            cfg.split, transforms=build_transforms(False))
+    loader = val_loader(dataset, cfg.batch_size)
+    k = meta["num_classes"]
+    report = {"ckpt": str(cfg.ckpt), "model_meta": meta, "split": cfg.split, "scales": list(cfg.scales),
+              "flip": cfg.flip, "iteration": ckpt.get("iteration")}
+    run = lambda make: evaluate_model(model, loader, k, device, make, cfg.scales, cfg.flip)  # noqa: E731
+    if meta["in_channels"] == 3:
+        report["metrics"] = run(None)
+    else:
+        mode = cfg.noise_mode or meta.get("val_noise_mode", "fixed")
+        scale = meta.get("noise_scale", 1.0) if cfg.noise_scale < 0 else cfg.noise_scale
+        report["noise_mode"] = mode
+        report["without_label"] = run(label_input(k, mode, 0.0, scale, cfg.seed, zero=True))
+        report["with_label"] = [
+            {"noise_std": std, **run(label_input(k, mode, std, scale, cfg.seed))} for std in cfg.noise_levels
+        ]
+        report["metrics"] = report["without_label"]
+    out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_name(Path(cfg.ckpt).stem + "_eval.json")
+    save_json(report, out)
+    report["path"] = str(out)
+    return report

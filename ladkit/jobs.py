@@ -1,0 +1,194 @@
+"""What differs between the three training jobs: which model trains, what it sees, its loss.
+
+The loop in ``engine.py`` is the same for all of them; a job supplies ``model`` (the module that
+trains), ``module`` (what the loop calls: the model, a DDP wrapper of it or a two-path wrapper),
+``loss(images, labels) -> (loss, terms)`` and ``eval_inputs(images, labels)`` for validation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .checkpoint import load_checkpoint, load_weights
+from .losses import cwd_loss, dual_path_consistency, kd_loss, seg_ce_loss
+from .models import build_model
+from .noising import label_channels, noise_labels
+
+KD_KINDS = ("none", "kd", "cwd")
+
+
+def model_meta(cfg, num_classes: int, in_channels: int, **extra) -> dict:
+    """What a checkpoint must say to rebuild its model without the config that trained it."""
+    return {"model": cfg.model, "backbone": cfg.backbone, "aux": cfg.aux, "num_classes": num_classes,
+            "in_channels": in_channels, "dataset": cfg.dataset, "job": cfg.job, **extra}
+
+
+def model_from_meta(meta: dict) -> nn.Module:
+    return build_model(meta["model"], meta["num_classes"], in_channels=meta["in_channels"],
+                       backbone=meta["backbone"], aux=meta["aux"])
+
+
+def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
+    """The model a job trains, initialised from scratch, ImageNet weights or a checkpoint."""
+    pretrained = "imagenet" if cfg.init == "imagenet" else None
+    model = build_model(cfg.model, num_classes, in_channels=in_channels, backbone=cfg.backbone,
+                        aux=cfg.aux, pretrained_backbone=pretrained)
+    if cfg.init not in ("scratch", "imagenet"):
+        ckpt = load_checkpoint(cfg.init)
+        meta = ckpt["model_meta"]
+        if (meta["model"], meta["backbone"], meta["num_classes"]) != (cfg.model, cfg.backbone, num_classes):
+            raise ValueError(f"init checkpoint {cfg.init} holds {meta['model']}-{meta['backbone']} with "
+                             f"{meta['num_classes']} classes; this job needs {cfg.model}-{cfg.backbone} "
+                             f"with {num_classes} classes")
+        load_weights(model, ckpt["model"], source=f"init checkpoint {cfg.init}")
+    return model
+
+
+class BaselineJob:
+    def __init__(self, cfg, num_classes: int, device):
+        self.cfg = cfg
+        self.model = build_trainable(cfg, num_classes, 3).to(device)
+        self.module = self.model
+        self.meta = model_meta(cfg, num_classes, 3)
+
+    def loss(self, images: Tensor, labels: Tensor):
+        ce = seg_ce_loss(self.module(images), labels, self.cfg.aux_weight)
+        return ce, {"ce": ce.detach()}
+
+    def eval_inputs(self, images: Tensor, labels: Tensor) -> Tensor:
+        return images
+
+
+class PathsModel(nn.Module):
+    """Runs the model on several inputs: separate passes (BN sees each path alone, as the
+    release) or one concatenated batch (faster, shared BN statistics). One module, so DDP
+    sees a single forward per step."""
+
+    def __init__(self, model: nn.Module, as_one_batch: bool):
+        super().__init__()
+        self.model = model
+        self.as_one_batch = as_one_batch
+
+    def forward(self, inputs: list[Tensor]) -> list[dict]:
+        if not self.as_one_batch or len(inputs) == 1:
+            return [self.model(x) for x in inputs]
+        out = self.model(torch.cat(inputs))
+        return [dict(zip(out, parts)) for parts in zip(*(v.chunk(len(inputs)) for v in out.values()))]
+
+
+class TeacherJob:
+    def __init__(self, cfg, num_classes: int, device, generator: torch.Generator):
+        self.cfg = cfg
+        self.num_classes = num_classes
+        self.generator = generator
+        in_channels = 3 + label_channels(cfg.noise_mode, num_classes)
+        self.model = build_trainable(cfg, num_classes, in_channels).to(device)
+        self.module = PathsModel(self.model, cfg.paths_as_one_batch)
+        self.meta = model_meta(cfg, num_classes, in_channels, noise_mode=cfg.noise_mode,
+                               noise_std=cfg.noise_std, noise_scale=cfg.noise_scale,
+                               val_noise_mode=cfg.val_noise_mode, val_noise_std=cfg.val_noise_std)
+
+    def _with_label(self, images, labels, mode, std, generator):
+        extra = noise_labels(labels, self.num_classes, mode=mode, noise_std=std,
+                             scale=self.cfg.noise_scale, generator=generator)
+        return torch.cat([images, extra.to(images.dtype)], dim=1)
+
+    def loss(self, images: Tensor, labels: Tensor):
+        cfg = self.cfg
+        paths = 2 if cfg.dual_path else 1
+        inputs = [self._with_label(images, labels, cfg.noise_mode, cfg.noise_std, self.generator)
+                  for _ in range(paths)]
+        outs = self.module(inputs)
+        terms = {f"ce{i + 1}": seg_ce_loss(o, labels, cfg.aux_weight) for i, o in enumerate(outs)}
+        loss = sum(terms.values())
+        if paths == 2 and cfg.cons_weight:
+            cons = dual_path_consistency(outs[0]["out_low"], outs[1]["out_low"], cfg.tau, cfg.cons_kind)
+            terms["cons"] = cons
+            loss = loss + cfg.cons_weight * cons
+        return loss, {k: v.detach() for k, v in terms.items()}
+
+    def eval_inputs(self, images: Tensor, labels: Tensor) -> Tensor:
+        # A fixed seed: every validation sees the same noise, so checkpoints compare fairly.
+        gen = torch.Generator(device=labels.device).manual_seed(1234)
+        return self._with_label(images, labels, self.cfg.val_noise_mode, self.cfg.val_noise_std, gen)
+
+
+class FrozenTeacher:
+    """A trained teacher in eval mode; a LAD teacher is fed the noised label the way cfg says."""
+
+    def __init__(self, path: str, num_classes: int, device, noise_mode: str, noise_std: float,
+                 noise_scale: float | None, generator: torch.Generator | None):
+        ckpt = load_checkpoint(path)
+        meta = ckpt["model_meta"]
+        self.label_channels = meta["in_channels"] - 3
+        if meta["num_classes"] != num_classes:
+            raise ValueError(f"teacher {path} predicts {meta['num_classes']} classes; this dataset "
+                             f"has {num_classes}. Train the teacher on the same dataset.")
+        if self.label_channels:
+            want = label_channels(noise_mode, num_classes)
+            if want != self.label_channels:
+                raise ValueError(
+                    f"teacher {path} takes {meta['in_channels']} input channels (3 + {self.label_channels} "
+                    f"label); noise mode {noise_mode!r} gives 3 + {want}. Use the mode the teacher was "
+                    f"trained with ({meta.get('noise_mode')!r}) or one with as many channels.")
+        self.model = model_from_meta(meta).to(device).eval().requires_grad_(False)
+        load_weights(self.model, ckpt["model"], source=f"teacher {path}")
+        self.meta, self.num_classes, self.generator = meta, num_classes, generator
+        self.noise_mode, self.noise_std = noise_mode, noise_std
+        self.noise_scale = meta.get("noise_scale", 1.0) if noise_scale is None else noise_scale
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor, labels: Tensor) -> dict:
+        x = images
+        if self.label_channels:
+            extra = noise_labels(labels, self.num_classes, mode=self.noise_mode, noise_std=self.noise_std,
+                                 scale=self.noise_scale, generator=self.generator)
+            x = torch.cat([images, extra.to(images.dtype)], dim=1)
+        return self.model(x)
+
+
+class DistillJob:
+    def __init__(self, cfg, num_classes: int, device, generator: torch.Generator):
+        if cfg.kd_kind not in KD_KINDS:
+            raise ValueError(f"unknown kd_kind {cfg.kd_kind!r}; valid: {', '.join(KD_KINDS)}")
+        if not cfg.teacher_ckpt and cfg.kd_kind != "none":
+            raise ValueError("distill needs teacher_ckpt (a checkpoint from `ladkit train`), "
+                             "or kd_kind: none")
+        self.cfg = cfg
+        self.teacher = None
+        if cfg.teacher_ckpt:
+            self.teacher = FrozenTeacher(cfg.teacher_ckpt, num_classes, device, cfg.teacher_noise_mode,
+                                         cfg.teacher_noise_std, cfg.teacher_noise_scale, generator)
+        self.model = build_trainable(cfg, num_classes, 3).to(device)
+        self.module = self.model
+        teacher = self.teacher.meta if self.teacher else None
+        self.meta = model_meta(cfg, num_classes, 3, teacher=teacher, teacher_ckpt=cfg.teacher_ckpt,
+                               kd_kind=cfg.kd_kind, init=cfg.init)
+
+    def loss(self, images: Tensor, labels: Tensor):
+        cfg = self.cfg
+        out = self.module(images)
+        ce = seg_ce_loss(out, labels, cfg.aux_weight)
+        terms = {"ce": ce}
+        loss = ce
+        if cfg.kd_kind != "none":
+            t_low = self.teacher(images, labels)["out_low"].float()
+            distance = cwd_loss if cfg.kd_kind == "cwd" else kd_loss
+            kd = distance(out["out_low"].float(), t_low, cfg.tau)
+            terms["kd"] = kd
+            loss = loss + cfg.kd_weight * kd
+        return loss, {k: v.detach() for k, v in terms.items()}
+
+    def eval_inputs(self, images: Tensor, labels: Tensor) -> Tensor:
+        return images
+
+
+def build_job(cfg, num_classes: int, device, generator: torch.Generator):
+    if cfg.job == "baseline":
+        return BaselineJob(cfg, num_classes, device)
+    if cfg.job == "lad-teacher":
+        return TeacherJob(cfg, num_classes, device, generator)
+    if cfg.job == "distill":
+        return DistillJob(cfg, num_classes, device, generator)
+    raise ValueError(f"unknown job {cfg.job!r}; valid: baseline, lad-teacher, distill")

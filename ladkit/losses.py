@@ -1,0 +1,62 @@
+"""Segmentation and distillation losses. log_softmax throughout, so extreme logits stay finite."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from .constants import IGNORE_INDEX
+
+CONSISTENCY_KINDS = ("cwd", "kl", "mse")
+
+
+def seg_ce_loss(outputs: dict, target: Tensor, aux_weight: float = 0.4,
+                ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Cross-entropy on ``outputs["out"]`` plus ``aux_weight`` × CE on ``outputs["aux"]`` if present."""
+    loss = F.cross_entropy(outputs["out"], target, ignore_index=ignore_index)
+    if aux_weight and "aux" in outputs:
+        loss = loss + aux_weight * F.cross_entropy(outputs["aux"], target, ignore_index=ignore_index)
+    return loss
+
+
+def kd_loss(student: Tensor, teacher: Tensor, tau: float = 4.0) -> Tensor:
+    """Hinton KD per pixel: KL(softmax(t/τ) ‖ softmax(s/τ)) over classes, mean over pixels, × τ²."""
+    student = _match_size(student, teacher)
+    log_p_s = F.log_softmax(student / tau, dim=1)
+    log_p_t = F.log_softmax(teacher / tau, dim=1)
+    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)  # (N, H, W)
+    return kl.mean() * tau**2
+
+
+def cwd_loss(student: Tensor, teacher: Tensor, tau: float = 4.0) -> Tensor:
+    """Channel-wise distillation (Shu et al. 2021): per class channel, a softmax over the spatial
+    positions of logits/τ; KL(teacher ‖ student) summed over positions, divided by N·C, × τ²."""
+    student = _match_size(student, teacher)
+    n, c = teacher.shape[:2]
+    log_p_s = F.log_softmax(student.flatten(2) / tau, dim=2)
+    log_p_t = F.log_softmax(teacher.flatten(2) / tau, dim=2)
+    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum()
+    return kl / (n * c) * tau**2
+
+
+def dual_path_consistency(logits1: Tensor, logits2: Tensor, tau: float = 4.0, kind: str = "cwd") -> Tensor:
+    """Symmetric consistency D(p1→p2) + D(p2→p1); each direction's target is detached, so each
+    path is pulled towards the other and neither is pulled by its own gradient."""
+    if kind in ("cwd", "kl"):
+        distance = cwd_loss if kind == "cwd" else kd_loss
+        return distance(logits2, logits1.detach(), tau) + distance(logits1, logits2.detach(), tau)
+    if kind == "mse":
+        p1 = F.softmax(logits1 / tau, dim=1)
+        p2 = F.softmax(logits2 / tau, dim=1)
+        return F.mse_loss(p2, p1.detach()) + F.mse_loss(p1, p2.detach())
+    raise ValueError(f"unknown consistency kind {kind!r}; valid: {', '.join(CONSISTENCY_KINDS)}")
+
+
+def _match_size(student: Tensor, teacher: Tensor) -> Tensor:
+    # A student and teacher of different output strides still distil: resize the student's logits.
+    if student.shape[-2:] != teacher.shape[-2:]:
+        student = F.interpolate(student, size=teacher.shape[-2:], mode="bilinear", align_corners=False)
+    if student.shape[:2] != teacher.shape[:2]:
+        raise ValueError(f"student logits {tuple(student.shape)} and teacher logits "
+                         f"{tuple(teacher.shape)} differ in batch or class count")
+    return student

@@ -1,0 +1,75 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ladkit.losses import cwd_loss, dual_path_consistency, kd_loss, seg_ce_loss
+
+
+def test_seg_ce_with_aux_and_ignore():
+    out = torch.randn(2, 3, 4, 4)
+    aux = torch.randn(2, 3, 4, 4)
+    target = torch.randint(0, 3, (2, 4, 4))
+    target[0, 0, 0] = 255
+    keep = target != 255
+    logp = F.log_softmax(out, 1).permute(0, 2, 3, 1)[keep]
+    ref = -logp.gather(1, target[keep][:, None]).mean()
+    logp_a = F.log_softmax(aux, 1).permute(0, 2, 3, 1)[keep]
+    ref_a = -logp_a.gather(1, target[keep][:, None]).mean()
+    got = seg_ce_loss({"out": out, "aux": aux}, target, aux_weight=0.4)
+    assert torch.allclose(got, ref + 0.4 * ref_a, atol=1e-6)
+    assert torch.allclose(seg_ce_loss({"out": out}, target), ref, atol=1e-6)
+
+
+def test_kd_matches_hand_computation():
+    s, t, tau = torch.randn(2, 4, 3, 3), torch.randn(2, 4, 3, 3), 4.0
+    ps, pt = (s / tau).softmax(1), (t / tau).softmax(1)
+    ref = (pt * (pt.log() - ps.log())).sum(1).mean() * tau**2
+    assert torch.allclose(kd_loss(s, t, tau), ref, atol=1e-6)
+
+
+def test_cwd_matches_hand_computation():
+    n, c, h, w, tau = 2, 3, 4, 5, 4.0
+    s, t = torch.randn(n, c, h, w), torch.randn(n, c, h, w)
+    total = 0.0
+    for i in range(n):
+        for k in range(c):
+            ps = (s[i, k].flatten() / tau).softmax(0)
+            pt = (t[i, k].flatten() / tau).softmax(0)
+            total += float((pt * (pt.log() - ps.log())).sum())
+    ref = total / (n * c) * tau**2
+    assert math.isclose(float(cwd_loss(s, t, tau)), ref, rel_tol=1e-5)
+    assert float(cwd_loss(t, t, tau)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_finite_for_extreme_logits():
+    s = torch.tensor([[[[1e4, -1e4]], [[-1e4, 1e4]]]])  # (1, 2, 1, 2)
+    t = -s
+    for fn in (kd_loss, cwd_loss):
+        v = fn(s, t, 1.0)
+        assert torch.isfinite(v) and v > 0
+    assert torch.isfinite(dual_path_consistency(s, t, 1.0, "cwd"))
+
+
+def test_dual_path_symmetric_with_detached_targets():
+    a = torch.randn(2, 3, 4, 4, requires_grad=True)
+    b = torch.randn(2, 3, 4, 4, requires_grad=True)
+    for kind in ("cwd", "kl", "mse"):
+        v1 = dual_path_consistency(a, b, 4.0, kind)
+        v2 = dual_path_consistency(b, a, 4.0, kind)
+        assert torch.allclose(v1, v2)
+    # gradient w.r.t. a comes only from the direction in which a is the prediction
+    v = dual_path_consistency(a, b, 4.0, "cwd")
+    (ga,) = torch.autograd.grad(v, a)
+    (ref,) = torch.autograd.grad(cwd_loss(a, b.detach(), 4.0), a)
+    assert torch.allclose(ga, ref, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown consistency kind"):
+        dual_path_consistency(a, b, 4.0, "l1")
+
+
+def test_student_logits_resized_to_teacher():
+    s, t = torch.randn(1, 3, 4, 4), torch.randn(1, 3, 8, 8)
+    assert torch.isfinite(cwd_loss(s, t)) and torch.isfinite(kd_loss(s, t))
+    with pytest.raises(ValueError, match="differ in batch or class count"):
+        cwd_loss(torch.randn(1, 2, 8, 8), t)
