@@ -228,11 +228,11 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
             it += 1
             now = time.perf_counter()
             if rank == 0 and (it % cfg.log_every == 0 or it == end):
-                rec = {"iter": it, "kind": "train", "lr": lr, "loss": float(loss),
+                rec = {"iter": it, "kind": "train", "lr": lr, "loss": float(loss.detach()),
                        **{k: float(v) for k, v in terms.items()},
                        "img_per_s": images.shape[0] * world / max(now - tick, 1e-9)}
                 _log(out_dir, rec)
-                bar.set_postfix(loss=f"{float(loss):.3f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             tick = now
             bar.update(1)
             validating = it == cfg.iters or (cfg.val_every and it % cfg.val_every == 0)

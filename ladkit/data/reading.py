@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.io import ImageReadMode, decode_image
 
 from ladkit.data.errors import DatasetError
 
@@ -17,16 +16,22 @@ LABEL_MODES = ("P", "L", "I", "I;16", "I;16B", "I;16L")
 
 
 def read_image(path: Path) -> torch.Tensor:
-    """RGB image as a uint8 tensor (3, H, W). torchvision's decoder is much faster than PIL's."""
+    """RGB image as a uint8 tensor (3, H, W).
+
+    PIL rather than torchvision.io: torchvision 0.29 deprecates its decoders, and both use
+    libjpeg-turbo, so speed is the same.
+    """
     try:
-        return decode_image(str(path), mode=ImageReadMode.RGB)
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"))
     except FileNotFoundError:
         raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
-    except (RuntimeError, ValueError, OSError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DatasetError(
             f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
             "delete it and re-run the dataset's prepare script"
         ) from error
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
 def read_label(path: Path) -> torch.Tensor:

@@ -51,6 +51,15 @@ META_FILENAME = "synthetic_meta.json"
 VAL_INDEX_OFFSET = 1_000_000
 JPEG_QUALITY = 95
 
+# Scene knobs: these set how hard the task is. Counts are inclusive ranges; radii and blur are
+# fractions of the image side, so a scene looks the same at any resolution.
+OBJECTS_PER_IMAGE = (2, 5)
+OBJECT_RADIUS = (0.10, 0.26)
+DISTRACTORS_PER_IMAGE = (0, 3)
+DISTRACTOR_RADIUS = (0.06, 0.2)
+MAX_BLUR_SIGMA = 0.008
+SENSOR_NOISE_STD = (2.0, 6.0)  # in 0-255 grey levels
+
 TEXTURES = ["plain", "stripes", "checker", "dots", "gradient", "speckle"]
 # Odds of each texture per object class (rows follow SYNTHETIC_CLASSES[1:]). Every class can wear
 # every texture, so texture is a hint, never the answer.
@@ -243,7 +252,7 @@ def render_texture(kind, u, v, first, second, extent, size, rng):
 
 def smooth_noise(rng, size, cells=5):
     """Low-frequency noise of std about 1: a coarse random grid, bicubically upsampled."""
-    coarse = Image.fromarray(rng.standard_normal((cells, cells)).astype(np.float32), mode="F")
+    coarse = Image.fromarray(rng.standard_normal((cells, cells)).astype(np.float32))  # mode "F"
     return np.asarray(coarse.resize((size, size), Image.BICUBIC), dtype=np.float64)
 
 
@@ -291,9 +300,9 @@ def paint(image, sdf, texture):
 
 
 def add_distractors(rng, image, size, min_stroke):
-    for _ in range(rng.integers(1, 6)):
+    for _ in range(rng.integers(DISTRACTORS_PER_IMAGE[0], DISTRACTORS_PER_IMAGE[1] + 1)):
         draw, reach = DISTRACTORS[rng.integers(len(DISTRACTORS))]
-        window, u, v, radius = place(rng, size, (0.06, 0.2), reach)
+        window, u, v, radius = place(rng, size, DISTRACTOR_RADIUS, reach)
         sdf = draw(u, v, radius, min_stroke, rng)
         first, second = random_colour(rng), random_colour(rng)
         kind = TEXTURES[rng.integers(len(TEXTURES))]
@@ -301,11 +310,12 @@ def add_distractors(rng, image, size, min_stroke):
 
 
 def add_objects(rng, image, label, void, size, min_stroke, void_half_width):
-    """Draws 3-7 objects; later ones occlude earlier ones, in the image, the label and the void."""
-    for _ in range(rng.integers(3, 8)):
+    """Draws a few objects; later ones occlude earlier ones, in the image, label and void band."""
+    for _ in range(rng.integers(OBJECTS_PER_IMAGE[0], OBJECTS_PER_IMAGE[1] + 1)):
         class_id = int(rng.integers(1, len(SYNTHETIC_CLASSES)))
         scale = SHAPE_SCALE[class_id - 1]
-        window, u, v, radius = place(rng, size, (0.08 * scale, 0.24 * scale), SHAPE_REACH)
+        radius_range = (OBJECT_RADIUS[0] * scale, OBJECT_RADIUS[1] * scale)
+        window, u, v, radius = place(rng, size, radius_range, SHAPE_REACH)
         sdf = SHAPES[class_id - 1](u, v, radius, min_stroke, rng)
         first, second = object_colours(rng, class_id)
         kind = TEXTURES[rng.choice(len(TEXTURES), p=CLASS_TEXTURE_ODDS[class_id - 1])]
@@ -322,8 +332,8 @@ def degrade(rng, image, size):
     image = (image - mean) * rng.uniform(0.7, 1.3) + mean + rng.uniform(-0.12, 0.12)
     image = image * rng.uniform(0.9, 1.1, size=3)
     pixels = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
-    pixels = pixels.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.011) * size))
-    noisy = np.asarray(pixels, dtype=np.float32) + rng.normal(0, rng.uniform(2, 8), image.shape)
+    pixels = pixels.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, MAX_BLUR_SIGMA) * size))
+    noisy = np.asarray(pixels, dtype=np.float32) + rng.normal(0, rng.uniform(*SENSOR_NOISE_STD), image.shape)
     return np.clip(noisy, 0, 255).round().astype(np.uint8)
 
 

@@ -37,7 +37,14 @@ AUG_SPLIT = "train_aug"
 
 
 def voc2012_dir(root: Path) -> Path:
-    return Path(root) / "VOCdevkit" / "VOC2012"
+    """root/VOCdevkit/VOC2012, or root itself when it already is that folder.
+
+    Accepting both means a path returned by a generator or copied from torchvision's
+    ``VOCSegmentation`` internals works as well as the dataset root.
+    """
+    root = Path(root)
+    is_voc_dir = (root / "JPEGImages").is_dir() and (root / "ImageSets" / "Segmentation").is_dir()
+    return root if is_voc_dir else root / "VOCdevkit" / "VOC2012"
 
 
 def voc_pairs(voc_dir: Path, split: str, label_dir: str, fix: str) -> list[tuple[Path, Path]]:

@@ -19,7 +19,7 @@ class Backbone(nn.Module):
     """Base class: knows its input conv (for widening) and its ImageNet checkpoint files."""
 
     first_conv_name: str = ""  # dotted path of the conv that sees the image
-    pretrained_urls: tuple[str, ...] = ()  # only the file names are used: never downloaded
+    pretrained_urls: tuple[str, ...] = ()  # URLs or bare file names; only the names are used
     pretrained_ignore: tuple[str, ...] = ()  # checkpoint key prefixes we do not keep (classifier)
     out_channels: int
     aux_channels: int

@@ -65,13 +65,13 @@ def _warn_missing(backbone) -> None:
             f"{type(backbone).__name__}; continuing with random initialisation."
         )
     else:
-        name = os.path.basename(urls[0])
+        name = " or ".join(os.path.basename(u) for u in urls)
+        source = f" from {urls[0]}" if "://" in urls[0] else " (the backbone authors' release)"
         msg = (
             f"pretrained_backbone='imagenet': {name} not found in {hub_checkpoint_dir()} "
-            f"(nothing is downloaded). Copy it there from {urls[0]} to use ImageNet weights "
+            f"(nothing is downloaded). Copy it there{source} to use ImageNet weights "
             f"(or pass its path as pretrained_backbone); continuing with random initialisation."
         )
-    log.warning(msg)
     warnings.warn(msg, PretrainedWeightsMissingWarning, stacklevel=4)
 
 
@@ -115,7 +115,6 @@ def load_state_dict_file(backbone, path) -> LoadReport:
             f"missing keys (left randomly initialised) [{len(missing)}]: {missing[:20]}; "
             f"unexpected keys (ignored) [{len(unexpected)}]: {unexpected[:20]}"
         )
-        log.warning(msg)
         warnings.warn(msg, UserWarning, stacklevel=3)
     else:
         log.info("%s: loaded %d tensors into %s", path, len(loaded), type(backbone).__name__)

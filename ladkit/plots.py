@@ -1,0 +1,139 @@
+"""Figures: run comparison, training curves, noise-level curves, sample grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from .constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
+
+
+def plot_comparison(table: pd.DataFrame, path=None, value: str = "miou", by: str = "run"):
+    """Bars of mIoU per run; with several seeds per run, the bar is the mean and the line ± std."""
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * table[by].nunique()))
+    data = table.assign(**{value: 100 * table[value]})
+    sns.barplot(data=data, y=by, x=value, errorbar="sd", ax=ax, color="#4c72b0")
+    ax.set_xlabel("mIoU (%)")
+    ax.set_ylabel("")
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.1f", padding=3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_training_curves(run_dirs: dict, path=None):
+    """Training loss (left) and validation mIoU (right) for named run folders."""
+    from .engine import read_log
+
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name, run_dir in run_dirs.items():
+        log = pd.DataFrame(read_log(run_dir))
+        if log.empty:
+            continue
+        tr = log[log["kind"] == "train"]
+        ax_loss.plot(tr["iter"], tr["loss"], label=name)
+        va = log[log["kind"] == "val"]
+        ax_val.plot(va["iter"], 100 * va["miou"], marker="o", label=name)
+    ax_loss.set(xlabel="iteration", ylabel="training loss", title="loss")
+    ax_val.set(xlabel="iteration", ylabel="val mIoU (%)", title="validation")
+    ax_loss.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_noise_curve(table: pd.DataFrame, path=None, hue: str | None = None):
+    """A LAD teacher's mIoU against the noise std of its label channel (``noise_std``, ``miou``)."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    data = table.assign(miou=100 * table["miou"])
+    sns.lineplot(data=data, x="noise_std", y="miou", hue=hue, marker="o", errorbar="sd", ax=ax)
+    ax.set(xlabel="label-channel noise std", ylabel="mIoU (%)", xscale="symlog", title="teacher's reliance on its label")
+    ax.set_xscale("symlog", linthresh=0.01)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def denormalize(image: torch.Tensor) -> np.ndarray:
+    """A normalized (3, H, W) tensor back to an (H, W, 3) array in [0, 1] for display."""
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (image.cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def colorize(label: torch.Tensor, palette) -> np.ndarray:
+    """Class ids (H, W) to colours via the dataset palette; ignore shown white."""
+    table = np.zeros((256, 3), dtype=np.uint8)
+    table[: len(palette)] = np.asarray(palette, dtype=np.uint8)
+    table[IGNORE_INDEX] = 255
+    return table[label.cpu().numpy().astype(np.int64).clip(0, 255)]
+
+
+def plot_panels(panels: list[tuple[str, object]], path=None, cmap="coolwarm"):
+    """A row of images: each panel is (title, array (H,W,3) or (H,W) for a colour-mapped channel)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8))
+    for ax, (title, img) in zip(np.atleast_1d(axes), panels):
+        img = img.cpu().numpy() if isinstance(img, torch.Tensor) else img
+        ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path):
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+# ---------------------------------------------------------------- notebook figures (sweeps, results)
+
+def plot_seed_bars(table: pd.DataFrame, x: str, value: str = "miou", hue: str | None = None, path=None):
+    """Bars of ``value`` (a 0-1 score, shown in %) per ``x`` (and ``hue``): mean over seeds, ± std."""
+    data = table.dropna(subset=[value]).assign(**{value: lambda d: 100 * d[value]})
+    data[x] = data[x].astype(str)
+    if hue is not None:
+        data[hue] = data[hue].astype(str)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * data[x].nunique() + 2), 3.5))
+    sns.barplot(data=data, x=x, y=value, hue=hue, errorbar="sd", capsize=0.15, ax=ax)
+    sns.stripplot(data=data, x=x, y=value, hue=hue, dodge=hue is not None, color="black", size=3,
+                  legend=False, ax=ax)
+    ax.set(ylabel=f"{value} (%)", xlabel=x, title=f"{value}: mean ± std over seeds")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_grid_heatmap(table: pd.DataFrame, x: str, y: str, value: str = "miou", path=None):
+    """Mean ``value`` (in %) over a 2-D grid of two parameters, averaged over seeds."""
+    data = table.dropna(subset=[value])
+    grid = data.pivot_table(index=y, columns=x, values=value, aggfunc="mean") * 100
+    fig, ax = plt.subplots(figsize=(1.2 * max(grid.shape[1], 2) + 2.5, 0.8 * max(grid.shape[0], 2) + 1.5))
+    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", cbar_kws={"label": f"{value} (%)"}, ax=ax)
+    ax.set_title(f"{value} (%), mean over seeds")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolwarm"):
+    """Rows of image panels (title, array (H,W,3) or (H,W)), e.g. one row per sample and one
+    column per model for predictions side by side."""
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(2.3 * ncols, 2.3 * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c >= len(row):
+                continue
+            title, img = row[c]
+            img = img.cpu().numpy() if isinstance(img, torch.Tensor) else img
+            ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, interpolation="nearest")
+            ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

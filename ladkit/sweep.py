@@ -1,0 +1,375 @@
+"""Run a notebook over a parameter grid with papermill (``ladkit sweep``).
+
+A grid is YAML (or a dict)::
+
+    fixed:                 # optional: the same for every point
+      job: lad-teacher
+      iters: 100
+    noise_std: [0.0, 0.03, 0.3]   # every other key: a list of values, crossed (cartesian product)
+    seed: [0, 1]
+
+or, to take a union of several cartesian grids (one-factor-at-a-time ablations without running
+the shared default point twice), ``grids: [{noise_std: [...]}, {cons_weight: [...]}]`` next to
+``fixed``; points that come out equal are run once.
+
+Each point runs in its own process (papermill, kernel ``python3``) with its parameters injected
+and ``out_dir`` set to ``OUT/<point-id>/``, where the executed notebook and whatever the notebook
+writes (``metrics.json``) land. ``OUT/manifest.json`` records every point's parameters, status
+(done | failed), attempts, times and error; it is rewritten atomically after each point, under a
+file lock, so shards sharing ``OUT`` do not lose each other's records. A rerun skips finished
+points and retries the rest; a failing point never stops the others. Parameter names the
+notebook's ``parameters`` cell does not define are refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from .checkpoint import atomic_write
+
+KERNEL_NAME = "python3"
+MANIFEST = "manifest.json"
+FINISHED = "done"
+
+
+# ---------------------------------------------------------------- grids
+
+def load_grid(grid) -> dict:
+    """A grid file path (YAML/JSON) or mapping -> ``{"grids": [{name: [values]}, ...], "fixed": {...}}``."""
+    if isinstance(grid, (str, os.PathLike)):
+        path = Path(grid)
+        if not path.exists():
+            raise FileNotFoundError(f"grid file {path} does not exist")
+        grid = yaml.safe_load(path.read_text()) or {}
+        source = str(path)
+    else:
+        source = "grid"
+    if not isinstance(grid, dict):
+        raise ValueError(f"{source}: expected a mapping of parameter: [values]")
+    grid = dict(grid)
+    fixed = grid.pop("fixed", None) or {}
+    if not isinstance(fixed, dict):
+        raise ValueError(f"{source}: 'fixed' must be a mapping of parameter: value")
+    grids = grid.pop("grids", None)
+    if grids is None:
+        grids = [grid]
+    elif grid:
+        raise ValueError(f"{source}: with 'grids:' put every varied parameter inside one of the grids "
+                         f"(found {', '.join(grid)} at the top level)")
+    if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
+        raise ValueError(f"{source}: 'grids' must be a list of mappings parameter: [values]")
+    for g in grids:
+        for name, values in g.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{source}: {name} must be a non-empty list of values, got {values!r} "
+                                 "(a single value belongs under 'fixed:')")
+            if name in fixed:
+                raise ValueError(f"{source}: {name} is both varied and fixed")
+    return {"grids": grids, "fixed": fixed}
+
+
+def expand_grid(grid) -> list[dict]:
+    """Every point of the grid, in a stable order: each grid's cartesian product (first key
+    slowest), grids in order, duplicates dropped; ``fixed`` values merged into each point."""
+    grid = load_grid(grid)
+    points, seen = [], set()
+    for g in grid["grids"]:
+        names = list(g)
+        for values in itertools.product(*(g[n] for n in names)):
+            point = {**grid["fixed"], **dict(zip(names, values))}
+            key = _canonical(point)
+            if key not in seen:
+                seen.add(key)
+                points.append(point)
+    return points
+
+
+def varied_names(grid) -> list[str]:
+    grid = load_grid(grid)
+    return list(dict.fromkeys(n for g in grid["grids"] for n in g))
+
+
+def point_id(params: dict, varied=None) -> str:
+    """A stable, readable folder name: the varied ``name-value`` pairs plus a hash of all params."""
+    digest = hashlib.sha1(_canonical(params).encode()).hexdigest()[:8]
+    names = list(params) if varied is None else [n for n in varied if n in params]
+    slug = "_".join(f"{n}-{_slug_value(params[n])}" for n in names)
+    slug = re.sub(r"[^A-Za-z0-9._=-]+", "", slug)[:80].strip("_.-")
+    return f"{slug}_{digest}" if slug else digest
+
+
+def shard_points(points: list, shard: str) -> list:
+    """``"i/n"``: every n-th point starting at i (0 <= i < n)."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(shard))
+    if not match:
+        raise ValueError(f"shard must look like i/n (e.g. 0/2), got {shard!r}")
+    i, n = int(match.group(1)), int(match.group(2))
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"shard {shard!r}: need n >= 1 and 0 <= i < n")
+    return points[i::n]
+
+
+def notebook_parameters(notebook) -> dict:
+    """The names (and defaults) of the notebook's ``parameters`` cell."""
+    import papermill
+
+    path = Path(notebook)
+    if not path.exists():
+        raise FileNotFoundError(f"notebook {path} does not exist")
+    return papermill.inspect_notebook(str(path))
+
+
+def check_parameters(notebook, names) -> dict:
+    """Refuse names the notebook's ``parameters`` cell does not define (papermill only warns)."""
+    valid = notebook_parameters(notebook)
+    if not valid:
+        raise ValueError(f"{notebook} has no cell tagged 'parameters'; papermill cannot inject anything")
+    unknown = sorted(set(names) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
+                         f"valid: {', '.join(valid)}")
+    return valid
+
+
+# ---------------------------------------------------------------- the manifest
+
+def read_manifest(out_dir) -> dict:
+    path = Path(out_dir) / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {"points": {}}
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path):
+    """An exclusive lock on OUT/.manifest.lock (shards of one sweep may share OUT)."""
+    import fcntl
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".manifest.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _update_manifest(out_dir: Path, header: dict | None = None, points: dict | None = None) -> dict:
+    with _locked(out_dir):
+        manifest = read_manifest(out_dir)
+        manifest.update(header or {})
+        manifest.setdefault("points", {}).update(points or {})
+        manifest["updated"] = _now()
+        atomic_write(out_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
+        return manifest
+
+
+# ---------------------------------------------------------------- running
+
+def visible_gpus() -> list[str]:
+    """CUDA device ids a worker may be pinned to (CUDA_VISIBLE_DEVICES, else what torch sees)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    except Exception:  # noqa: BLE001 - no torch or no driver: no GPUs
+        return []
+
+
+def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, timeout: float | None = None,
+              kernel_name: str = KERNEL_NAME, cwd=None, quiet: bool = False) -> dict:
+    """Run ``notebook`` once per grid point (this shard's points), ``jobs`` at a time.
+
+    Returns the manifest (also in ``out_dir/manifest.json``); its ``points`` map point id ->
+    ``{params, status, attempts, started, finished, seconds, error, notebook, metrics}``.
+    ``timeout``: seconds per cell (None: none). ``cwd``: where relative paths in the parameters
+    resolve (default: this process's working directory).
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    notebook = Path(notebook).resolve()
+    out_dir = Path(out_dir).resolve()
+    cwd = str(Path(cwd or os.getcwd()).resolve())
+    spec = load_grid(grid)
+    points = expand_grid(spec)
+    varied = varied_names(spec)
+    names = set().union(*points) if points else set()
+    valid = check_parameters(notebook, names)  # before anything runs
+    inject_out = "out_dir" in valid
+    if "out_dir" in names:
+        raise ValueError("out_dir is set per point by the sweep (OUT/<point-id>); remove it from the grid")
+    mine = shard_points(points, shard)
+    ids = [point_id(p, varied) for p in points]
+    assert len(set(ids)) == len(ids), "point ids collide"
+    todo_ids = {point_id(p, varied) for p in mine}
+
+    manifest = _update_manifest(out_dir, header={
+        "notebook": str(notebook), "grid": spec, "num_points": len(points), "created": read_manifest(out_dir).get("created", _now())})
+    todo = []
+    for params, pid in zip(points, ids):
+        if pid not in todo_ids:
+            continue
+        prior = manifest["points"].get(pid, {})
+        if prior.get("status") == FINISHED:
+            continue
+        todo.append((pid, params, prior.get("attempts", 0)))
+    skipped = len(mine) - len(todo)
+    _say(quiet, f"sweep {notebook.name}: {len(points)} points, shard {shard}: {len(mine)}, "
+                f"{skipped} already done, running {len(todo)} with {jobs} job(s) -> {out_dir}")
+
+    gpus = visible_gpus()
+    slots = list(range(jobs))
+    slot_lock = threading.Lock()
+    counter = itertools.count(1)
+
+    def work(item):
+        pid, params, attempts = item
+        with slot_lock:
+            slot = slots.pop(0)
+        try:
+            _update_manifest(out_dir, points={pid: {"params": params, "status": "running", "attempts": attempts,
+                                                    "started": _now(), "slot": slot}})
+            env = _worker_env(slot, jobs, gpus)
+            record = _run_point(notebook, out_dir / pid, params, inject_out, attempts + 1, env, cwd,
+                                kernel_name, timeout)
+            _update_manifest(out_dir, points={pid: record})
+            n = next(counter)
+            tail = f": {record['error']}" if record["error"] else ""
+            _say(quiet, f"[{n}/{len(todo)}] {pid} {record['status']} in {record['seconds']:.1f}s{tail}")
+        finally:
+            with slot_lock:
+                slots.append(slot)
+
+    # Mark this shard's pending points first, so the manifest lists the whole plan.
+    _update_manifest(out_dir, points={pid: {"params": params, "status": "pending", "attempts": a,
+                                            **_keep(manifest["points"].get(pid, {}))}
+                                      for pid, params, a in todo})
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(work, todo))
+    manifest = read_manifest(out_dir)
+    statuses = [manifest["points"][pid]["status"] for pid in todo_ids if pid in manifest["points"]]
+    manifest["summary"] = {s: statuses.count(s) for s in sorted(set(statuses))}
+    _say(quiet, "sweep finished: " + ", ".join(f"{v} {k}" for k, v in manifest["summary"].items()))
+    return manifest
+
+
+def _keep(prior: dict) -> dict:
+    # A retried point keeps the record of its last failure until it finishes again.
+    return {k: prior[k] for k in ("error", "finished") if k in prior}
+
+
+def _worker_env(slot: int, jobs: int, gpus: list[str]) -> dict:
+    env = dict(os.environ)
+    if len(gpus) > 1:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    if jobs > 1 and not gpus:
+        # Parallel CPU points: split the cores rather than oversubscribe them.
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, threads)
+    return env
+
+
+def _run_point(notebook: Path, point_dir: Path, params: dict, inject_out: bool, attempt: int, env: dict,
+               cwd: str, kernel_name: str, timeout) -> dict:
+    point_dir.mkdir(parents=True, exist_ok=True)
+    parameters = {**params, **({"out_dir": str(point_dir)} if inject_out else {})}
+    output = point_dir / notebook.name
+    job = {"notebook": str(notebook), "output": str(output), "parameters": parameters, "cwd": cwd,
+           "kernel_name": kernel_name, "timeout": timeout, "result": str(point_dir / ".point_result.json")}
+    job_path = point_dir / ".point_job.json"
+    job_path.write_text(json.dumps(job))
+    Path(job["result"]).unlink(missing_ok=True)
+    started, tick = _now(), time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ladkit.sweep", "--run-point", str(job_path)], env=env,
+                          cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    (point_dir / "papermill.log").write_text(proc.stdout)
+    result = {}
+    if Path(job["result"]).exists():
+        result = json.loads(Path(job["result"]).read_text())
+    error = result.get("error")
+    if proc.returncode != 0 and not error:
+        tail = proc.stdout.strip().splitlines()[-5:]
+        error = f"runner exited {proc.returncode}: " + " | ".join(tail)
+    metrics_path = point_dir / "metrics.json"
+    metrics = _scalars(json.loads(metrics_path.read_text())) if metrics_path.exists() and not error else None
+    return {"params": params, "status": "failed" if error else FINISHED, "attempts": attempt,
+            "started": started, "finished": _now(), "seconds": round(time.perf_counter() - tick, 2),
+            "error": error, "notebook": str(output), "metrics": metrics}
+
+
+def _execute(job_path: str) -> int:
+    """Child process: execute one point with papermill, write its result JSON."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    job = json.loads(Path(job_path).read_text())
+    error = None
+    try:
+        papermill.execute_notebook(job["notebook"], job["output"], parameters=job["parameters"],
+                                   kernel_name=job["kernel_name"], cwd=job["cwd"], progress_bar=False,
+                                   execution_timeout=job["timeout"])
+    except PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+    except Exception as exc:  # noqa: BLE001 - a kernel that died, a timeout, ...: the point failed
+        error = f"{type(exc).__name__}: {exc}"
+    Path(job["result"]).write_text(json.dumps({"error": error}))
+    return 1 if error else 0
+
+
+# ---------------------------------------------------------------- helpers
+
+def _canonical(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def _slug_value(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple, dict)):
+        return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:4]
+    return str(value).replace("/", "-")
+
+
+def _scalars(metrics) -> dict:
+    if not isinstance(metrics, dict):
+        return {}
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _say(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ladkit.sweep")
+    parser.add_argument("--run-point", required=True, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    return _execute(args.run_point)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Short real runs of every job on tiny synthetic data, resume, DDP, CLI and failure cases."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ladkit.checkpoint import load_checkpoint, save_checkpoint
+from ladkit.cli import main as cli_main
+from ladkit.config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig, from_dict, load_config
+from ladkit.data.synthetic import make_synthetic
+from ladkit.engine import NonFiniteLossError, read_log, train
+from ladkit.evaluate import evaluate_checkpoint
+
+TINY = dict(crop_size=48, batch_size=4, val_batch_size=8, progress=False, log_every=1, lr=0.05)
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    make_synthetic(root, num_train=32, num_val=12, size=48, seed=0)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def trained(data_root, tmp_path_factory):
+    """A baseline and a LAD teacher of the same small model, trained for the same budget."""
+    out = tmp_path_factory.mktemp("runs")
+    common = dict(data_root=data_root, model="fcn", backbone="resnet18", iters=40, **TINY)
+    base = train(BaselineConfig(out_dir=str(out / "base"), **common))
+    lad = train(TeacherConfig(out_dir=str(out / "lad"), **common))
+    return {"base": base, "lad": lad, "out": out, "common": common}
+
+
+def _chance_miou(num_classes=9):
+    return 1.0 / num_classes  # far above what uniform random guessing scores on 84% background
+
+
+def test_baseline_loss_falls_and_beats_chance(trained):
+    log = [r for r in read_log(trained["base"]["out_dir"]) if r["kind"] == "train"]
+    first = sum(r["loss"] for r in log[:5]) / 5
+    last = sum(r["loss"] for r in log[-5:]) / 5
+    assert last < 0.8 * first
+    assert trained["base"]["final"]["miou"] > _chance_miou()
+    out = Path(trained["base"]["out_dir"])
+    for name in ("best.pt", "last.pt", "metrics.json", "config.yaml", "log.jsonl"):
+        assert (out / name).exists()
+    ckpt = load_checkpoint(out / "last.pt")
+    assert {"model", "optimizer", "config", "metrics", "rng", "model_meta"} <= set(ckpt)
+
+
+def test_lad_teacher_with_clean_label_beats_baseline_teacher(trained):
+    log = [r for r in read_log(trained["lad"]["out_dir"]) if r["kind"] == "train"]
+    assert {"ce1", "ce2", "cons"} <= set(log[0])
+    assert sum(r["loss"] for r in log[-5:]) < sum(r["loss"] for r in log[:5])
+    report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
+                                            noise_levels=(0.0, 1.0)))
+    with_label = report["with_label"][0]["miou"]
+    assert with_label > trained["base"]["final"]["miou"] + 0.05
+    assert "without_label" in report and Path(report["path"]).exists()
+
+
+@pytest.mark.parametrize("kd_kind", ["cwd", "kd"])
+def test_distill_from_lad_teacher(trained, kd_kind, tmp_path):
+    cfg = DistillConfig(out_dir=str(tmp_path / kd_kind), teacher_ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
+                        kd_kind=kd_kind, **{**trained["common"], "iters": 20})
+    summary = train(cfg)
+    log = [r for r in read_log(cfg.out_dir) if r["kind"] == "train"]
+    assert log[0]["kd"] > 0 and summary["final"]["miou"] > _chance_miou()
+    assert summary["model_meta"]["teacher"]["in_channels"] == 4
+
+
+def test_distill_from_baseline_checkpoint_init(trained, tmp_path):
+    base_ckpt = str(Path(trained["base"]["out_dir"]) / "best.pt")
+    cfg = DistillConfig(out_dir=str(tmp_path / "ft"), teacher_ckpt=base_ckpt, init=base_ckpt,
+                        **{**trained["common"], "iters": 2, "lr": 0.001})
+    assert train(cfg)["model_meta"]["init"] == base_ckpt
+
+
+@pytest.mark.parametrize("job_cls", [BaselineConfig, TeacherConfig])
+def test_resume_equals_uninterrupted(data_root, tmp_path, job_cls):
+    common = dict(data_root=data_root, model="fcn", backbone="resnet18", iters=6, ckpt_every=100, **TINY)
+    full = train(job_cls(out_dir=str(tmp_path / "full"), **common))
+    cut = job_cls(out_dir=str(tmp_path / "cut"), **common)
+    partial = train(cut, stop_after=3)
+    assert partial["iteration"] == 3 and not partial["finished"]
+    resumed = train(cut, resume=True)
+    assert resumed["iteration"] == 6
+    a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert [r["iter"] for r in read_log(tmp_path / "cut") if r["kind"] == "train"] == list(range(1, 7))
+    assert full["final"]["miou"] == resumed["final"]["miou"]
+
+
+def test_same_seed_same_weights(data_root, tmp_path):
+    common = dict(data_root=data_root, model="fcn", backbone="resnet18", iters=3, **TINY)
+    train(TeacherConfig(out_dir=str(tmp_path / "a"), **common))
+    train(TeacherConfig(out_dir=str(tmp_path / "b"), **common))
+    a = load_checkpoint(tmp_path / "a" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "b" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_paths_as_one_batch_runs(data_root, tmp_path):
+    cfg = TeacherConfig(out_dir=str(tmp_path / "one"), data_root=data_root, model="fcn", iters=2,
+                        paths_as_one_batch=True, **TINY)
+    assert train(cfg)["iteration"] == 2
+
+
+def test_non_finite_loss_names_iteration_and_keeps_checkpoint(data_root, tmp_path, monkeypatch):
+    cfg = BaselineConfig(out_dir=str(tmp_path / "nan"), data_root=data_root, model="fcn", iters=4,
+                         ckpt_every=1, **TINY)
+    train(cfg, stop_after=2)
+    good = load_checkpoint(tmp_path / "nan" / "last.pt")["model"]
+    import ladkit.jobs as jobs
+
+    original = jobs.BaselineJob.loss
+
+    def nan_loss(self, images, labels):
+        loss, terms = original(self, images, labels)
+        return loss * float("nan"), {k: v * float("nan") for k, v in terms.items()}
+
+    monkeypatch.setattr(jobs.BaselineJob, "loss", nan_loss)
+    with pytest.raises(NonFiniteLossError, match=r"iteration 3: ce=nan.*last good checkpoint"):
+        train(cfg, resume=True)
+    kept = load_checkpoint(tmp_path / "nan" / "last.pt")
+    assert kept["iteration"] == 2 and all(torch.equal(good[k], kept["model"][k]) for k in good)
+
+
+def test_teacher_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
+    lad = load_checkpoint(Path(trained["lad"]["out_dir"]) / "best.pt")
+    common = {**trained["common"], "iters": 1}
+    # wrong input channels: onehot needs 3 + 9 channels, the teacher has 3 + 1
+    cfg = DistillConfig(out_dir=str(tmp_path / "a"), teacher_ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
+                        teacher_noise_mode="onehot", **common)
+    with pytest.raises(ValueError, match=r"takes 4 input channels .*gives 3 \+ 9"):
+        train(cfg)
+    # wrong class count
+    lad["model_meta"] = {**lad["model_meta"], "num_classes": 21}
+    save_checkpoint(lad, tmp_path / "t21.pt")
+    cfg = DistillConfig(out_dir=str(tmp_path / "b"), teacher_ckpt=str(tmp_path / "t21.pt"), **common)
+    with pytest.raises(ValueError, match=r"predicts 21 classes; this dataset has 9"):
+        train(cfg)
+
+
+def test_config_errors(tmp_path, data_root):
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) itres .*valid: .*iters"):
+        from_dict(BaselineConfig, {"itres": 3})
+    path = tmp_path / "c.yaml"
+    path.write_text("job: lad-teacher\nnoise_std: 0.1\ndual_path: false\n")
+    cfg = load_config(path)
+    assert isinstance(cfg, TeacherConfig) and cfg.noise_std == 0.1 and cfg.dual_path is False
+    cfg = BaselineConfig(out_dir=str(tmp_path / "r"), data_root=data_root, model="fcn", iters=2, **TINY)
+    train(cfg, stop_after=1)
+    cfg.lr = 0.5
+    with pytest.raises(ValueError, match=r"cannot resume .*lr \(checkpoint 0.05, now 0.5\)"):
+        train(cfg, resume=True)
+
+
+def test_presets_load():
+    for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
+        if path.name.startswith("ablation"):
+            continue
+        cfg = load_config(path)
+        assert cfg.iters > 0, path
+
+
+def test_cli_train_and_evaluate(data_root, tmp_path, capsys):
+    out = tmp_path / "cli"
+    rc = cli_main(["train", "--job", "lad-teacher", f"data_root={data_root}", f"out_dir={out}", "model=fcn",
+                   "iters=2", "crop_size=48", "batch_size=4", "progress=false"])
+    assert rc == 0 and (out / "best.pt").exists()
+    rc = cli_main(["evaluate", str(out / "best.pt"), "noise_levels=[0.0, 0.5]"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "with label, noise std 0.5" in text
+    assert cli_main(["train", "--job", "baseline", "bogus=1"]) == 2
+    assert "unknown parameter(s) bogus" in capsys.readouterr().err
+
+
+def test_missing_dataset_root_is_a_clear_cli_error(tmp_path, capsys):
+    rc = cli_main(["train", "--job", "baseline", "dataset=voc", f"data_root={tmp_path / 'nope'}", "iters=1"])
+    assert rc == 2 and "prepare_voc.py" in capsys.readouterr().err
+
+
+def test_ddp_two_gloo_processes(data_root, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "ladkit.cli", "train", "--job", "lad-teacher", f"data_root={data_root}", f"out_dir={out}",
+           "model=fcn", "iters=3", "crop_size=48", "batch_size=2", "progress=false", "log_every=1", "sync_bn=true"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    steps = [r["iter"] for r in read_log(out) if r["kind"] == "train"]
+    assert steps == [1, 2, 3]
+    ckpt = load_checkpoint(out / "last.pt")
+    assert ckpt["world_size"] == 2 and ckpt["iteration"] == 3
+    assert json.loads((out / "metrics.json").read_text())["finished"]

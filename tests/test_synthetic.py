@@ -1,0 +1,185 @@
+"""The synthetic dataset: deterministic, VOC-shaped on disk, and not solvable by colour."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ladkit.constants import IGNORE_INDEX
+from ladkit.data import synthetic
+from ladkit.data.synthetic import (
+    SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, make_synthetic, read_meta, render_sample,
+)
+
+NUM_CLASSES = len(SYNTHETIC_CLASSES)
+SMALL = dict(num_train=6, num_val=3, size=48, seed=5)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    return root, make_synthetic(root, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    """150 samples at 64 px: enough for class statistics, cheap to render."""
+    return [render_sample(0, index, 64) for index in range(150)]
+
+
+def test_names_and_palette():
+    assert len(SYNTHETIC_CLASSES) == 9 and SYNTHETIC_CLASSES[0] == "background"
+    assert len(set(SYNTHETIC_CLASSES)) == 9
+    assert len(SYNTHETIC_PALETTE) == 9 and len(set(SYNTHETIC_PALETTE)) == 9
+
+
+def test_render_is_deterministic_and_seed_dependent():
+    image, label = render_sample(3, 7, 64)
+    again_image, again_label = render_sample(3, 7, 64)
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+    assert label.shape == (64, 64) and label.dtype == np.uint8
+    assert image.tobytes() == again_image.tobytes() and label.tobytes() == again_label.tobytes()
+    other_seed_image, _ = render_sample(4, 7, 64)
+    other_index_image, _ = render_sample(3, 8, 64)
+    assert image.tobytes() != other_seed_image.tobytes()
+    assert image.tobytes() != other_index_image.tobytes()
+
+
+def test_label_values_and_void_band():
+    _, label = render_sample(0, 1, 96)
+    assert set(np.unique(label)) <= set(range(NUM_CLASSES)) | {IGNORE_INDEX}
+    assert (label == IGNORE_INDEX).any()
+    _, no_band = render_sample(0, 1, 96, ignore_border=0)
+    assert not (no_band == IGNORE_INDEX).any()
+    # The band only replaces outline pixels; the objects themselves stay labelled.
+    kept = label != IGNORE_INDEX
+    assert np.array_equal(label[kept], no_band[kept])
+
+
+def test_every_class_appears_often_enough(rendered):
+    labels = np.stack([label for _, label in rendered])
+    pixel_share = np.bincount(labels.ravel(), minlength=256)[:NUM_CLASSES] / labels.size
+    image_share = np.array([(labels == k).any(axis=(1, 2)).mean() for k in range(NUM_CLASSES)])
+    assert 0.6 < pixel_share[0] < 0.92, pixel_share  # background dominates, as in VOC
+    assert (pixel_share[1:] > 0.008).all(), pixel_share
+    assert (image_share[1:] > 0.25).all(), image_share
+
+
+def test_colour_alone_does_not_tell_the_class(rendered):
+    """Nearest-mean-colour per pixel, fit on 100 images, scored on object pixels of 50 others."""
+    images = np.stack([image for image, _ in rendered]).astype(np.float64)
+    labels = np.stack([label for _, label in rendered])
+    train, test = slice(0, 100), slice(100, None)
+    means = np.stack([images[train][labels[train] == k].mean(axis=0)
+                      for k in range(1, NUM_CLASSES)])
+    is_object = (labels[test] > 0) & (labels[test] < NUM_CLASSES)
+    pixels, truth = images[test][is_object], labels[test][is_object]
+    predicted = 1 + ((pixels[:, None, :] - means[None]) ** 2).sum(-1).argmin(axis=1)
+    accuracy = (predicted == truth).mean()
+    # Chance is 1/8; a colour-coded dataset would score near 1.
+    assert accuracy < 0.35, accuracy
+
+
+def test_written_layout_is_voc(dataset):
+    root, voc_dir = dataset
+    assert voc_dir == root / "VOCdevkit" / "VOC2012"
+    assert sorted(p.name for p in voc_dir.iterdir()) == [
+        "ImageSets", "JPEGImages", "SegmentationClass", "synthetic_meta.json"]
+    assert [p.name for p in (root / "VOCdevkit").iterdir()] == ["VOC2012"]  # no leftovers
+    lists = voc_dir / "ImageSets" / "Segmentation"
+    train_ids = (lists / "train.txt").read_text().split()
+    val_ids = (lists / "val.txt").read_text().split()
+    assert len(train_ids) == 6 and len(val_ids) == 3 and not set(train_ids) & set(val_ids)
+    all_ids = set(train_ids + val_ids)
+    assert {p.stem for p in (voc_dir / "JPEGImages").glob("*.jpg")} == all_ids
+    assert {p.stem for p in (voc_dir / "SegmentationClass").glob("*.png")} == all_ids
+    for sample_id in all_ids:
+        with Image.open(voc_dir / "JPEGImages" / f"{sample_id}.jpg") as jpeg:
+            assert jpeg.format == "JPEG" and jpeg.mode == "RGB" and jpeg.size == (48, 48)
+        with Image.open(voc_dir / "SegmentationClass" / f"{sample_id}.png") as png:
+            assert png.format == "PNG" and png.mode == "P" and png.size == (48, 48)
+            values = set(np.unique(np.asarray(png)))
+            palette = png.getpalette()
+        assert values <= set(range(NUM_CLASSES)) | {IGNORE_INDEX}
+        assert [tuple(palette[3 * k:3 * k + 3]) for k in range(NUM_CLASSES)] == SYNTHETIC_PALETTE
+        assert tuple(palette[3 * 255:3 * 255 + 3]) == synthetic.VOC_VOID_COLOUR
+
+
+def test_written_labels_match_render(dataset):
+    _, voc_dir = dataset
+    _, label = render_sample(SMALL["seed"], synthetic.VAL_INDEX_OFFSET + 1, SMALL["size"])
+    assert np.array_equal(np.asarray(Image.open(voc_dir / "SegmentationClass" / "val_000001.png")),
+                          label)
+
+
+def test_meta_records_parameters(dataset):
+    _, voc_dir = dataset
+    meta = read_meta(voc_dir)
+    assert meta == json.loads((voc_dir / "synthetic_meta.json").read_text())
+    assert meta["version"] == synthetic.SYNTHETIC_VERSION
+    assert {k: meta[k] for k in SMALL} == SMALL
+
+
+def test_matching_data_is_reused_without_rewriting(dataset):
+    root, voc_dir = dataset
+    files = [voc_dir / "synthetic_meta.json", voc_dir / "JPEGImages" / "train_000000.jpg"]
+    before = [f.stat().st_mtime_ns for f in files]
+    assert make_synthetic(root, **SMALL) == voc_dir
+    assert [f.stat().st_mtime_ns for f in files] == before
+
+
+def test_mismatching_meta_raises_until_overwrite(tmp_path):
+    make_synthetic(tmp_path, **SMALL)
+    changed = dict(SMALL, num_train=4)
+    with pytest.raises(ValueError, match="overwrite=True"):
+        make_synthetic(tmp_path, **changed)
+    voc_dir = make_synthetic(tmp_path, overwrite=True, **changed)
+    assert read_meta(voc_dir)["num_train"] == 4
+    assert len(list((voc_dir / "JPEGImages").iterdir())) == 4 + SMALL["num_val"]
+
+
+def test_foreign_voc_folder_is_never_touched(tmp_path):
+    foreign = tmp_path / "VOCdevkit" / "VOC2012"
+    foreign.mkdir(parents=True)
+    (foreign / "precious.txt").write_text("real VOC data")
+    with pytest.raises(ValueError, match="not a synthetic dataset"):
+        make_synthetic(tmp_path, overwrite=True, **SMALL)
+    assert (foreign / "precious.txt").exists()
+
+
+def test_interrupted_generation_does_not_look_finished(tmp_path, monkeypatch):
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthetic, "write_all_samples", crash)
+    with pytest.raises(KeyboardInterrupt):
+        make_synthetic(tmp_path, **SMALL)
+    assert list((tmp_path / "VOCdevkit").iterdir()) == []
+    monkeypatch.undo()
+    assert read_meta(make_synthetic(tmp_path, **SMALL))["seed"] == SMALL["seed"]
+
+
+def test_parallel_generation_writes_the_same_bytes(tmp_path):
+    serial = make_synthetic(tmp_path / "serial", **SMALL)
+    parallel = make_synthetic(tmp_path / "parallel", num_workers=2, **SMALL)
+    for path in sorted(serial.rglob("*.*")):
+        assert path.read_bytes() == (parallel / path.relative_to(serial)).read_bytes(), path
+
+
+def load_cli():
+    script = Path(__file__).resolve().parents[1] / "data_scripts" / "make_synthetic.py"
+    spec = importlib.util.spec_from_file_location("make_synthetic_cli", script)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
+def test_cli(tmp_path):
+    cli = load_cli()
+    cli.main(["--out", str(tmp_path), "--num-train", "2", "--num-val", "1", "--size", "32"])
+    assert read_meta(tmp_path / "VOCdevkit" / "VOC2012")["num_train"] == 2
+    with pytest.raises(SystemExit, match="--overwrite"):
+        cli.main(["--out", str(tmp_path), "--num-train", "3", "--num-val", "1", "--size", "32"])
