@@ -129,7 +129,11 @@ def build_optimizer(cfg, model) -> torch.optim.Optimizer:
         head = {id(p) for p in model.head_parameters()}
         groups = [{"params": [p for p in params if id(p) not in head], "lr_mult": 1.0},
                   {"params": [p for p in params if id(p) in head], "lr_mult": cfg.head_lr_mult}]
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: sgd, adamw")
 
 
 # ---------------------------------------------------------------- the loop

@@ -40,50 +40,68 @@ def noise_labels(
     - ``onehot``: one-hot of the class (ignore → all zeros) plus pixel noise, times scale.
     """
     _check_mode(mode)
-    ids = _ids_with_ignore(labels, num_classes, ignore_index)  # (B, H, W), ignore → K
-    batch = ids.shape[0]
-    dtype = torch.float32
-    if mode == "onehot":
-        eye = torch.eye(num_classes + 1, num_classes, device=ids.device, dtype=dtype)  # ignore row = 0
-        clean = eye[ids].permute(0, 3, 1, 2)
-    else:
-        table = _code_table(mode, batch, num_classes, ids.device, dtype, generator)  # (B, K+1)
-        clean = torch.gather(table, 1, ids.flatten(1)).view_as(ids).unsqueeze(1)
-    noise = torch.randn(clean.shape, generator=generator, device=ids.device, dtype=dtype)
-    return (clean + noise_std * noise) * scale
+    labels = _as_ids(labels)
+    if ignore_index < 0:
+        raise ValueError(f"ignore_index must be >= 0 (got {ignore_index}); remap ignore to e.g. 255")
+    size = max(num_classes, ignore_index + 1)
+    batch = labels.shape[0]
+    try:  # the lookup's own bounds check catches ids < 0 or >= size: no extra pass over the labels
+        if mode == "onehot":
+            eye = _id_table(torch.eye(num_classes + 1, num_classes, device=labels.device), num_classes, ignore_index, size)
+            out = (scale * eye)[labels].permute(0, 3, 1, 2)
+        else:
+            codes = _code_table(mode, batch, num_classes, labels.device, generator)  # (B, K+1)
+            table = _id_table(codes.T, num_classes, ignore_index, size).T  # (B, size)
+            out = torch.gather(scale * table, 1, labels.flatten(1)).view(batch, 1, *labels.shape[1:])
+    except (IndexError, RuntimeError):
+        _raise_out_of_range(labels, num_classes, ignore_index)
+    noise = torch.randn(out.shape, generator=generator, device=labels.device)
+    out = out.add_(noise, alpha=noise_std * scale) if out.is_contiguous() else out + noise_std * scale * noise
+    # Ids that are neither a class nor ignore looked up NaN rows: one cheap reduction finds them.
+    if torch.isnan(out.sum()):
+        _raise_out_of_range(labels, num_classes, ignore_index)
+    return out
 
 
-def fixed_codebook(num_classes: int, device=None, dtype=torch.float32) -> Tensor:
+def fixed_codebook(num_classes: int, device=None) -> Tensor:
     """Evenly spaced codes ``(k - K/2) / 10`` for ids 0..K (K = ignore), as the release uses.
 
     The spacing 0.1 is fixed so a class keeps its code whatever the dataset's class count.
     """
-    k = torch.arange(num_classes + 1, device=device, dtype=dtype)
+    k = torch.arange(num_classes + 1, device=device, dtype=torch.float32)
     return (k - num_classes / 2) / 10
 
 
-def _code_table(mode, batch, num_classes, device, dtype, generator) -> Tensor:
+def _code_table(mode, batch, num_classes, device, generator) -> Tensor:
     if mode == "random":
-        return torch.randn(batch, num_classes + 1, generator=generator, device=device, dtype=dtype)
-    return fixed_codebook(num_classes, device, dtype).expand(batch, -1)
+        return torch.randn(batch, num_classes + 1, generator=generator, device=device)
+    return fixed_codebook(num_classes, device).expand(batch, -1)
 
 
-def _ids_with_ignore(labels: Tensor, num_classes: int, ignore_index: int) -> Tensor:
+def _id_table(rows: Tensor, num_classes: int, ignore_index: int, size: int) -> Tensor:
+    """Rows for ids 0..size-1: classes take rows 0..K-1, ignore takes row K, any other id NaN."""
+    table = torch.full((size, *rows.shape[1:]), float("nan"), device=rows.device, dtype=rows.dtype)
+    table[:num_classes] = rows[:num_classes]
+    table[ignore_index] = rows[num_classes]
+    return table
+
+
+def _as_ids(labels: Tensor) -> Tensor:
     if labels.dim() != 3:
         raise ValueError(f"noise_labels expects labels of shape (B, H, W); got {tuple(labels.shape)}")
     if labels.dtype.is_floating_point:
         raise ValueError(f"noise_labels expects integer class ids; got dtype {labels.dtype}")
-    labels = labels.long()
-    ignore = labels == ignore_index
-    bad = (~ignore) & ((labels < 0) | (labels >= num_classes))
-    if bad.any():
-        value = int(labels[bad][0])
-        raise ValueError(
-            f"label id {value} is out of range for num_classes={num_classes} "
-            f"(valid: 0..{num_classes - 1} and ignore {ignore_index}); "
-            "check the dataset's num_classes or its label mapping"
-        )
-    return torch.where(ignore, torch.full_like(labels, num_classes), labels)
+    return labels.long()
+
+
+def _raise_out_of_range(labels: Tensor, num_classes: int, ignore_index: int):
+    bad = (labels != ignore_index) & ((labels < 0) | (labels >= num_classes))
+    value = int(labels[bad][0])
+    raise ValueError(
+        f"label id {value} is out of range for num_classes={num_classes} "
+        f"(valid: 0..{num_classes - 1} and ignore {ignore_index}); "
+        "check the dataset's num_classes or its label mapping"
+    )
 
 
 def _check_mode(mode: str) -> None:

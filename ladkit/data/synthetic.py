@@ -9,7 +9,7 @@ resumable, and the real VOC reader reads the result unchanged::
     root/VOCdevkit/VOC2012/synthetic_meta.json            generation parameters + format version
 
 The task is deliberately not trivial. Class identity lives in the *shape* (and weakly in the
-texture): object colours come from hue ranges that overlap across classes, the five textures are
+texture): object colours come from hue ranges that overlap across classes, the six textures are
 shared by all classes with class-dependent odds, and the background is cluttered with textured
 "distractor" shapes that are background class. Objects vary in scale and rotation, occlude one
 another, some are thin (ring, bar, cross) or small, and every image gets blur, sensor noise and
@@ -333,7 +333,8 @@ def degrade(rng, image, size):
     image = image * rng.uniform(0.9, 1.1, size=3)
     pixels = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
     pixels = pixels.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, MAX_BLUR_SIGMA) * size))
-    noisy = np.asarray(pixels, dtype=np.float32) + rng.normal(0, rng.uniform(*SENSOR_NOISE_STD), image.shape)
+    noise = rng.normal(0, rng.uniform(*SENSOR_NOISE_STD), image.shape)
+    noisy = np.asarray(pixels, dtype=np.float32) + noise
     return np.clip(noisy, 0, 255).round().astype(np.uint8)
 
 
