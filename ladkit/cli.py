@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-from .config import EvalConfig, config_class, from_dict, load_config, train_config
+from .config import EvalConfig, from_dict, load_config, train_config
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -65,7 +65,11 @@ def cmd_demo(args) -> None:
 def cmd_sweep(args) -> None:
     from .sweep import run_sweep
 
-    run_sweep(args.grid, notebook=args.notebook, out_dir=args.out, jobs=args.jobs, shard=args.shard)
+    manifest = run_sweep(args.grid, notebook=args.notebook, out_dir=args.out, jobs=args.jobs, shard=args.shard)
+    failed = manifest.get("summary", {}).get("failed")
+    if failed:
+        raise SystemExit(f"ladkit sweep: {failed} point(s) failed; see {args.out}/manifest.json, then rerun "
+                         "the same command to retry only those")
 
 
 def build_parser() -> argparse.ArgumentParser:

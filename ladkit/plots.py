@@ -51,8 +51,9 @@ def plot_noise_curve(table: pd.DataFrame, path=None, hue: str | None = None):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     data = table.assign(miou=100 * table["miou"])
     sns.lineplot(data=data, x="noise_std", y="miou", hue=hue, marker="o", errorbar="sd", ax=ax)
-    ax.set(xlabel="label-channel noise std", ylabel="mIoU (%)", xscale="symlog", title="teacher's reliance on its label")
+    ax.set(xlabel="label-channel noise std", ylabel="mIoU (%)", title="teacher's reliance on its label")
     ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlim(left=0)
     fig.tight_layout()
     return _save(fig, path)
 

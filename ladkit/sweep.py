@@ -221,13 +221,14 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
 
     manifest = _update_manifest(out_dir, header={
         "notebook": str(notebook), "grid": spec, "num_points": len(points), "created": read_manifest(out_dir).get("created", _now())})
+    # A point is finished when a record with the very same parameters is (even under another id,
+    # e.g. after a parameter moved between the grid and ``fixed``).
+    finished = {_canonical(r.get("params", {})) for r in manifest["points"].values() if r.get("status") == FINISHED}
     todo = []
     for params, pid in zip(points, ids):
-        if pid not in todo_ids:
+        if pid not in todo_ids or _canonical(params) in finished:
             continue
         prior = manifest["points"].get(pid, {})
-        if prior.get("status") == FINISHED:
-            continue
         todo.append((pid, params, prior.get("attempts", 0)))
     skipped = len(mine) - len(todo)
     _say(quiet, f"sweep {notebook.name}: {len(points)} points, shard {shard}: {len(mine)}, "

@@ -58,6 +58,11 @@ OBJECT_RADIUS = (0.10, 0.26)
 DISTRACTORS_PER_IMAGE = (0, 3)
 DISTRACTOR_RADIUS = (0.06, 0.2)
 MAX_BLUR_SIGMA = 0.008
+# Backgrounds are mostly duller than objects (so objects stand out, as in photos), but the
+# saturation ranges overlap and some distractors are vivid: dullness is a hint, not a rule.
+BACKGROUND_SATURATION, BACKGROUND_VALUE = (0.0, 0.45), (0.3, 0.85)
+OBJECT_SATURATION, OBJECT_VALUE = (0.35, 1.0), (0.25, 1.0)
+VIVID_DISTRACTOR_PROB = 0.35
 SENSOR_NOISE_STD = (2.0, 6.0)  # in 0-255 grey levels
 
 TEXTURES = ["plain", "stripes", "checker", "dots", "gradient", "speckle"]
@@ -205,10 +210,18 @@ def hsv_to_rgb(hue, saturation, value):
     return value - value * saturation * np.clip(np.minimum(channel, 4.0 - channel), 0.0, 1.0)
 
 
-def random_colour(rng, hue=None):
+def random_colour(rng, saturation, value, hue=None):
     if hue is None:
         hue = rng.uniform()
-    return hsv_to_rgb(hue % 1.0, rng.uniform(0.2, 1.0), rng.uniform(0.25, 1.0))
+    return hsv_to_rgb(hue % 1.0, rng.uniform(*saturation), rng.uniform(*value))
+
+
+def background_colour(rng):
+    return random_colour(rng, BACKGROUND_SATURATION, BACKGROUND_VALUE)
+
+
+def vivid_colour(rng, hue=None):
+    return random_colour(rng, OBJECT_SATURATION, OBJECT_VALUE, hue)
 
 
 def object_colours(rng, class_id):
@@ -216,12 +229,18 @@ def object_colours(rng, class_id):
     hue = None
     if rng.uniform() < PREFERRED_HUE_PROB:
         hue = (class_id - 1) / 8 + rng.normal(0, PREFERRED_HUE_SPREAD)
-    first = random_colour(rng, hue)
+    first = vivid_colour(rng, hue)
     if rng.uniform() < 0.5:
         second = np.clip(first * rng.uniform(0.3, 0.7) + rng.uniform(0, 0.3), 0, 1)  # same hue
     else:
-        second = random_colour(rng)
+        second = vivid_colour(rng)
     return first, second
+
+
+def distractor_colours(rng):
+    """Mostly background-like colours, but some distractors are as vivid as objects."""
+    pick = vivid_colour if rng.uniform() < VIVID_DISTRACTOR_PROB else background_colour
+    return pick(rng), pick(rng)
 
 
 def render_texture(kind, u, v, first, second, extent, size, rng):
@@ -261,8 +280,8 @@ def smooth_noise(rng, size, cells=5):
 # ---------------------------------------------------------------------------------------------
 
 def render_background(rng, yy, xx, size):
-    """Two-colour gradient plus low-frequency noise, sometimes with faint full-image stripes."""
-    first, second = random_colour(rng), random_colour(rng)
+    """Two-colour gradient plus low-frequency noise, sometimes with a faint full-image pattern."""
+    first, second = background_colour(rng), background_colour(rng)
     angle = rng.uniform(0, 2 * np.pi)
     ramp = ((xx * np.cos(angle) + yy * np.sin(angle)) / size + 1) / 2
     image = first + np.clip(ramp, 0, 1)[..., None] * (second - first)
@@ -304,7 +323,7 @@ def add_distractors(rng, image, size, min_stroke):
         draw, reach = DISTRACTORS[rng.integers(len(DISTRACTORS))]
         window, u, v, radius = place(rng, size, DISTRACTOR_RADIUS, reach)
         sdf = draw(u, v, radius, min_stroke, rng)
-        first, second = random_colour(rng), random_colour(rng)
+        first, second = distractor_colours(rng)
         kind = TEXTURES[rng.integers(len(TEXTURES))]
         paint(image[window], sdf, render_texture(kind, u, v, first, second, radius, size, rng))
 

@@ -1,0 +1,189 @@
+"""The notebooks: committed clean, one papermill ``parameters`` cell each, and every one executes
+end to end (papermill, kernel python3) with tiny CPU parameters and writes what it measured."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from ladkit.config import JOBS
+from ladkit.sweep import check_parameters, read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+ALL_NOTEBOOKS = sorted(p.relative_to(NB_DIR).as_posix() for p in NB_DIR.rglob("*.ipynb")
+                       if ".ipynb_checkpoints" not in p.parts)
+EXPECTED = ["00_quickstart.ipynb", "01_label_noising.ipynb", "02_teacher_training.ipynb", "03_distillation.ipynb",
+            "04_ablations.ipynb", "05_results.ipynb", "run_point.ipynb"]
+
+# Tiny training: 2 iterations of a small model on 32x32 crops of a 16/8-image synthetic set.
+TINY = {"iters": 2, "crop_size": 32, "batch_size": 4, "val_batch_size": 4, "model": "fcn", "backbone": "resnet18",
+        "device": "cpu", "progress": False}
+
+
+def _params(name, data_root, out_dir, **extra):
+    base = {"out_dir": str(out_dir), "data_root": str(data_root)}
+    specific = {
+        "00_quickstart.ipynb": TINY,
+        "01_label_noising.ipynb": {"noise_levels": [0.0, 0.3]},
+        "02_teacher_training.ipynb": {**TINY, "val_every": 0, "noise_levels": [0.0, 1.0], "num_samples": 1},
+        "03_distillation.ipynb": {**TINY, "teacher_model": "fcn", "teacher_backbone": "resnet18",
+                                  "kd_kinds": ["none", "cwd"], "num_samples": 1},
+        "run_point.ipynb": {**TINY, "job": "lad-teacher", "noise_levels": [0.0, 1.0], "distill_student": True},
+    }[name]
+    return {**base, **specific, **extra}
+
+
+def execute(name, cwd, parameters) -> nbformat.NotebookNode:
+    # papermill only warns about names the parameters cell lacks; a typo here must fail instead
+    check_parameters(NB_DIR / name, parameters)
+    output = Path(cwd) / f"executed_{name}"
+    papermill.execute_notebook(str(NB_DIR / name), str(output), parameters=parameters, kernel_name="python3",
+                               cwd=str(cwd), progress_bar=False)
+    return nbformat.read(output, as_version=4)
+
+
+def _metrics(out_dir) -> dict:
+    path = Path(out_dir) / "metrics.json"
+    assert path.exists(), f"the notebook wrote no {path}"
+    return json.loads(path.read_text())
+
+
+def _images(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from ladkit.data.synthetic import make_synthetic
+
+    root = tmp_path_factory.mktemp("data") / "synthetic"
+    make_synthetic(root, num_train=16, num_val=8, size=48)
+    return root
+
+
+@pytest.fixture(scope="module")
+def ablation_sweep(tiny_data, tmp_path_factory):
+    """04_ablations run once (a 2x2 grid, one seed, two workers); 05_results reads its runs."""
+    work = tmp_path_factory.mktemp("ablations")
+    out = work / "runs" / "ablations"
+    fixed = {**TINY, "job": "lad-teacher", "dataset": "synthetic", "data_root": str(tiny_data),
+             "noise_levels": [0.0, 1.0]}
+    params = {"out_dir": str(out), "jobs": 2, "seeds": [0], "ablations": {},
+              "grid_2d": {"noise_std": [0.03, 0.3], "cons_weight": [0.0, 5.0]}, "fixed": fixed}
+    nb = execute("04_ablations.ipynb", work, params)
+    return work, out, nb
+
+
+# ---------------------------------------------------------------- committed state
+
+def test_the_notebooks_are_all_there():
+    assert ALL_NOTEBOOKS == EXPECTED, "a new notebook? add it to EXPECTED and give it tiny parameters in _params"
+
+
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
+def test_committed_notebook_is_clean(name):
+    nb = nbformat.read(NB_DIR / name, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    dirty = [i for i, c in enumerate(code) if c.outputs or c.execution_count is not None]
+    assert not dirty, f"{name}: code cells {dirty} carry outputs or execution counts; clear them before committing"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{name}: {len(tagged)} cells tagged 'parameters'; papermill needs exactly one"
+    assert tagged[0].cell_type == "code"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert papermill.inspect_notebook(str(NB_DIR / name)), f"{name}: papermill sees no parameters"
+
+
+@pytest.mark.parametrize("name", [n for n in EXPECTED if n != "05_results.ipynb"])
+def test_notebook_parameters_cover_out_dir_and_data(name):
+    params = papermill.inspect_notebook(str(NB_DIR / name))
+    assert "out_dir" in params
+    if name not in ("04_ablations.ipynb", "run_point.ipynb"):
+        assert {"dataset", "data_root"} <= set(params)
+
+
+def test_run_point_exposes_every_config_field():
+    """run_point's parameters are the config fields (None = the job's default): one source of truth."""
+    params = papermill.inspect_notebook(str(NB_DIR / "run_point.ipynb"))
+    fields = {f.name for cls in JOBS.values() for f in dataclasses.fields(cls)} - {"job", "out_dir"}
+    missing = fields - set(params)
+    assert not missing, f"run_point.ipynb lacks config field(s) {sorted(missing)}: add them as `name = None`"
+    assert all(params[f]["default"] == "None" for f in fields)
+    assert set(params) - fields == {"job", "out_dir", "noise_levels", "distill_student"}
+
+
+# ---------------------------------------------------------------- execution
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_label_noising.ipynb", "02_teacher_training.ipynb",
+                                  "03_distillation.ipynb", "run_point.ipynb"])
+def test_notebook_executes(name, tiny_data, tmp_path):
+    out = tmp_path / "out"
+    nb = execute(name, tmp_path, _params(name, tiny_data, out))
+    metrics = _metrics(out)
+    assert _images(nb) >= 1, f"{name} rendered no figure"
+    if name == "00_quickstart.ipynb":
+        assert metrics["num_classes"] == 9 and 0 <= metrics["teacher_miou_without_label"] <= 1
+        assert (out / "lad_input.png").exists()
+    elif name == "01_label_noising.ipynb":
+        assert metrics["noise_std"] == pytest.approx(0.03) and len(metrics["levels"]) == 2
+        assert (out / "noise_figure.png").exists()
+    elif name == "02_teacher_training.ipynb":
+        assert {"baseline_miou", "lad_teacher_miou_without_label", "lad_teacher_miou_with_label@1"} <= set(metrics)
+        assert [r["noise_std"] for r in metrics["with_label"]] == [0.0, 1.0]
+        assert {p.name for p in out.glob("*.png")} >= {"curves.png", "noise_curve.png", "predictions.png"}
+    elif name == "03_distillation.ipynb":
+        runs = {r["run"] for r in metrics["students"]}
+        assert runs == {"student, no KD", "student <- conventional (cwd)", "student <- LAD (cwd)"}
+        assert (out / "results.csv").exists()
+    elif name == "run_point.ipynb":
+        assert metrics["job"] == "lad-teacher" and 0 <= metrics["miou"] <= 1
+        assert {"miou_without_label", "miou_with_label@0", "student_miou"} <= set(metrics)
+
+
+@pytest.mark.timeout(400)
+def test_ablations_notebook_runs_a_sweep(ablation_sweep):
+    work, out, nb = ablation_sweep
+    manifest = read_manifest(out)
+    assert len(manifest["points"]) == 4
+    assert {p["status"] for p in manifest["points"].values()} == {"done"}
+    assert sorted((p["params"]["noise_std"], p["params"]["cons_weight"]) for p in manifest["points"].values()) == [
+        (0.03, 0.0), (0.03, 5.0), (0.3, 0.0), (0.3, 5.0)]
+    for pid in manifest["points"]:
+        assert (out / pid / "run_point.ipynb").exists() and (out / pid / "metrics.json").exists()
+    assert _metrics(out)["done"] == 4 and (out / "grid.yaml").exists()
+
+
+@pytest.mark.timeout(400)
+def test_results_notebook_reads_the_sweep(ablation_sweep, tmp_path):
+    work, runs, _ = ablation_sweep
+    out = tmp_path / "results"
+    nb = execute("05_results.ipynb", tmp_path, {"out_dir": str(out), "runs_dir": str(runs)})
+    metrics = _metrics(out)
+    assert metrics["runs"] == 4 and set(metrics["varied"]) == {"noise_std", "cons_weight"}
+    assert {p.name for p in out.glob("*.png")} >= {"heatmap.png", "noise_curve.png", "bars_noise_std.png"}
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("| noise_std | cons_weight | miou (%) mean ± std | n |")
+    assert _images(nb) >= 3
+
+
+# ---------------------------------------------------------------- the explorer without a browser
+
+def test_noise_explorer_rerenders_when_noise_std_moves(tiny_data, tmp_path):
+    from ladkit.widgets import load_dataset, noise_explorer
+
+    box = noise_explorer(load_dataset("synthetic", tiny_data), noise_std=0.03)
+    slider = box.controls["noise_std"]
+    assert "noise std" in slider.description
+    before = box.image.value
+    assert before[:8] == b"\x89PNG\r\n\x1a\n"
+    slider.value = 1.0
+    assert box.image.value != before and box.info["noise_std"] == pytest.approx(1.0)
+    box.controls["noise_mode"].value = "onehot"
+    assert box.info["label_channels"] == 9

@@ -1,0 +1,170 @@
+"""``ladkit sweep``: grid expansion, failure isolation, resume, refusal of unknown names, shards.
+
+The sweeps run a tiny notebook (no torch) so the mechanics are tested in seconds; the real
+runner notebook is exercised by tests/test_notebooks.py (04_ablations)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_notebook
+
+from ladkit import cli
+from ladkit.sweep import (_worker_env, expand_grid, load_grid, point_id, read_manifest, run_sweep,
+                          shard_points)
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def toy_notebook(tmp_path) -> Path:
+    """Parameters a, b, out_dir, trace, fail_flag. Raises for a == 2 and b == "y" while the flag
+    file exists; appends one line per execution to ``trace``; writes out_dir/metrics.json."""
+    params = new_code_cell('a = 1\nb = "x"\nout_dir = "out"\ntrace = "trace.txt"\nfail_flag = ""')
+    params.metadata["tags"] = ["parameters"]
+    body = new_code_cell(
+        "import json, os\n"
+        "from pathlib import Path\n"
+        "with open(trace, 'a') as f:\n"
+        "    f.write(f'{a} {b}\\n')\n"
+        "if a == 2 and b == 'y' and fail_flag and os.path.exists(fail_flag):\n"
+        "    raise ValueError(f'point a={a} b={b} is broken')\n"
+        "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
+        "Path(out_dir, 'metrics.json').write_text(json.dumps({'value': a * 10, 'b': b}))\n")
+    nb = new_notebook(cells=[params, body])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "toy.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _grid(tmp_path, **fixed) -> Path:
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({"a": [1, 2], "b": ["x", "y"], "fixed": fixed}))
+    return path
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_failing_point_is_isolated_and_a_rerun_retries_only_it(tmp_path, toy_notebook):
+    flag, trace = tmp_path / "broken.flag", tmp_path / "trace.txt"
+    flag.touch()
+    grid = _grid(tmp_path, trace=str(trace), fail_flag=str(flag))
+    out = tmp_path / "sweep"
+
+    manifest = run_sweep(grid, toy_notebook, out, jobs=2, quiet=True)
+    points = manifest["points"]
+    assert len(points) == 4
+    status = {(p["params"]["a"], p["params"]["b"]): p["status"] for p in points.values()}
+    assert status == {(1, "x"): "done", (1, "y"): "done", (2, "x"): "done", (2, "y"): "failed"}
+    failed_id = next(pid for pid, p in points.items() if p["status"] == "failed")
+    assert "ValueError" in points[failed_id]["error"] and "is broken" in points[failed_id]["error"]
+    assert manifest["summary"] == {"done": 3, "failed": 1}
+    assert json.loads((out / "manifest.json").read_text())["points"] == points  # on disk, the same
+    for pid, p in points.items():
+        point_dir = out / pid
+        assert (point_dir / "toy.ipynb").exists(), "the executed notebook is kept, failed or not"
+        assert (point_dir / "metrics.json").exists() == (p["status"] == "done")
+        if p["status"] == "done":
+            assert p["metrics"]["value"] == 10 * p["params"]["a"]
+            assert json.loads((point_dir / "metrics.json").read_text())["b"] == p["params"]["b"]
+        assert p["attempts"] == 1
+    assert len(_lines(trace)) == 4
+
+    flag.unlink()  # "fix" the broken point, then rerun the very same sweep
+    again = run_sweep(grid, toy_notebook, out, jobs=2, quiet=True)["points"]
+    assert {p["status"] for p in again.values()} == {"done"}
+    assert again[failed_id]["attempts"] == 2
+    assert again[failed_id]["started"] > points[failed_id]["finished"]
+    for pid in points:
+        if pid != failed_id:  # finished points were not run again
+            assert again[pid] == points[pid]
+    assert _lines(trace)[4:] == ["2 y"], "only the failed point runs on the rerun"
+
+    third = run_sweep(grid, toy_notebook, out, quiet=True)
+    assert third["points"] == again and len(_lines(trace)) == 5, "a finished sweep runs nothing"
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(tmp_path, toy_notebook):
+    trace = tmp_path / "trace.txt"
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"a": [1, 2], "noise_sdt": [0.1], "fixed": {"trace": str(trace), "bogus": 1}}))
+    out = tmp_path / "sweep"
+    with pytest.raises(ValueError) as err:
+        run_sweep(grid, toy_notebook, out, quiet=True)
+    message = str(err.value)
+    assert "bogus" in message and "noise_sdt" in message
+    assert "valid: a, b, out_dir, trace, fail_flag" in message
+    assert not out.exists() and not trace.exists(), "nothing may run or be written"
+    # the CLI reports it as an error with a non-zero exit
+    assert cli.main(["sweep", str(grid), "--notebook", str(toy_notebook), "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_shards_cover_the_grid_exactly_once(tmp_path, toy_notebook):
+    grid = {"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [True, False]}
+    points = expand_grid(grid)
+    assert len(points) == 18
+    ids = [point_id(p) for p in points]
+    assert len(set(ids)) == 18
+    for n in (1, 2, 3, 4, 7, 18, 25):
+        shards = [shard_points(points, f"{i}/{n}") for i in range(n)]
+        flat = [point_id(p) for s in shards for p in s]
+        assert sorted(flat) == sorted(ids), f"{n} shards do not cover the grid exactly once"
+    for bad in ("2/2", "1", "-1/2", "a/b", "0/0"):
+        with pytest.raises(ValueError):
+            shard_points(points, bad)
+
+    # two shards of a real sweep, through the CLI, into the same folder: 4 points, each run once
+    trace = tmp_path / "trace.txt"
+    grid_file = _grid(tmp_path, trace=str(trace))
+    out = tmp_path / "sweep"
+    for shard in ("0/2", "1/2"):
+        assert cli.main(["sweep", str(grid_file), "--notebook", str(toy_notebook), "--out", str(out),
+                         "--shard", shard]) == 0
+        ran = read_manifest(out)["points"]
+        assert len([p for p in ran.values() if p["status"] == "done"]) == (2 if shard == "0/2" else 4)
+    assert sorted(_lines(trace)) == ["1 x", "1 y", "2 x", "2 y"]
+    assert all(p["attempts"] == 1 for p in read_manifest(out)["points"].values())
+
+
+def test_grid_format_fixed_and_union_of_grids():
+    grid = {"fixed": {"iters": 10}, "grids": [{"noise_std": [0.0, 0.3], "seed": [0, 1]},
+                                               {"noise_std": [0.3], "seed": [0, 1]},
+                                               {"tau": [1.0], "seed": [0]}]}
+    points = expand_grid(grid)
+    assert points[:2] == [{"iters": 10, "noise_std": 0.0, "seed": 0}, {"iters": 10, "noise_std": 0.0, "seed": 1}]
+    assert len(points) == 5, "points shared by several grids run once"
+    assert all(p["iters"] == 10 for p in points)
+    # ids: stable, readable, and only a function of the point
+    pid = point_id({"noise_std": 0.3, "seed": 1, "iters": 10}, varied=["noise_std", "seed"])
+    assert pid.startswith("noise_std-0.3_seed-1_") and pid == point_id(
+        {"seed": 1, "iters": 10, "noise_std": 0.3}, varied=["noise_std", "seed"])
+    assert pid != point_id({"noise_std": 0.3, "seed": 1, "iters": 20}, varied=["noise_std", "seed"])
+    for bad in ({"a": 1}, {"a": []}, {"a": [1], "fixed": {"a": 2}}, {"grids": [{"a": [1]}], "b": [2]}):
+        with pytest.raises(ValueError):
+            load_grid(bad)
+
+
+def test_workers_get_one_gpu_each_when_several_are_visible():
+    assert [_worker_env(slot, 4, ["0", "1"])["CUDA_VISIBLE_DEVICES"] for slot in range(4)] == ["0", "1", "0", "1"]
+    env = _worker_env(0, 2, [])
+    assert "CUDA_VISIBLE_DEVICES" not in env or env["CUDA_VISIBLE_DEVICES"] == __import__("os").environ.get(
+        "CUDA_VISIBLE_DEVICES")
+    assert int(env["OMP_NUM_THREADS"]) >= 1
+
+
+def test_example_grid_fits_the_runner_notebook():
+    from ladkit.sweep import check_parameters
+
+    root = Path(__file__).resolve().parents[1]
+    grid = root / "configs" / "ablation_grid.yaml"
+    points = expand_grid(grid)
+    assert len(points) == 12
+    check_parameters(root / "notebooks" / "run_point.ipynb", set().union(*points))
