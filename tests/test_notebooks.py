@@ -115,7 +115,8 @@ def test_run_point_exposes_every_config_field():
     missing = fields - set(params)
     assert not missing, f"run_point.ipynb lacks config field(s) {sorted(missing)}: add them as `name = None`"
     assert all(params[f]["default"] == "None" for f in fields)
-    assert set(params) - fields == {"job", "out_dir", "noise_levels", "distill_student"}
+    assert set(params) - fields == {"job", "out_dir", "noise_levels", "distill_student", "student_model",
+                                    "student_backbone", "student_kd_kinds"}
 
 
 # ---------------------------------------------------------------- execution
@@ -144,7 +145,7 @@ def test_notebook_executes(name, tiny_data, tmp_path):
         assert (out / "results.csv").exists()
     elif name == "run_point.ipynb":
         assert metrics["job"] == "lad-teacher" and 0 <= metrics["miou"] <= 1
-        assert {"miou_without_label", "miou_with_label@0", "student_miou"} <= set(metrics)
+        assert {"miou_without_label", "miou_with_label@0", "student_miou_cwd"} <= set(metrics)
 
 
 @pytest.mark.timeout(400)

@@ -79,8 +79,9 @@ def test_colour_alone_does_not_tell_the_class(rendered):
     pixels, truth = images[test][is_object], labels[test][is_object]
     predicted = 1 + ((pixels[:, None, :] - means[None]) ** 2).sum(-1).argmin(axis=1)
     accuracy = (predicted == truth).mean()
-    # Chance is 1/8; a colour-coded dataset would score near 1.
-    assert accuracy < 0.35, accuracy
+    # Colour is a hint (about 0.32 here; chance is 1/8), not the answer: with every object in its
+    # class hue and plain texture this check scores about 0.72.
+    assert accuracy < 0.45, accuracy
 
 
 def test_written_layout_is_voc(dataset):

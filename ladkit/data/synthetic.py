@@ -8,12 +8,13 @@ resumable, and the real VOC reader reads the result unchanged::
     root/VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val}.txt
     root/VOCdevkit/VOC2012/synthetic_meta.json            generation parameters + format version
 
-The task is deliberately not trivial. Class identity lives in the *shape* (and weakly in the
-texture): object colours come from hue ranges that overlap across classes, the six textures are
+The task is deliberately not trivial. Class identity lives in the *shape*; colour and texture are
+only hints: each class prefers a hue but not always and not exclusively, the six textures are
 shared by all classes with class-dependent odds, and the background is cluttered with textured
 "distractor" shapes that are background class. Objects vary in scale and rotation, occlude one
 another, some are thin (ring, bar, cross) or small, and every image gets blur, sensor noise and
-brightness/contrast jitter. As in VOC, a thin void band (255) follows object boundaries.
+brightness/contrast jitter. As in VOC, a thin void band (255) follows object boundaries. The
+"scene knobs" below set the difficulty; change them only together with SYNTHETIC_VERSION.
 
 Shapes are drawn from signed distance functions (SDFs) on a pixel grid: negative inside, in pixel
 units. One SDF gives the label mask (d < 0), the anti-aliased coverage (0.5 - d) and the void band
@@ -53,16 +54,16 @@ JPEG_QUALITY = 95
 
 # Scene knobs: these set how hard the task is. Counts are inclusive ranges; radii and blur are
 # fractions of the image side, so a scene looks the same at any resolution.
-OBJECTS_PER_IMAGE = (2, 5)
-OBJECT_RADIUS = (0.10, 0.26)
-DISTRACTORS_PER_IMAGE = (0, 3)
+OBJECTS_PER_IMAGE = (1, 4)
+OBJECT_RADIUS = (0.13, 0.30)
+DISTRACTORS_PER_IMAGE = (0, 2)
 DISTRACTOR_RADIUS = (0.06, 0.2)
 MAX_BLUR_SIGMA = 0.008
 # Backgrounds are mostly duller than objects (so objects stand out, as in photos), but the
 # saturation ranges overlap and some distractors are vivid: dullness is a hint, not a rule.
 BACKGROUND_SATURATION, BACKGROUND_VALUE = (0.0, 0.45), (0.3, 0.85)
 OBJECT_SATURATION, OBJECT_VALUE = (0.35, 1.0), (0.25, 1.0)
-VIVID_DISTRACTOR_PROB = 0.35
+VIVID_DISTRACTOR_PROB = 0.25
 SENSOR_NOISE_STD = (2.0, 6.0)  # in 0-255 grey levels
 
 TEXTURES = ["plain", "stripes", "checker", "dots", "gradient", "speckle"]
@@ -70,19 +71,22 @@ TEXTURES = ["plain", "stripes", "checker", "dots", "gradient", "speckle"]
 # every texture, so texture is a hint, never the answer.
 CLASS_TEXTURE_ODDS = np.array([
     # plain stripes checker dots gradient speckle
-    [0.30, 0.10, 0.10, 0.25, 0.15, 0.10],  # disk
-    [0.45, 0.05, 0.05, 0.05, 0.30, 0.10],  # ring
-    [0.15, 0.15, 0.35, 0.10, 0.10, 0.15],  # square
-    [0.20, 0.30, 0.10, 0.10, 0.20, 0.10],  # triangle
-    [0.25, 0.10, 0.10, 0.30, 0.10, 0.15],  # star
-    [0.40, 0.10, 0.10, 0.10, 0.20, 0.10],  # cross
-    [0.20, 0.40, 0.05, 0.05, 0.20, 0.10],  # bar
-    [0.20, 0.15, 0.15, 0.15, 0.20, 0.15],  # crescent
+    [0.45, 0.05, 0.05, 0.30, 0.10, 0.05],  # disk
+    [0.60, 0.05, 0.05, 0.05, 0.20, 0.05],  # ring
+    [0.10, 0.10, 0.50, 0.10, 0.05, 0.15],  # square
+    [0.15, 0.45, 0.05, 0.05, 0.25, 0.05],  # triangle
+    [0.20, 0.05, 0.05, 0.45, 0.05, 0.20],  # star
+    [0.50, 0.10, 0.05, 0.05, 0.25, 0.05],  # cross
+    [0.15, 0.50, 0.05, 0.05, 0.20, 0.05],  # bar
+    [0.20, 0.10, 0.15, 0.10, 0.15, 0.30],  # crescent
 ])
-# Each class prefers a hue, but only half of its objects use it (and then loosely); the rest take
-# any hue. Colour alone therefore says little about the class.
-PREFERRED_HUE_PROB = 0.5
-PREFERRED_HUE_SPREAD = 0.08  # std of the hue around the preference, as a fraction of the circle
+# Each class prefers a hue, but a quarter of its objects take any hue, preferred hues are only 45
+# degrees apart and loosely kept. Colour is a hint that makes early learning quick (a per-pixel
+# colour classifier gets ~35% of object pixels right, chance 12.5%); the rest takes shape.
+# Tuning note: at 0.5 / 0.08 a small CNN at ~600 iterations stayed near 20% mIoU; at 1.0 / 0.01
+# (colour-coded) it reached 76%.
+PREFERRED_HUE_PROB = 0.75
+PREFERRED_HUE_SPREAD = 0.05  # std of the hue around the preference, as a fraction of the circle
 
 
 # ---------------------------------------------------------------------------------------------

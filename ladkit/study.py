@@ -1,0 +1,84 @@
+"""The reproduction study's table: every sweep point's metrics as (arm, measure, seed, value) rows,
+then mean ± std over seeds.
+
+    ladkit sweep configs/study_grid.yaml --notebook notebooks/run_point.ipynb --out runs/study --jobs 2
+    python -m ladkit.study runs/study --csv results/study_per_seed.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .sweep import read_manifest
+
+
+def arm_name(params: dict) -> str:
+    """What was trained, in words: job, architecture and (for a LAD teacher) its variant."""
+    arch = f"{params.get('model') or 'deeplabv3'}-{params.get('backbone') or 'resnet18'}"
+    if params.get("job") == "lad-teacher":
+        path = "dual" if params.get("dual_path", True) else "single"
+        return f"LAD teacher {arch} ({path} path, noise std {params.get('noise_std') or 0.03:g})"
+    return f"{'baseline' if params.get('job') == 'baseline' else params.get('job')} {arch}"
+
+
+def study_rows(sweep_dir) -> pd.DataFrame:
+    """One row per (arm, measure, seed) from the finished points of a sweep's manifest."""
+    rows = []
+    for point in read_manifest(sweep_dir).get("points", {}).values():
+        if point.get("status") != "done":
+            continue
+        params, metrics = point["params"], point.get("metrics") or {}
+        arm, seed = arm_name(params), params.get("seed", 0)
+        student_arch = f"{params.get('student_model') or params.get('model') or 'deeplabv3'}-" \
+                       f"{params.get('student_backbone') or params.get('backbone') or 'resnet18'}"
+        for key, value in metrics.items():
+            if not isinstance(value, (int, float)) or key in ("seed", "seconds", "pixel_acc"):
+                continue
+            if key == "miou":
+                measure = "mIoU (with label, fixed codes)" if params.get("job") == "lad-teacher" else "mIoU"
+            elif key == "miou_without_label":
+                measure = "mIoU without label"
+            elif key.startswith("miou_with_label@"):
+                measure = f"mIoU with label, noise std {key.split('@')[1]}"
+            elif key.startswith("student_miou_"):
+                rows.append({"arm": f"student {student_arch} <- {arm} ({key.rsplit('_', 1)[1]})",
+                             "measure": "mIoU", "seed": seed, "value": value,
+                             "iters": params.get("iters")})
+                continue
+            else:
+                continue
+            rows.append({"arm": arm, "measure": measure, "seed": seed, "value": value, "iters": params.get("iters")})
+    return pd.DataFrame(rows, columns=["arm", "measure", "seed", "value", "iters"])
+
+
+def study_table(rows: pd.DataFrame) -> str:
+    """Markdown: arm | measure | mIoU % mean ± std | seeds."""
+    stats = rows.groupby(["arm", "measure"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    lines = ["| run | measure | mIoU (%) mean ± std | seeds |", "|---|---|---:|---:|"]
+    for _, r in stats.iterrows():
+        std = "–" if r["count"] < 2 or math.isnan(r["std"]) else f"{100 * r['std']:.1f}"
+        lines.append(f"| {r['arm']} | {r['measure']} | {100 * r['mean']:.1f} ± {std} | {int(r['count'])} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sweep_dir")
+    parser.add_argument("--csv", help="write the per-seed numbers here")
+    args = parser.parse_args(argv)
+    rows = study_rows(args.sweep_dir)
+    if rows.empty:
+        raise SystemExit(f"no finished points in {args.sweep_dir}/manifest.json")
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        rows.sort_values(["arm", "measure", "seed"]).to_csv(args.csv, index=False)
+    print(study_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
