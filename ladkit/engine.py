@@ -10,6 +10,7 @@ import json
 import os
 import random
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -172,9 +173,11 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
         _truncate_log(out_dir / "log.jsonl", start)
 
     if world > 1:
-        if cfg.sync_bn:
+        if cfg.sync_bn and device.type == "cuda":
             # convert_sync_batchnorm swaps BN modules in place below the top module
             torch.nn.SyncBatchNorm.convert_sync_batchnorm(job.module)
+        elif cfg.sync_bn and rank == 0:
+            warnings.warn("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); using per-process BatchNorm")
         ids = [local_rank] if device.type == "cuda" else None
         job.module = torch.nn.parallel.DistributedDataParallel(job.module, device_ids=ids)
     if cfg.compile:
@@ -210,7 +213,10 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
         epoch, skip = divmod(it, per_epoch)
         samples.epoch = epoch
         batches = epoch_batches(samples, cfg.batch_size, cfg.seed, epoch, rank, world)[skip:]
-        loader = DataLoader(samples, batch_sampler=batches, num_workers=cfg.num_workers)
+        # Its own generator: creating the loader then draws no number from the global RNG, which
+        # dropout uses, so a run resumed mid-epoch sees the same random stream as an unbroken one.
+        loader = DataLoader(samples, batch_sampler=batches, num_workers=cfg.num_workers,
+                            generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
         tick = time.perf_counter()
         for images, labels in loader:
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)

@@ -88,7 +88,7 @@ def test_lad_teacher_with_clean_label_beats_baseline_teacher(trained):
 @pytest.mark.parametrize("kd_kind", ["cwd", "kd"])
 def test_distill_from_lad_teacher(trained, kd_kind, tmp_path):
     cfg = DistillConfig(out_dir=str(tmp_path / kd_kind), teacher_ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
-                        kd_kind=kd_kind, **{**trained["common"], "iters": 15})
+                        kd_kind=kd_kind, **trained["common"])
     summary = train(cfg)
     log = [r for r in read_log(cfg.out_dir) if r["kind"] == "train"]
     assert log[0]["kd"] > 0 and summary["final"]["miou"] > _majority_class_miou(trained["common"]["data_root"])
@@ -186,7 +186,7 @@ def test_config_errors(tmp_path, data_root):
 
 def test_presets_load():
     for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
-        if path.name.startswith("ablation"):
+        if path.name.endswith("_grid.yaml"):  # sweep grids, not job configs
             continue
         cfg = load_config(path)
         assert cfg.iters > 0, path
@@ -213,7 +213,7 @@ def test_ddp_two_gloo_processes(data_root, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "ladkit.cli", "train", "--job", "lad-teacher", f"data_root={data_root}", f"out_dir={out}",
-           "model=fcn", "iters=3", "crop_size=48", "batch_size=2", "progress=false", "log_every=1", "sync_bn=true"]
+           "model=fcn", "iters=3", "crop_size=48", "batch_size=2", "progress=false", "log_every=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
