@@ -46,7 +46,8 @@ SYNTHETIC_PALETTE: list[tuple[int, int, int]] = [
 VOC_VOID_COLOUR = (224, 224, 192)
 
 # Bump whenever render_sample's output changes, so stale data on disk is detected via the meta.
-SYNTHETIC_VERSION = 1
+# 1: early drafts (harder: colour hint 0.5/0.08, 2-5 smaller objects); 2: current knobs.
+SYNTHETIC_VERSION = 2
 META_FILENAME = "synthetic_meta.json"
 # Val images use their own index range, so the val set does not change when num_train does.
 VAL_INDEX_OFFSET = 1_000_000
