@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: baseline, teachers and students on the synthetic default")
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--quick", action="store_true", help="a ~2 minute version")
+    p.add_argument("--quick", action="store_true", help="a smoke run (10 iterations, 40 val images): under 2 minutes on 2 CPU cores")
     p.add_argument("set", nargs="*", metavar="key=value")
     p.set_defaults(func=cmd_demo)
 

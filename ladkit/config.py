@@ -26,6 +26,7 @@ class TrainConfig:
     scale_range: tuple = (0.5, 2.0)
     batch_size: int = 8
     val_batch_size: int = 8
+    val_images: int = 0  # 0: the whole val split; N: only its first N images (quick checks)
     num_workers: int = 0
     # model
     model: str = "deeplabv3"
@@ -90,7 +91,8 @@ class DistillConfig(TrainConfig):
     out_dir: str = "runs/student"
     teacher_ckpt: str = ""
     # How a LAD teacher gets its label at distillation time (release: fixed codebook, std 0.02).
-    teacher_noise_mode: str = "fixed"
+    # Empty: the mode the teacher was validated with (fixed for random-code teachers, onehot for one-hot).
+    teacher_noise_mode: str = ""
     teacher_noise_std: float = 0.02
     teacher_noise_scale: float = 1.0
     kd_kind: str = "cwd"  # none | kd | cwd
@@ -108,6 +110,7 @@ class EvalConfig:
     data_root: str = ""
     split: str = "val"
     batch_size: int = 8
+    max_images: int = 0  # 0: the whole split; N: only its first N images
     scales: tuple = (1.0,)
     flip: bool = False
     noise_mode: str = ""  # empty: the mode the teacher was validated with

@@ -102,15 +102,25 @@ def val_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
                       collate_fn=pad_collate)
 
 
+def first_images(dataset, count: int):
+    """The first ``count`` items of ``dataset`` (all of them when ``count`` is 0)."""
+    if count < 0:
+        raise ValueError(f"image count must be >= 0 (0: all), got {count}")
+    if count == 0 or count >= len(dataset):
+        return dataset
+    return torch.utils.data.Subset(dataset, range(count))
+
+
 def build_datasets(cfg):
     from .data import build_dataset, build_transforms
-    from .data.synthetic import make_synthetic
+    from .data.synthetic import ensure_synthetic
 
-    if cfg.dataset == "synthetic" and not Path(cfg.data_root).exists():
-        make_synthetic(cfg.data_root)  # the embedded default: generated on first use, seconds
+    if cfg.dataset == "synthetic":
+        ensure_synthetic(cfg.data_root)  # the embedded default: generated on first use, seconds
     train_tf = build_transforms(True, cfg.crop_size, cfg.scale_range)
     train = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split, transforms=train_tf)
-    val = build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=build_transforms(False))
+    val = first_images(build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=build_transforms(False)),
+                       cfg.val_images)
     if len(train) < cfg.batch_size:
         raise ValueError(f"{cfg.dataset} split {cfg.train_split!r} has {len(train)} images, fewer than "
                          f"batch_size={cfg.batch_size}; lower batch_size or add data")
@@ -193,10 +203,11 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
     use_amp = amp_dtype is not None and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
-    def checkpoint(path, it, metrics=None):
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": to_dict(cfg),
-                 "model_meta": job.meta, "iteration": it, "best_miou": best, "metrics": metrics,
-                 "rng": rng_state(noise_gen), "world_size": world}
+    def checkpoint(path, it, metrics=None, resumable=True):
+        state = {"model": model.state_dict(), "config": to_dict(cfg), "model_meta": job.meta,
+                 "iteration": it, "best_miou": best, "metrics": metrics, "world_size": world}
+        if resumable:  # best.pt is for evaluation and distillation only: no momentum buffers (half the size)
+            state.update(optimizer=optimizer.state_dict(), rng=rng_state(noise_gen))
         save_checkpoint(state, path)
 
     def validate(it):
@@ -250,7 +261,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
                 metrics = validate(it)
                 if metrics["miou"] > best:
                     best = metrics["miou"]
-                    checkpoint(best_path, it, metrics)
+                    checkpoint(best_path, it, metrics, resumable=False)
             if rank == 0 and (it % cfg.ckpt_every == 0 or it == end or validating):
                 checkpoint(last_path, it, metrics)
             if world > 1 and validating:

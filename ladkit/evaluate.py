@@ -71,7 +71,7 @@ def label_input(num_classes: int, mode: str, noise_std: float, scale: float, see
 def evaluate_checkpoint(cfg) -> dict:
     """The ``evaluate`` job: ``cfg`` is an ``EvalConfig``. Writes the metrics JSON and returns it."""
     from .data import build_dataset, build_transforms
-    from .engine import pick_device, val_loader
+    from .engine import first_images, pick_device, val_loader
     from .jobs import model_from_meta
 
     ckpt = load_checkpoint(cfg.ckpt)
@@ -82,10 +82,11 @@ def evaluate_checkpoint(cfg) -> dict:
     load_weights(model, ckpt["model"], source=f"checkpoint {cfg.ckpt}")
     dataset = build_dataset(cfg.dataset or train_cfg["dataset"], cfg.data_root or train_cfg["data_root"],
                             cfg.split, transforms=build_transforms(False))
+    dataset = first_images(dataset, cfg.max_images)
     loader = val_loader(dataset, cfg.batch_size)
     k = meta["num_classes"]
     report = {"ckpt": str(cfg.ckpt), "model_meta": meta, "split": cfg.split, "scales": list(cfg.scales),
-              "flip": cfg.flip, "iteration": ckpt.get("iteration")}
+              "flip": cfg.flip, "images": len(dataset), "iteration": ckpt.get("iteration")}
     run = lambda make: evaluate_model(model, loader, k, device, make, cfg.scales, cfg.flip)  # noqa: E731
     if meta["in_channels"] == 3:
         report["metrics"] = run(None)

@@ -148,6 +148,8 @@ class FrozenTeacher:
             raise ValueError(f"teacher {path} predicts {meta['num_classes']} classes; this dataset "
                              f"has {num_classes}. Train the teacher on the same dataset.")
         if self.label_channels:
+            # Empty: the codes the teacher was validated with (its best.pt was chosen on them).
+            noise_mode = noise_mode or meta.get("val_noise_mode", "fixed")
             want = label_channels(noise_mode, num_classes)
             if want != self.label_channels:
                 raise ValueError(

@@ -21,7 +21,8 @@ def arm_name(params: dict) -> str:
     arch = f"{params.get('model') or 'deeplabv3'}-{params.get('backbone') or 'resnet18'}"
     if params.get("job") == "lad-teacher":
         path = "dual" if params.get("dual_path", True) else "single"
-        return f"LAD teacher {arch} ({path} path, noise std {params.get('noise_std') or 0.03:g})"
+        codes = params.get("noise_mode") or "random"
+        return f"LAD teacher {arch} ({path} path, {codes} codes, noise std {params.get('noise_std') or 0.03:g})"
     return f"{'baseline' if params.get('job') == 'baseline' else params.get('job')} {arch}"
 
 
@@ -39,7 +40,7 @@ def study_rows(sweep_dir) -> pd.DataFrame:
             if not isinstance(value, (int, float)) or key in ("seed", "seconds", "pixel_acc"):
                 continue
             if key == "miou":
-                measure = "mIoU (with label, fixed codes)" if params.get("job") == "lad-teacher" else "mIoU"
+                measure = "mIoU (with label)" if params.get("job") == "lad-teacher" else "mIoU"
             elif key == "miou_without_label":
                 measure = "mIoU without label"
             elif key.startswith("miou_with_label@"):
@@ -65,6 +66,32 @@ def study_table(rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def student_gains(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each distilled student's mIoU minus the baseline student's, paired by seed (same data order
+    and init seed), with how many seeds it wins. The baseline is the image-only run of the
+    student's own architecture (arm ``baseline <arch>``)."""
+    mious = rows[rows["measure"] == "mIoU"]
+    out = []
+    for arm, group in mious[mious["arm"].str.startswith("student ")].groupby("arm", sort=False):
+        arch = arm.split()[1]
+        base = mious[mious["arm"] == f"baseline {arch}"].set_index("seed")["value"]
+        diff = (group.set_index("seed")["value"] - base).dropna()
+        if diff.empty:
+            continue
+        out.append({"student": arm, "gain_mean": diff.mean(), "gain_std": diff.std(),
+                    "wins": int((diff > 0).sum()), "seeds": len(diff)})
+    return pd.DataFrame(out, columns=["student", "gain_mean", "gain_std", "wins", "seeds"])
+
+
+def gains_table(gains: pd.DataFrame) -> str:
+    """Markdown: student | mIoU gain over the baseline student (points) | seeds where it is higher."""
+    lines = ["| student | mIoU − baseline student (points), mean ± std | higher in |", "|---|---:|---:|"]
+    for _, g in gains.iterrows():
+        std = "–" if g["seeds"] < 2 else f"{100 * g['gain_std']:.1f}"
+        lines.append(f"| {g['student']} | {100 * g['gain_mean']:+.1f} ± {std} | {g['wins']}/{g['seeds']} seeds |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep_dir")
@@ -77,6 +104,9 @@ def main(argv=None) -> int:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         rows.sort_values(["arm", "measure", "seed"]).to_csv(args.csv, index=False)
     print(study_table(rows))
+    gains = student_gains(rows)
+    if not gains.empty:
+        print("\nPaired by seed:\n" + gains_table(gains))
     return 0
 
 

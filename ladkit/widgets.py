@@ -51,12 +51,11 @@ def kit_notebook(name: str) -> Path:
 
 def ensure_dataset(dataset: str, data_root) -> Path:
     """The synthetic default is generated on first use (as training does); real datasets must exist."""
-    root = Path(data_root)
-    if dataset == "synthetic" and not root.exists():
-        from .data.synthetic import make_synthetic
+    if dataset == "synthetic":
+        from .data.synthetic import ensure_synthetic
 
-        make_synthetic(root)
-    return root
+        ensure_synthetic(data_root)
+    return Path(data_root)
 
 
 def load_dataset(dataset: str = "synthetic", data_root="data/synthetic", split: str = "val"):

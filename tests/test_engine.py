@@ -68,6 +68,8 @@ def test_baseline_loss_falls_and_beats_chance(trained):
         assert (out / name).exists()
     ckpt = load_checkpoint(out / "last.pt")
     assert {"model", "optimizer", "config", "metrics", "rng", "model_meta"} <= set(ckpt)
+    best = load_checkpoint(out / "best.pt")  # for evaluation and distillation: no optimizer state
+    assert {"model", "config", "metrics", "model_meta"} <= set(best) and "optimizer" not in best
 
 
 def test_lad_teacher_with_clean_label_beats_baseline_teacher(trained):
@@ -222,3 +224,47 @@ def test_ddp_two_gloo_processes(data_root, tmp_path):
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["world_size"] == 2 and ckpt["iteration"] == 3
     assert json.loads((out / "metrics.json").read_text())["finished"]
+
+
+def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), f"data_root={data_root}", "iters=2", "crop_size=48", "batch_size=4",
+            "val_images=3", "teacher_backbone=resnet50", "progress=false", "noise_levels=[0.0, 0.5]"]
+    assert cli_main(args) == 0
+    text = capsys.readouterr().out
+    assert "LAD student vs baseline student" in text and "first 3 val images" in text
+    import pandas as pd
+
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["run"]) == ["baseline student", "conventional teacher", "LAD teacher",
+                                  "student <- conventional (cwd)", "student <- LAD (cwd)"]
+    assert table["miou"].between(0, 1).all() and (table["iters"] == 2).all()
+    lad = table.set_index("run").loc["LAD teacher"]
+    assert 0 <= lad["teacher_with_label_miou"] <= 1
+    report = json.loads((out / "metrics.json").read_text())["runs"]["LAD teacher"]
+    assert report["images"] == 3 and [r["noise_std"] for r in report["with_label"]] == [0.0, 0.5]
+    assert (out / "comparison.png").stat().st_size > 0
+    # A rerun reuses every finished run: same table, no training.
+    stamp = (out / "baseline_student" / "last.pt").stat().st_mtime_ns
+    assert cli_main(args) == 0
+    assert (out / "baseline_student" / "last.pt").stat().st_mtime_ns == stamp
+    assert pd.read_csv(out / "results.csv")["miou"].tolist() == table["miou"].tolist()
+
+
+def test_val_images_limits_validation_and_evaluation(data_root, tmp_path):
+    cfg = BaselineConfig(out_dir=str(tmp_path / "b"), data_root=data_root, model="fcn", iters=1, val_images=2, **TINY)
+    summary = train(cfg)
+    scored = sum(map(sum, summary["final"]["confusion"]))
+    assert 0 < scored <= 2 * 48 * 48  # 2 of the 4 val images of 48 x 48 (less void pixels)
+    report = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / "b" / "best.pt"), max_images=2))
+    assert report["images"] == 2 and report["metrics"]["confusion"] == summary["final"]["confusion"]
+    whole = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / "b" / "best.pt")))
+    assert whole["images"] == 4 and sum(map(sum, whole["metrics"]["confusion"])) > scored
+    with pytest.raises(ValueError, match="image count must be >= 0"):
+        train(BaselineConfig(out_dir=str(tmp_path / "c"), data_root=data_root, model="fcn", iters=1, val_images=-1, **TINY))
+
+
+def test_distill_feeds_a_teacher_the_codes_it_was_validated_with_by_default(trained, tmp_path):
+    onehot = str(Path(trained["onehot"]["out_dir"]) / "best.pt")
+    cfg = DistillConfig(out_dir=str(tmp_path / "s"), teacher_ckpt=onehot, **{**trained["common"], "iters": 1})
+    assert cfg.teacher_noise_mode == "" and train(cfg)["finished"]

@@ -184,3 +184,19 @@ def test_cli(tmp_path):
     assert read_meta(tmp_path / "VOCdevkit" / "VOC2012")["num_train"] == 2
     with pytest.raises(SystemExit, match="--overwrite"):
         cli.main(["--out", str(tmp_path), "--num-train", "3", "--num-val", "1", "--size", "32"])
+
+
+def test_ensure_synthetic_generates_once_and_refuses_stale_versions(tmp_path):
+    import json
+
+    from ladkit.data.errors import DatasetError
+    from ladkit.data.synthetic import META_FILENAME, ensure_synthetic, make_synthetic
+
+    small = tmp_path / "small"
+    voc = make_synthetic(small, num_train=4, num_val=2, size=32)
+    assert ensure_synthetic(small) == voc  # other sizes are used as they are, not regenerated
+    meta_path = voc / META_FILENAME
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "version": meta["version"] - 1}))
+    with pytest.raises(DatasetError, match="stale.*make-synthetic --out .* --overwrite"):
+        ensure_synthetic(small)

@@ -420,7 +420,7 @@ lad_teacher_ckpt = ""           # empty: train a LAD teacher (model-backbone) he
 kd_kinds = ["none", "kd", "cwd"]
 kd_weight = 3.0
 tau = 4.0
-teacher_noise_mode = "fixed"
+teacher_noise_mode = ""       # empty: the codes the teacher was validated with (fixed, or onehot)
 teacher_noise_std = 0.02
 num_samples = 2
 '''),

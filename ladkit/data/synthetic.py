@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ladkit.constants import IGNORE_INDEX
+from ladkit.data.errors import DatasetError
 
 SYNTHETIC_CLASSES: list[str] = [
     "background", "disk", "ring", "square", "triangle", "star", "cross", "bar", "crescent",
@@ -429,6 +430,25 @@ def write_all_samples(voc_dir: Path, items, seed, size, ignore_border, num_worke
                 for chunk in chunks if chunk]
         for job in jobs:
             job.result()  # re-raises a worker's error here
+
+
+def ensure_synthetic(root: str | os.PathLike) -> Path:
+    """The synthetic default under `root`, generated on first use; returns the VOC2012 folder.
+
+    Data made by another generator version is refused (it would silently change every number);
+    data made with other sizes or counts (e.g. the tests' tiny sets) is used as is. Safe to call
+    from several processes at once: each generates into its own staging folder.
+    """
+    voc_dir = Path(root) / "VOCdevkit" / "VOC2012"
+    found = read_meta(voc_dir)
+    if found is None:
+        return make_synthetic(root)
+    if found.get("version") != SYNTHETIC_VERSION:
+        raise DatasetError(
+            f"{voc_dir / META_FILENAME}: synthetic data version {found.get('version')} is stale "
+            f"(this ladkit makes version {SYNTHETIC_VERSION}); regenerate it with "
+            f"`ladkit make-synthetic --out {root} --overwrite`")
+    return voc_dir
 
 
 def expected_meta(num_train, num_val, size, seed, ignore_border) -> dict:
