@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoint import atomic_write, save_json
-from .config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig
+from .config import BaselineConfig, DistillConfig, TeacherConfig
 from .engine import train
-from .evaluate import evaluate_checkpoint
+from .evaluate import run_report
 
 
 @dataclass
@@ -78,11 +78,7 @@ def run_demo(cfg: DemoConfig) -> pd.DataFrame:
     for name, job in demo_runs(cfg):
         t0 = time.perf_counter()
         summary = train(job, resume=True)
-        if job.job == "lad-teacher":  # also with its label channel, at each noise level
-            report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(job.out_dir) / "best.pt"), seed=cfg.seed,
-                                                    noise_levels=cfg.noise_levels, max_images=job.val_images))
-        else:  # the run's own final validation is exactly this evaluation: no second pass
-            report = {"metrics": summary["final"], "iteration": summary["iteration"], "images": job.val_images}
+        report = run_report(job, summary, cfg.noise_levels, seed=cfg.seed)
         reports[name] = report
         rows.append(result_row(name, job, report, summary, time.perf_counter() - t0))
     table = pd.DataFrame(rows)

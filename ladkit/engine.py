@@ -270,7 +270,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
                 break
     bar.close()
     summary = {"job": cfg.job, "out_dir": str(out_dir), "iteration": it, "finished": it >= cfg.iters,
-               "best_miou": best, "final": metrics, "model_meta": job.meta}
+               "best_miou": best, "final": metrics, "val_images": len(val_set), "model_meta": job.meta}
     if rank == 0 and it >= cfg.iters:
         if metrics is None:  # resumed a finished run: report what it ended with
             metrics = load_checkpoint(last_path)["metrics"]

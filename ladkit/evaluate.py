@@ -72,7 +72,7 @@ def evaluate_checkpoint(cfg) -> dict:
     """The ``evaluate`` job: ``cfg`` is an ``EvalConfig``. Writes the metrics JSON and returns it."""
     from .data import build_dataset, build_transforms
     from .engine import first_images, pick_device, val_loader
-    from .jobs import model_from_meta
+    from .jobs import model_from_meta, teacher_label_mode
 
     ckpt = load_checkpoint(cfg.ckpt)
     meta = ckpt["model_meta"]
@@ -91,7 +91,7 @@ def evaluate_checkpoint(cfg) -> dict:
     if meta["in_channels"] == 3:
         report["metrics"] = run(None)
     else:
-        mode = cfg.noise_mode or meta.get("val_noise_mode", "fixed")
+        mode = teacher_label_mode(meta, cfg.noise_mode)
         scale = meta.get("noise_scale", 1.0) if cfg.noise_scale < 0 else cfg.noise_scale
         report["noise_mode"] = mode
         report["without_label"] = run(label_input(k, mode, 0.0, scale, cfg.seed, zero=True))
@@ -103,3 +103,19 @@ def evaluate_checkpoint(cfg) -> dict:
     save_json(report, out)
     report["path"] = str(out)
     return report
+
+
+def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
+    """The evaluation report of a finished training run (``cfg``, ``train``'s ``summary``).
+
+    A LAD teacher's best.pt is evaluated with its label at each of ``noise_levels`` and without
+    it. For an image-only run that evaluation would repeat the run's own final single-scale
+    validation on the same images, so that validation is the report.
+    """
+    from .config import EvalConfig
+
+    if cfg.job != "lad-teacher":
+        return {"metrics": summary["final"], "iteration": summary["iteration"], "images": summary["val_images"]}
+    return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), noise_levels=tuple(noise_levels),
+                                          seed=seed, device=cfg.device, batch_size=cfg.val_batch_size,
+                                          max_images=cfg.val_images))

@@ -29,6 +29,12 @@ def model_from_meta(meta: dict) -> nn.Module:
                        backbone=meta["backbone"], aux=meta["aux"])
 
 
+def teacher_label_mode(meta: dict, requested: str = "") -> str:
+    """The label codes to feed a LAD teacher: ``requested``, or when empty the mode it was validated
+    with (its best.pt was chosen on them: fixed codes, or one-hot for a one-hot teacher)."""
+    return requested or meta.get("val_noise_mode", "fixed")
+
+
 def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
     """The model a job trains, initialised from scratch, ImageNet weights or a checkpoint."""
     pretrained = "imagenet" if cfg.init == "imagenet" else None
@@ -148,8 +154,7 @@ class FrozenTeacher:
             raise ValueError(f"teacher {path} predicts {meta['num_classes']} classes; this dataset "
                              f"has {num_classes}. Train the teacher on the same dataset.")
         if self.label_channels:
-            # Empty: the codes the teacher was validated with (its best.pt was chosen on them).
-            noise_mode = noise_mode or meta.get("val_noise_mode", "fixed")
+            noise_mode = teacher_label_mode(meta, noise_mode)
             want = label_channels(noise_mode, num_classes)
             if want != self.label_channels:
                 raise ValueError(

@@ -109,12 +109,13 @@ def predict(loaded: LoadedModel, image: torch.Tensor, label: torch.Tensor | None
     noised (defaults: how it was validated) or zeros (``with_label=False``). Returns the
     prediction and its mIoU against ``label`` (None without a label)."""
     from .evaluate import predict_logits
+    from .jobs import teacher_label_mode
     from .metrics import ConfusionMatrix
 
     meta = loaded.meta
     x = image.unsqueeze(0).to(loaded.device)
     if loaded.label_channels:
-        mode = noise_mode or meta.get("val_noise_mode", "fixed")
+        mode = teacher_label_mode(meta, noise_mode)
         if label_channels(mode, meta["num_classes"]) != loaded.label_channels:
             raise ValueError(f"{loaded.path} takes {loaded.label_channels} label channel(s); noise mode "
                              f"{mode!r} gives {label_channels(mode, meta['num_classes'])}")

@@ -746,9 +746,9 @@ import dataclasses
 import time
 
 from ladkit.checkpoint import save_json
-from ladkit.config import JOBS, DistillConfig, EvalConfig, TrainConfig, from_dict, to_dict, train_config
+from ladkit.config import JOBS, DistillConfig, TrainConfig, from_dict, to_dict, train_config
 from ladkit.engine import train
-from ladkit.evaluate import evaluate_checkpoint
+from ladkit.evaluate import run_report
 
 names = {f.name for cls in JOBS.values() for f in dataclasses.fields(cls)} - {"job", "out_dir"}
 given = {name: globals()[name] for name in sorted(names) if globals().get(name) is not None}
@@ -757,8 +757,7 @@ print({k: v for k, v in to_dict(cfg).items() if k in given})'''),
     code('''
 tick = time.perf_counter()
 summary = train(cfg, resume=True)
-report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), noise_levels=tuple(noise_levels),
-                                        seed=cfg.seed, device=cfg.device, batch_size=cfg.val_batch_size))
+report = run_report(cfg, summary, noise_levels, seed=cfg.seed)  # a LAD teacher: also with its label
 metrics = {"job": job, "miou": summary["final"]["miou"], "pixel_acc": summary["final"]["pixel_acc"],
            "seed": cfg.seed, "run": cfg.out_dir}
 if "with_label" in report:
