@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+
+# Below this much free space a failed write is reported as a full disk: torch.save then fails
+# with an opaque "unexpected pos ..." from its zip writer rather than an ENOSPC OSError.
+DISK_FULL_BYTES = 64 << 20
 
 
 def atomic_write(path, write) -> None:
@@ -22,7 +29,17 @@ def atomic_write(path, write) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except Exception as exc:
+        written = os.path.getsize(tmp) if os.path.exists(tmp) else 0
+        free = shutil.disk_usage(path.parent).free
+        Path(tmp).unlink(missing_ok=True)
+        if getattr(exc, "errno", None) == errno.ENOSPC or free < DISK_FULL_BYTES:
+            kept = f"the existing {path.name} is unchanged" if path.exists() else "nothing was written"
+            raise OSError(errno.ENOSPC, f"could not write {path}: the disk is full ({free >> 20} MiB free "
+                          f"after {written >> 20} MiB of it were written); {kept}. Free some space or "
+                          "choose another out_dir, then rerun (runs resume from last.pt)") from exc
+        raise
+    except BaseException:  # KeyboardInterrupt and the like: clean up, report nothing new
         Path(tmp).unlink(missing_ok=True)
         raise
 

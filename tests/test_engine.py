@@ -229,7 +229,7 @@ def test_ddp_two_gloo_processes(data_root, tmp_path):
 def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
     out = tmp_path / "demo"
     args = ["demo", "--out", str(out), f"data_root={data_root}", "iters=2", "crop_size=48", "batch_size=4",
-            "val_images=3", "teacher_backbone=resnet50", "progress=false", "noise_levels=[0.0, 0.5]"]
+            "val_images=3", "teacher_backbone=mobilenetv2", "progress=false", "noise_levels=[0.0, 0.5]"]
     assert cli_main(args) == 0
     text = capsys.readouterr().out
     assert "LAD student vs baseline student" in text and "first 3 val images" in text
