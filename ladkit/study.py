@@ -16,13 +16,23 @@ import pandas as pd
 from .sweep import read_manifest
 
 
+def init_tag(params: dict) -> str:
+    """How the run's weights started, when not from scratch. A checkpoint's path is left out: it
+    differs per seed (each seed fine-tunes its own trained baseline), and the arm must not."""
+    init = params.get("init") or "scratch"
+    return "" if init == "scratch" else f" [from {'ImageNet' if init == 'imagenet' else 'a checkpoint'}]"
+
+
 def arm_name(params: dict) -> str:
-    """What was trained, in words: job, architecture and (for a LAD teacher) its variant."""
-    arch = f"{params.get('model') or 'deeplabv3'}-{params.get('backbone') or 'resnet18'}"
+    """What was trained, in words: job, architecture, start and (for a LAD teacher) its variant."""
+    arch = f"{params.get('model') or 'deeplabv3'}-{params.get('backbone') or 'resnet18'}{init_tag(params)}"
     if params.get("job") == "lad-teacher":
         path = "dual" if params.get("dual_path", True) else "single"
         codes = params.get("noise_mode") or "random"
-        return f"LAD teacher {arch} ({path} path, {codes} codes, noise std {params.get('noise_std') or 0.03:g})"
+        variant = f"{path} path, {codes} codes, noise std {params.get('noise_std') or 0.03:g}"
+        if path == "dual" and params.get("cons_weight") is not None:  # the ablation; else the release's 5
+            variant += f", consistency weight {params['cons_weight']:g}"
+        return f"LAD teacher {arch} ({variant})"
     return f"{'baseline' if params.get('job') == 'baseline' else params.get('job')} {arch}"
 
 
@@ -34,8 +44,9 @@ def study_rows(sweep_dir) -> pd.DataFrame:
             continue
         params, metrics = point["params"], point.get("metrics") or {}
         arm, seed = arm_name(params), params.get("seed", 0)
+        # run_point's student shares the teacher's `init`
         student_arch = f"{params.get('student_model') or params.get('model') or 'deeplabv3'}-" \
-                       f"{params.get('student_backbone') or params.get('backbone') or 'resnet18'}"
+                       f"{params.get('student_backbone') or params.get('backbone') or 'resnet18'}{init_tag(params)}"
         for key, value in metrics.items():
             if not isinstance(value, (int, float)) or key in ("seed", "seconds", "pixel_acc"):
                 continue
@@ -69,12 +80,12 @@ def study_table(rows: pd.DataFrame) -> str:
 def student_gains(rows: pd.DataFrame) -> pd.DataFrame:
     """Each distilled student's mIoU minus the baseline student's, paired by seed (same data order
     and init seed), with how many seeds it wins. The baseline is the image-only run of the
-    student's own architecture (arm ``baseline <arch>``)."""
+    student's own architecture and start (arm ``baseline <arch>[ [from ...]]``)."""
     mious = rows[rows["measure"] == "mIoU"]
     out = []
     for arm, group in mious[mious["arm"].str.startswith("student ")].groupby("arm", sort=False):
-        arch = arm.split()[1]
-        base = mious[mious["arm"] == f"baseline {arch}"].set_index("seed")["value"]
+        baseline = "baseline " + arm.split(" <- ")[0].removeprefix("student ")
+        base = mious[mious["arm"] == baseline].set_index("seed")["value"]
         diff = (group.set_index("seed")["value"] - base).dropna()
         if diff.empty:
             continue

@@ -64,3 +64,25 @@ def test_cli_writes_per_seed_csv_and_refuses_an_empty_sweep(sweep_dir, tmp_path,
     empty.mkdir()
     with pytest.raises(SystemExit, match="no finished points"):
         main([str(_manifest(empty, {}))])
+
+
+def test_fine_tuned_runs_are_their_own_arms_and_pair_with_the_fine_tuned_baseline(tmp_path):
+    points = {}
+    for seed in range(2):
+        start = {"init": f"runs/study/seed{seed}/baseline/best.pt", "seed": seed}
+        points[f"s{seed}"] = _point({"job": "baseline", "seed": seed}, {"miou": 0.10})  # from scratch
+        points[f"b{seed}"] = _point({"job": "baseline", **start}, {"miou": 0.20 + seed / 100})
+        points[f"l{seed}"] = _point({"job": "lad-teacher", "distill_student": True, **start},
+                                    {"miou": 0.4, "student_miou_cwd": 0.25})
+    rows = study_rows(_manifest(tmp_path, points))
+    base = "baseline deeplabv3-resnet18 [from a checkpoint]"
+    assert {"baseline deeplabv3-resnet18", base} <= set(rows["arm"])
+    assert rows[rows["arm"] == base]["seed"].tolist() == [0, 1]  # one arm across the per-seed paths
+    points["c0"] = _point({"job": "lad-teacher", "cons_weight": 0.0, **start}, {"miou": 0.3})
+    rows = study_rows(_manifest(tmp_path, points))
+    assert ("LAD teacher deeplabv3-resnet18 [from a checkpoint] (dual path, random codes, noise std 0.03, "
+            "consistency weight 0)") in set(rows["arm"])
+    gains = student_gains(rows).set_index("student")
+    student = ("student deeplabv3-resnet18 [from a checkpoint] <- LAD teacher deeplabv3-resnet18 "
+               "[from a checkpoint] (dual path, random codes, noise std 0.03) (cwd)")
+    assert gains.loc[student, "gain_mean"] == pytest.approx((0.05 + 0.04) / 2)  # against 0.20/0.21, not 0.10
