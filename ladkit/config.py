@@ -33,6 +33,9 @@ class TrainConfig:
     backbone: str = "resnet18"
     aux: bool = True
     aux_weight: float = 0.4
+    # False switches every dropout layer off (a diagnostic: with it, a dual-path teacher's two
+    # passes differ only by their labels, so the consistency term no longer acts on dropout noise)
+    dropout: bool = True
     # "scratch", "imagenet" (local torchvision file, never downloaded) or a checkpoint path to fine-tune
     init: str = "scratch"
     # optimisation: SGD + poly LR per iteration (the release/CIRKD recipe)

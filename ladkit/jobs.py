@@ -50,6 +50,10 @@ def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
                              f"{meta['num_classes']} classes; this job needs {cfg.model}-{cfg.backbone} "
                              f"with {num_classes} classes")
         load_weights(model, ckpt["model"], source=f"init checkpoint {cfg.init}")
+    if not cfg.dropout:
+        for layer in model.modules():
+            if isinstance(layer, nn.modules.dropout._DropoutNd):
+                layer.p = 0.0
     return model
 
 

@@ -16,16 +16,18 @@ import pandas as pd
 from .sweep import read_manifest
 
 
-def init_tag(params: dict) -> str:
-    """How the run's weights started, when not from scratch. A checkpoint's path is left out: it
-    differs per seed (each seed fine-tunes its own trained baseline), and the arm must not."""
+def model_tag(params: dict) -> str:
+    """How the model differs from the default run: its start, when not from scratch, and dropout
+    switched off. A checkpoint's path is left out: it differs per seed (each seed fine-tunes its
+    own trained baseline), and the arm must not."""
     init = params.get("init") or "scratch"
-    return "" if init == "scratch" else f" [from {'ImageNet' if init == 'imagenet' else 'a checkpoint'}]"
+    tag = "" if init == "scratch" else f" [from {'ImageNet' if init == 'imagenet' else 'a checkpoint'}]"
+    return tag + (" [no dropout]" if params.get("dropout") is False else "")
 
 
 def arm_name(params: dict) -> str:
     """What was trained, in words: job, architecture, start and (for a LAD teacher) its variant."""
-    arch = f"{params.get('model') or 'deeplabv3'}-{params.get('backbone') or 'resnet18'}{init_tag(params)}"
+    arch = f"{params.get('model') or 'deeplabv3'}-{params.get('backbone') or 'resnet18'}{model_tag(params)}"
     if params.get("job") == "lad-teacher":
         path = "dual" if params.get("dual_path", True) else "single"
         codes = params.get("noise_mode") or "random"
@@ -44,9 +46,9 @@ def study_rows(sweep_dir) -> pd.DataFrame:
             continue
         params, metrics = point["params"], point.get("metrics") or {}
         arm, seed = arm_name(params), params.get("seed", 0)
-        # run_point's student shares the teacher's `init`
+        # run_point's student shares the teacher's `init` and `dropout`
         student_arch = f"{params.get('student_model') or params.get('model') or 'deeplabv3'}-" \
-                       f"{params.get('student_backbone') or params.get('backbone') or 'resnet18'}{init_tag(params)}"
+                       f"{params.get('student_backbone') or params.get('backbone') or 'resnet18'}{model_tag(params)}"
         for key, value in metrics.items():
             if not isinstance(value, (int, float)) or key in ("seed", "seconds", "pixel_acc"):
                 continue

@@ -268,3 +268,16 @@ def test_distill_feeds_a_teacher_the_codes_it_was_validated_with_by_default(trai
     onehot = str(Path(trained["onehot"]["out_dir"]) / "best.pt")
     cfg = DistillConfig(out_dir=str(tmp_path / "s"), teacher_ckpt=onehot, **{**trained["common"], "iters": 1})
     assert cfg.teacher_noise_mode == "" and train(cfg)["finished"]
+
+
+@pytest.mark.parametrize("dropout", [True, False])
+def test_dropout_switch_makes_two_training_passes_identical(dropout):
+    from ladkit.jobs import build_trainable
+
+    cfg = TeacherConfig(model="deeplabv3", dropout=dropout)
+    model = build_trainable(cfg, num_classes=5, in_channels=3).train()
+    x = torch.randn(2, 3, 32, 32)
+    torch.manual_seed(0)
+    first = model(x)["out"]
+    second = model(x)["out"]  # same batch, so the same BatchNorm statistics: only dropout differs
+    assert torch.equal(first, second) is (not dropout)

@@ -79,9 +79,12 @@ def test_fine_tuned_runs_are_their_own_arms_and_pair_with_the_fine_tuned_baselin
     assert {"baseline deeplabv3-resnet18", base} <= set(rows["arm"])
     assert rows[rows["arm"] == base]["seed"].tolist() == [0, 1]  # one arm across the per-seed paths
     points["c0"] = _point({"job": "lad-teacher", "cons_weight": 0.0, **start}, {"miou": 0.3})
+    points["d0"] = _point({"job": "lad-teacher", "dropout": False, **start}, {"miou": 0.3})
     rows = study_rows(_manifest(tmp_path, points))
     assert ("LAD teacher deeplabv3-resnet18 [from a checkpoint] (dual path, random codes, noise std 0.03, "
             "consistency weight 0)") in set(rows["arm"])
+    assert ("LAD teacher deeplabv3-resnet18 [from a checkpoint] [no dropout] (dual path, random codes, "
+            "noise std 0.03)") in set(rows["arm"])
     gains = student_gains(rows).set_index("student")
     student = ("student deeplabv3-resnet18 [from a checkpoint] <- LAD teacher deeplabv3-resnet18 "
                "[from a checkpoint] (dual path, random codes, noise std 0.03) (cwd)")
