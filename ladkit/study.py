@@ -13,26 +13,39 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import TeacherConfig
 from .sweep import read_manifest
 
 
-def model_tag(params: dict) -> str:
-    """How the model differs from the default run: its start, when not from scratch, and dropout
-    switched off. A checkpoint's path is left out: it differs per seed (each seed fine-tunes its
-    own trained baseline), and the arm must not."""
-    init = params.get("init") or "scratch"
+# The job defaults a sweep point leaves out of its params (one source: ladkit.config).
+DEFAULTS = TeacherConfig()
+
+
+def _param(params: dict, name: str):
+    value = params.get(name)
+    return getattr(DEFAULTS, name) if value is None else value
+
+
+def arch_name(params: dict, student: bool = False) -> str:
+    """Model-backbone and how it differs from the default run: its start, when not from scratch,
+    and dropout switched off. A checkpoint's path is left out: it differs per seed (each seed
+    fine-tunes its own trained baseline), and the arm must not. run_point's student shares the
+    teacher's `init` and `dropout`, and has its own model and backbone when given."""
+    model = (student and params.get("student_model")) or _param(params, "model")
+    backbone = (student and params.get("student_backbone")) or _param(params, "backbone")
+    init = _param(params, "init")
     tag = "" if init == "scratch" else f" [from {'ImageNet' if init == 'imagenet' else 'a checkpoint'}]"
-    return tag + (" [no dropout]" if params.get("dropout") is False else "")
+    return f"{model}-{backbone}{tag}" + ("" if _param(params, "dropout") else " [no dropout]")
 
 
 def arm_name(params: dict) -> str:
     """What was trained, in words: job, architecture, start and (for a LAD teacher) its variant."""
-    arch = f"{params.get('model') or 'deeplabv3'}-{params.get('backbone') or 'resnet18'}{model_tag(params)}"
+    arch = arch_name(params)
     if params.get("job") == "lad-teacher":
-        path = "dual" if params.get("dual_path", True) else "single"
-        codes = params.get("noise_mode") or "random"
-        variant = f"{path} path, {codes} codes, noise std {params.get('noise_std') or 0.03:g}"
-        if path == "dual" and params.get("cons_weight") is not None:  # the ablation; else the release's 5
+        path = "dual" if _param(params, "dual_path") else "single"
+        codes = _param(params, "noise_mode")
+        variant = f"{path} path, {codes} codes, noise std {_param(params, 'noise_std'):g}"
+        if path == "dual" and _param(params, "cons_weight") != DEFAULTS.cons_weight:  # the ablation
             variant += f", consistency weight {params['cons_weight']:g}"
         return f"LAD teacher {arch} ({variant})"
     return f"{'baseline' if params.get('job') == 'baseline' else params.get('job')} {arch}"
@@ -46,9 +59,7 @@ def study_rows(sweep_dir) -> pd.DataFrame:
             continue
         params, metrics = point["params"], point.get("metrics") or {}
         arm, seed = arm_name(params), params.get("seed", 0)
-        # run_point's student shares the teacher's `init` and `dropout`
-        student_arch = f"{params.get('student_model') or params.get('model') or 'deeplabv3'}-" \
-                       f"{params.get('student_backbone') or params.get('backbone') or 'resnet18'}{model_tag(params)}"
+        student_arch = arch_name(params, student=True)
         for key, value in metrics.items():
             if not isinstance(value, (int, float)) or key in ("seed", "seconds", "pixel_acc"):
                 continue

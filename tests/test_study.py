@@ -89,3 +89,11 @@ def test_fine_tuned_runs_are_their_own_arms_and_pair_with_the_fine_tuned_baselin
     student = ("student deeplabv3-resnet18 [from a checkpoint] <- LAD teacher deeplabv3-resnet18 "
                "[from a checkpoint] (dual path, random codes, noise std 0.03) (cwd)")
     assert gains.loc[student, "gain_mean"] == pytest.approx((0.05 + 0.04) / 2)  # against 0.20/0.21, not 0.10
+
+
+def test_arm_names_take_unset_values_from_the_config_defaults():
+    from ladkit.study import arm_name
+
+    assert arm_name({"job": "lad-teacher", "noise_std": 0.0}).endswith("(dual path, random codes, noise std 0)")
+    # the release's consistency weight given explicitly is the default arm, not an ablation
+    assert arm_name({"job": "lad-teacher", "cons_weight": 5.0}) == arm_name({"job": "lad-teacher"})
