@@ -143,3 +143,34 @@ def pack(source: Path, archive: Path, folders: list[str] | None = None) -> Path:
             for path in files:
                 handle.add(path, path.relative_to(source).as_posix())
     return archive
+
+
+def make_learnable_voc(root: Path, count: int = 8, size: int = 48, visible: bool = True,
+                       classes: int = 4) -> Path:
+    """A tiny VOC-layout set that a test budget really learns: 2-3 rectangles per image, each of
+    class 1..``classes`` on background 0, with a void outline (255). ``visible``: each class
+    painted in its own pure colour on grey noise, so the class is a per-pixel colour lookup;
+    otherwise the image is noise that says nothing about the label (only a label input can).
+    The same images are train and val splits: the tests score what a run fitted."""
+    colours = np.array([(128, 128, 128), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),
+                        (145, 30, 180)], dtype=np.int16)
+    voc = root / "VOCdevkit" / "VOC2012"
+    ids = [f"fit_{i:03d}" for i in range(count)]
+    for index, image_id in enumerate(ids):
+        rng = np.random.default_rng(index)
+        label = np.zeros((size, size), dtype=np.uint8)
+        for _ in range(rng.integers(2, 4)):
+            y, x = rng.integers(0, size - 12, 2)
+            h, w = rng.integers(10, size // 2, 2)
+            label[y:y + h, x:x + w] = rng.integers(1, classes + 1)
+        noise = rng.integers(-20, 21, (size, size, 3))
+        image = (colours[label] if visible else np.full((size, size, 3), 128)) + noise
+        edge = np.zeros_like(label, dtype=bool)  # void band on class changes, as VOC has
+        edge[1:] |= label[1:] != label[:-1]
+        edge[:, 1:] |= label[:, 1:] != label[:, :-1]
+        label[edge] = 255
+        write_image(voc / "JPEGImages" / f"{image_id}.jpg", np.clip(image, 0, 255).astype(np.uint8))
+        write_label(voc / "SegmentationClass" / f"{image_id}.png", label, palette=True)
+    for split in ("train", "val"):
+        write_lines(voc / "ImageSets" / "Segmentation" / f"{split}.txt", ids)
+    return root

@@ -16,11 +16,14 @@ from ladkit.data.synthetic import make_synthetic
 from ladkit.engine import NonFiniteLossError, read_log, train
 from ladkit.evaluate import evaluate_checkpoint
 
+from fixtures_data import make_learnable_voc
+
 TINY = dict(crop_size=48, batch_size=4, val_batch_size=8, progress=False, log_every=1, lr=0.05)
-# A CPU-test budget cannot generalise to unseen synthetic images (that takes hundreds of
-# iterations, see README "Results"), so the learning tests fit and score the training images:
-# whole images (no rescaling), validated on the train split.
-FIT = dict(val_split="train", scale_range=(1.0, 1.0))
+# The learning tests train on tasks their budget really learns (tests/fixtures_data.py
+# make_learnable_voc: class = pure colour, or a label input the image does not carry), and every
+# assertion sits far from both the floor and the ceiling, so it holds on any CPU: runs with one
+# seed are only bit-identical on one machine (README "Determinism").
+FIT = dict(dataset="voc", scale_range=(1.0, 1.0), optimizer="adamw", lr=3e-3, iters=40)
 
 
 @pytest.fixture(scope="session")
@@ -31,38 +34,26 @@ def data_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained(data_root, tmp_path_factory):
-    """A baseline and a LAD teacher of the same small model, trained for the same budget."""
+def trained(tmp_path_factory):
+    """On the colour-coded set: a baseline and a random-code LAD teacher of the same small model.
+    On the set whose images carry no class: a one-hot LAD teacher, which only its label can teach."""
     out = tmp_path_factory.mktemp("runs")
-    common = dict(data_root=data_root, model="fcn", backbone="resnet18", iters=30, **FIT, **TINY)
+    visible = str(make_learnable_voc(tmp_path_factory.mktemp("visible")))
+    hidden = str(make_learnable_voc(tmp_path_factory.mktemp("hidden"), visible=False))
+    common = dict(data_root=visible, model="fcn", backbone="resnet18", **{**TINY, **FIT})
     base = train(BaselineConfig(out_dir=str(out / "base"), **common))
     lad = train(TeacherConfig(out_dir=str(out / "lad"), **common))
-    # One-hot codes carry the class itself: what a label-assisted teacher can gain, visible
-    # within a test budget (random codes carry only the partition and need far longer).
-    onehot = train(TeacherConfig(out_dir=str(out / "onehot"), noise_mode="onehot", **common))
-    return {"base": base, "lad": lad, "onehot": onehot, "out": out, "common": common}
-
-
-def _majority_class_miou(data_root):
-    """mIoU of predicting the most frequent class everywhere: what a model that learned nothing
-    but the class prior scores (uniform random guessing scores far lower)."""
-    from ladkit.data import build_dataset
-    from ladkit.metrics import ConfusionMatrix
-
-    val = build_dataset("synthetic", data_root, "train")
-    labels = torch.stack([val[i][1] for i in range(len(val))])
-    majority = torch.bincount(labels[labels != 255]).argmax()
-    cm = ConfusionMatrix(val.info.num_classes)
-    cm.update(torch.full_like(labels, int(majority)), labels)
-    return cm.compute()["miou"]
+    onehot = train(TeacherConfig(out_dir=str(out / "onehot"), noise_mode="onehot", **{**common, "data_root": hidden}))
+    return {"base": base, "lad": lad, "onehot": onehot, "out": out, "common": common, "hidden": hidden}
 
 
 def test_baseline_loss_falls_and_beats_chance(trained):
     log = [r for r in read_log(trained["base"]["out_dir"]) if r["kind"] == "train"]
     first = sum(r["loss"] for r in log[:5]) / 5
     last = sum(r["loss"] for r in log[-5:]) / 5
-    assert last < 0.8 * first
-    assert trained["base"]["final"]["miou"] > _majority_class_miou(trained["common"]["data_root"])
+    assert last < 0.5 * first
+    # Predicting the majority class everywhere scores about 0.15 on this set; 40 steps reach ~0.68.
+    assert trained["base"]["final"]["miou"] > 0.4
     out = Path(trained["base"]["out_dir"])
     for name in ("best.pt", "last.pt", "metrics.json", "config.yaml", "log.jsonl"):
         assert (out / name).exists()
@@ -72,19 +63,21 @@ def test_baseline_loss_falls_and_beats_chance(trained):
     assert {"model", "config", "metrics", "model_meta"} <= set(best) and "optimizer" not in best
 
 
-def test_lad_teacher_with_clean_label_beats_baseline_teacher(trained):
+def test_lad_teacher_trains_and_reads_a_label_the_image_lacks(trained):
     log = [r for r in read_log(trained["lad"]["out_dir"]) if r["kind"] == "train"]
     assert {"ce1", "ce2", "cons"} <= set(log[0])
-    assert sum(r["loss"] for r in log[-5:]) < sum(r["loss"] for r in log[:5])
+    assert sum(r["loss"] for r in log[-5:]) < 0.5 * sum(r["loss"] for r in log[:5])
     report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
-                                            split="train", noise_levels=(0.0, 1.0)))
+                                            noise_levels=(0.0, 1.0)))
     assert "without_label" in report and len(report["with_label"]) == 2 and Path(report["path"]).exists()
+    assert report["with_label"][0]["miou"] > 0.4  # the colours are there with or without the label (~0.67)
+    # The hidden set's images are noise: only the one-hot label names the class. With it the
+    # teacher fits (~0.7 after 40 steps); without it, it cannot beat the class prior (~0.18).
     report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(trained["onehot"]["out_dir"]) / "best.pt"),
-                                            split="train", noise_levels=(0.0,)))
+                                            noise_levels=(0.0,)))
     assert report["noise_mode"] == "onehot"
     with_label = report["with_label"][0]["miou"]
-    assert with_label > trained["base"]["final"]["miou"] + 0.02
-    assert with_label > report["without_label"]["miou"]
+    assert with_label > 0.45 and with_label > report["without_label"]["miou"] + 0.25
 
 
 @pytest.mark.parametrize("kd_kind", ["cwd", "kd"])
@@ -93,7 +86,7 @@ def test_distill_from_lad_teacher(trained, kd_kind, tmp_path):
                         kd_kind=kd_kind, **trained["common"])
     summary = train(cfg)
     log = [r for r in read_log(cfg.out_dir) if r["kind"] == "train"]
-    assert log[0]["kd"] > 0 and summary["final"]["miou"] > _majority_class_miou(trained["common"]["data_root"])
+    assert log[0]["kd"] > 0 and summary["final"]["miou"] > 0.4  # the floor is ~0.15, measured ~0.65
     assert summary["model_meta"]["teacher"]["in_channels"] == 4
 
 
@@ -159,16 +152,16 @@ def test_non_finite_loss_names_iteration_and_keeps_checkpoint(data_root, tmp_pat
 def test_teacher_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
     lad = load_checkpoint(Path(trained["lad"]["out_dir"]) / "best.pt")
     common = {**trained["common"], "iters": 1}
-    # wrong input channels: onehot needs 3 + 9 channels, the teacher has 3 + 1
+    # wrong input channels: onehot needs 3 + 21 channels (VOC), the teacher has 3 + 1
     cfg = DistillConfig(out_dir=str(tmp_path / "a"), teacher_ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
                         teacher_noise_mode="onehot", **common)
-    with pytest.raises(ValueError, match=r"takes 4 input channels .*gives 3 \+ 9"):
+    with pytest.raises(ValueError, match=r"takes 4 input channels .*gives 3 \+ 21"):
         train(cfg)
     # wrong class count
-    lad["model_meta"] = {**lad["model_meta"], "num_classes": 21}
-    save_checkpoint(lad, tmp_path / "t21.pt")
-    cfg = DistillConfig(out_dir=str(tmp_path / "b"), teacher_ckpt=str(tmp_path / "t21.pt"), **common)
-    with pytest.raises(ValueError, match=r"predicts 21 classes; this dataset has 9"):
+    lad["model_meta"] = {**lad["model_meta"], "num_classes": 9}
+    save_checkpoint(lad, tmp_path / "t9.pt")
+    cfg = DistillConfig(out_dir=str(tmp_path / "b"), teacher_ckpt=str(tmp_path / "t9.pt"), **common)
+    with pytest.raises(ValueError, match=r"predicts 9 classes; this dataset has 21"):
         train(cfg)
 
 
