@@ -1,10 +1,11 @@
-"""The ``ladkit`` command: make-synthetic, train, evaluate, demo, sweep."""
+"""The ``ladkit`` command: make-synthetic, train, evaluate, demo, study, sweep."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -25,7 +26,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 def cmd_make_synthetic(args) -> None:
     from .data.synthetic import make_synthetic
 
-    path = make_synthetic(args.out, num_train=args.num_train, num_val=args.num_val, size=args.size,
+    path = make_synthetic(args.out, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test, size=args.size,
                           seed=args.seed, overwrite=args.overwrite)
     print(f"synthetic dataset ready at {path}")
 
@@ -62,6 +63,15 @@ def cmd_demo(args) -> None:
     run_demo(from_dict(DemoConfig, values, "command line"))
 
 
+def cmd_study(args) -> None:
+    from .study import load_study, run_study
+
+    cfg = load_study(args.config, **parse_overrides(args.set))
+    run_study(cfg)
+    print((Path(cfg.out_dir) / "summary.md").read_text())
+    print(f"written {cfg.out_dir}/per_seed.csv, stats.csv, paired.csv, summary.md, study.png")
+
+
 def cmd_sweep(args) -> None:
     from .sweep import run_sweep
 
@@ -78,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("make-synthetic", help="generate the embedded synthetic dataset (VOC layout)")
     p.add_argument("--out", default="data/synthetic")
-    p.add_argument("--num-train", type=int, default=800)
+    p.add_argument("--num-train", type=int, default=1000)
     p.add_argument("--num-val", type=int, default=200)
-    p.add_argument("--size", type=int, default=96)
+    p.add_argument("--num-test", type=int, default=500)
+    p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_make_synthetic)
@@ -104,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a smoke run (10 iterations, 40 val images): under 2 minutes on 2 CPU cores")
     p.add_argument("set", nargs="*", metavar="key=value")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("study", help="the whole LAD protocol over seeds: runs, per-seed CSV, paired statistics, plot",
+                       epilog="Any study field can be set as key=value, e.g. split=val seeds=[100,101,102].")
+    p.add_argument("config", help="STUDY.yaml (see configs/study.yaml)")
+    p.add_argument("set", nargs="*", metavar="key=value")
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("sweep", help="run a notebook over a parameter grid with papermill")
     p.add_argument("grid", help="GRID.yaml: parameter: [values, ...]")

@@ -119,6 +119,8 @@ class EvalConfig:
     noise_mode: str = ""  # empty: the mode the teacher was validated with
     noise_levels: tuple = (0.0, 0.02, 0.1, 0.3, 1.0)
     noise_scale: float = -1.0  # < 0: the teacher's training scale
+    # a LAD teacher also with the other codes (random <-> fixed) and with its label alone (image zeroed)
+    diagnostics: bool = False
     seed: int = 0
     device: str = "auto"
     out: str = ""  # metrics JSON; empty: next to the checkpoint

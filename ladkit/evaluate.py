@@ -57,13 +57,16 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, device,
 
 
 def label_input(num_classes: int, mode: str, noise_std: float, scale: float, seed: int,
-                zero: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
-    """``make_inputs`` for a LAD teacher: image + noised label, or + zeros (``zero``: no label)."""
+                zero: bool = False, zero_image: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
+    """``make_inputs`` for a LAD teacher: image + noised label, or + zeros (``zero``: no label);
+    ``zero_image``: the label alone, the image zeroed (what the label by itself tells)."""
     def make(images: Tensor, labels: Tensor) -> Tensor:
         gen = torch.Generator(device=labels.device).manual_seed(seed)
         extra = noise_labels(labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=gen)
         if zero:
             extra = torch.zeros_like(extra)
+        if zero_image:
+            images = torch.zeros_like(images)
         return torch.cat([images, extra.to(images.dtype)], dim=1)
     return make
 
@@ -99,6 +102,12 @@ def evaluate_checkpoint(cfg) -> dict:
             {"noise_std": std, **run(label_input(k, mode, std, scale, cfg.seed))} for std in cfg.noise_levels
         ]
         report["metrics"] = report["without_label"]
+        if cfg.diagnostics:  # at the first noise level: other codes than validation's, and no image
+            std = cfg.noise_levels[0]
+            other = "random" if mode != "random" else "fixed"
+            if mode != "onehot":
+                report[f"with_{other}_codes"] = {"noise_std": std, **run(label_input(k, other, std, scale, cfg.seed))}
+            report["label_only"] = {"noise_std": std, **run(label_input(k, mode, std, scale, cfg.seed, zero_image=True))}
     out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_name(Path(cfg.ckpt).stem + "_eval.json")
     save_json(report, out)
     report["path"] = str(out)

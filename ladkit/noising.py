@@ -64,12 +64,16 @@ def noise_labels(
 
 
 def fixed_codebook(num_classes: int, device=None) -> Tensor:
-    """Evenly spaced codes ``(k - K/2) / 10`` for ids 0..K (K = ignore), as the release uses.
+    """Evenly spaced codes ``(k - K/2) * spacing`` for ids 0..K (K = ignore).
 
-    The spacing 0.1 is fixed so a class keeps its code whatever the dataset's class count.
+    The release's spacing is 0.1: with VOC's 22 ids the codes span about -1.1..1.0, the spread of
+    the N(0, 1) random codes the teacher trains on. With few classes 0.1 would give a much flatter
+    channel than training did (9 ids: only +-0.45, adjacent regions 0.1 apart), so the spacing
+    widens to 2 / K, keeping the codes at least as wide as -1..1 (ours; identical to the release
+    for 20 or more classes).
     """
     k = torch.arange(num_classes + 1, device=device, dtype=torch.float32)
-    return (k - num_classes / 2) / 10
+    return (k - num_classes / 2) * max(0.1, 2 / num_classes)
 
 
 def _code_table(mode, batch, num_classes, device, generator) -> Tensor:

@@ -58,6 +58,41 @@ def plot_noise_curve(table: pd.DataFrame, path=None, hue: str | None = None):
     return _save(fig, path)
 
 
+def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
+    """A study's two figures: each arm's headline mIoU (mean, 95 % interval, seeds as dots) and the
+    LAD teachers' mIoU against the test-time noise of their label (fixed codes), with the
+    baseline and the teachers without their label as reference lines."""
+    import re
+
+    headline = rows[(rows["measure"] == "mIoU") | rows["measure"].str.match(r"with label \(fixed codes")]
+    first = headline.groupby("arm")["measure"].transform(lambda m: m.iloc[0])
+    headline = headline[headline["measure"] == first].assign(value=lambda d: 100 * d["value"])
+    curve = rows[rows["measure"].str.match(r"with label \(fixed codes")].copy()
+    curve["noise std"] = curve["measure"].map(lambda m: float(re.search(r"std ([\d.e-]+)", m).group(1)))
+    fig, (ax_bars, ax_noise) = plt.subplots(1, 2, figsize=(13, 0.8 + 0.42 * headline["arm"].nunique()),
+                                            gridspec_kw={"width_ratios": [3, 2]})
+    sns.pointplot(data=headline, y="arm", x="value", errorbar=("ci", 95), linestyle="none", ax=ax_bars,
+                  color="#4c72b0", capsize=0.2)
+    sns.stripplot(data=headline, y="arm", x="value", color="black", size=3, alpha=0.6, ax=ax_bars)
+    ax_bars.set(xlabel="mIoU (%) (teachers: with their label, fixed codes)", ylabel="",
+                title="mean and 95 % interval over seeds")
+    if not curve.empty:
+        sns.lineplot(data=curve.assign(value=100 * curve["value"]), x="noise std", y="value", hue="arm",
+                     marker="o", errorbar="sd", ax=ax_noise)
+        for measure, style in (("without label", ":"),):
+            for arm, value in stats[stats["measure"] == measure].set_index("arm")["mean"].items():
+                ax_noise.axhline(100 * value, ls=style, lw=1, color="grey")
+        base = stats[(stats["arm"] == "baseline") & (stats["measure"] == "mIoU")]["mean"]
+        if len(base):
+            ax_noise.axhline(100 * float(base.iloc[0]), ls="--", color="black", lw=1, label="baseline")
+        ax_noise.set_xscale("log")
+        ax_noise.set(xlabel="test-time label noise std", ylabel="mIoU (%)",
+                     title="teachers against label noise (dotted: without label)")
+        ax_noise.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def denormalize(image: torch.Tensor) -> np.ndarray:
     """A normalized (3, H, W) tensor back to an (H, W, 3) array in [0, 1] for display."""
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)

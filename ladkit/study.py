@@ -1,136 +1,308 @@
-"""The reproduction study's table: every sweep point's metrics as (arm, measure, seed, value) rows,
-then mean ± std over seeds.
+"""The study: the whole LAD protocol from one config, over seeds (``ladkit study CONFIG``).
 
-    ladkit sweep configs/study_grid.yaml --notebook notebooks/run_point.ipynb --out runs/study --jobs 2
-    python -m ladkit.study runs/study --csv results/study_per_seed.csv
+Per seed it trains the baseline student, a conventional larger teacher and its student, every
+LAD teacher of the config (e.g. dual and single path, several training noise levels) and each
+one's student, and, when asked, the release's protocol (students fine-tuned from the trained
+baseline, against the baseline fine-tuned as long without a teacher). Every run is scored on
+``split``; a LAD teacher with its label at each test-time noise level, with the other codes,
+without its label and with its label alone. Then it writes, under ``out_dir``:
+
+    per_seed.csv    arm, measure, seed, value (one row per number)
+    stats.csv       mean, std, 95 % t-interval per (arm, measure)
+    paired.csv      paired differences by seed (students vs the baseline, ...), seeds each way
+    summary.md      both tables in markdown
+    study.png       mIoU per arm with intervals, and the teachers' mIoU against test-time noise
+
+Runs go ``jobs`` at a time, one thread each, teachers before their students; a rerun reuses
+finished runs and resumes interrupted ones, so a study can be stopped and continued.
+
+    ladkit study configs/study.yaml                                    # the frozen protocol
+    ladkit study configs/study.yaml split=val seeds=[100,101,102] out_dir=runs/study_tune
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from .config import TeacherConfig
-from .sweep import read_manifest
-
-
-# The job defaults a sweep point leaves out of its params (one source: ladkit.config).
-DEFAULTS = TeacherConfig()
+from .checkpoint import atomic_write, save_json
+from .config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig, from_dict
 
 
-def _param(params: dict, name: str):
-    value = params.get(name)
-    return getattr(DEFAULTS, name) if value is None else value
+@dataclass
+class StudyConfig:
+    out_dir: str = "runs/study"
+    split: str = "test"  # where every run is scored: val while tuning, test for the report
+    seeds: tuple = (0, 1, 2, 3, 4)
+    jobs: int = 2  # runs at a time, each on cores // jobs threads
+    # Train fields every run shares (any TrainConfig field), then each arm's own overrides.
+    common: dict = field(default_factory=dict)
+    baseline: dict = field(default_factory=dict)
+    conventional: dict = field(default_factory=lambda: {"backbone": "resnet18_half"})
+    teachers: dict = field(default_factory=lambda: {"LAD teacher": {}})  # name -> TeacherConfig fields
+    student: dict = field(default_factory=dict)  # DistillConfig fields of every distilled student
+    # The release's protocol: {teacher: NAME, iters: N, lr: X} fine-tunes the trained baseline with
+    # that teacher, and (the control) without one; empty: not run.
+    finetune: dict = field(default_factory=dict)
+    noise_levels: tuple = (0.02, 0.3, 1.0, 3.0)  # test-time noise std of the teachers' label
+    progress: bool = False
 
 
-def arch_name(params: dict, student: bool = False) -> str:
-    """Model-backbone and how it differs from the default run: its start, when not from scratch,
-    and dropout switched off. A checkpoint's path is left out: it differs per seed (each seed
-    fine-tunes its own trained baseline), and the arm must not. run_point's student shares the
-    teacher's `init` and `dropout`, and has its own model and backbone when given."""
-    model = (student and params.get("student_model")) or _param(params, "model")
-    backbone = (student and params.get("student_backbone")) or _param(params, "backbone")
-    init = _param(params, "init")
-    tag = "" if init == "scratch" else f" [from {'ImageNet' if init == 'imagenet' else 'a checkpoint'}]"
-    return f"{model}-{backbone}{tag}" + ("" if _param(params, "dropout") else " [no dropout]")
+@dataclass(frozen=True)
+class Run:
+    name: str  # the arm, e.g. "student <- LAD teacher"
+    cfg: object  # its job config
+    needs: tuple = ()  # names of runs that must finish first
 
 
-def arm_name(params: dict) -> str:
-    """What was trained, in words: job, architecture, start and (for a LAD teacher) its variant."""
-    arch = arch_name(params)
-    if params.get("job") == "lad-teacher":
-        path = "dual" if _param(params, "dual_path") else "single"
-        codes = _param(params, "noise_mode")
-        variant = f"{path} path, {codes} codes, noise std {_param(params, 'noise_std'):g}"
-        if path == "dual" and _param(params, "cons_weight") != DEFAULTS.cons_weight:  # the ablation
-            variant += f", consistency weight {params['cons_weight']:g}"
-        return f"LAD teacher {arch} ({variant})"
-    return f"{'baseline' if params.get('job') == 'baseline' else params.get('job')} {arch}"
+def load_study(path, **overrides) -> StudyConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"study config {path} does not exist")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of study fields")
+    return from_dict(StudyConfig, {**values, **overrides}, source=str(path))
 
 
-def study_rows(sweep_dir) -> pd.DataFrame:
-    """One row per (arm, measure, seed) from the finished points of a sweep's manifest."""
-    rows = []
-    for point in read_manifest(sweep_dir).get("points", {}).values():
-        if point.get("status") != "done":
-            continue
-        params, metrics = point["params"], point.get("metrics") or {}
-        arm, seed = arm_name(params), params.get("seed", 0)
-        student_arch = arch_name(params, student=True)
-        for key, value in metrics.items():
-            if not isinstance(value, (int, float)) or key in ("seed", "seconds", "pixel_acc"):
-                continue
-            if key == "miou":
-                measure = "mIoU (with label)" if params.get("job") == "lad-teacher" else "mIoU"
-            elif key == "miou_without_label":
-                measure = "mIoU without label"
-            elif key.startswith("miou_with_label@"):
-                measure = f"mIoU with label, noise std {key.split('@')[1]}"
-            elif key.startswith("student_miou_"):
-                rows.append({"arm": f"student {student_arch} <- {arm} ({key.rsplit('_', 1)[1]})",
-                             "measure": "mIoU", "seed": seed, "value": value,
-                             "iters": params.get("iters")})
-                continue
-            else:
-                continue
-            rows.append({"arm": arm, "measure": measure, "seed": seed, "value": value, "iters": params.get("iters")})
-    return pd.DataFrame(rows, columns=["arm", "measure", "seed", "value", "iters"])
+def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
+    """Every run of one seed, in an order where each run's `needs` come first."""
+    out = Path(cfg.out_dir) / f"seed{seed}"
+    common = {"progress": cfg.progress, **cfg.common, "seed": seed}
+
+    def job(cls, name, **fields):
+        return cls(**{**common, **fields, "out_dir": str(out / _slug(name))})
+
+    def student(name, teacher, **fields):
+        ckpt = str(out / _slug(teacher) / "best.pt")
+        return Run(name, job(DistillConfig, name, **{**cfg.student, **fields, "teacher_ckpt": ckpt}), (teacher,))
+
+    runs = [Run("baseline", job(BaselineConfig, "baseline", **cfg.baseline)),
+            Run("conventional teacher", job(BaselineConfig, "conventional teacher", **cfg.conventional))]
+    runs += [Run(name, job(TeacherConfig, name, **fields)) for name, fields in cfg.teachers.items()]
+    runs.append(student("student <- conventional teacher", "conventional teacher"))
+    runs += [student(f"student <- {name}", name) for name in cfg.teachers]
+    if cfg.finetune:
+        ft = dict(cfg.finetune)
+        teacher = ft.pop("teacher")
+        if teacher not in cfg.teachers:
+            raise ValueError(f"finetune.teacher {teacher!r} is not one of the study's teachers "
+                             f"({', '.join(cfg.teachers)})")
+        init = {**ft, "init": str(out / "baseline" / "best.pt")}
+        runs.append(Run("baseline, fine-tuned", job(DistillConfig, "baseline, fine-tuned", kd_kind="none",
+                                                      **{**cfg.student, **init}), ("baseline",)))
+        name = f"student <- {teacher}, fine-tuned from the baseline"
+        runs.append(Run(name, student(name, teacher, **init).cfg, (teacher, "baseline")))
+    return runs
 
 
-def study_table(rows: pd.DataFrame) -> str:
-    """Markdown: arm | measure | mIoU % mean ± std | seeds."""
-    stats = rows.groupby(["arm", "measure"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
-    lines = ["| run | measure | mIoU (%) mean ± std | seeds |", "|---|---|---:|---:|"]
-    for _, r in stats.iterrows():
-        std = "–" if r["count"] < 2 or math.isnan(r["std"]) else f"{100 * r['std']:.1f}"
-        lines.append(f"| {r['arm']} | {r['measure']} | {100 * r['mean']:.1f} ± {std} | {int(r['count'])} |")
-    return "\n".join(lines)
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.replace("<-", "from")).strip("_").replace("__", "_")
 
 
-def student_gains(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each distilled student's mIoU minus the baseline student's, paired by seed (same data order
-    and init seed), with how many seeds it wins. The baseline is the image-only run of the
-    student's own architecture and start (arm ``baseline <arch>[ [from ...]]``)."""
-    mious = rows[rows["measure"] == "mIoU"]
+# ---------------------------------------------------------------- running
+
+def run_one(run: Run, split: str, noise_levels, threads: int) -> list[dict]:
+    """Train (or resume, or reuse) one run, score it on ``split``; its rows of the per-seed table."""
+    import torch
+
+    from .engine import train
+    from .evaluate import evaluate_checkpoint
+
+    torch.set_num_threads(threads)
+    cfg = run.cfg
+    t0 = time.perf_counter()
+    train(cfg, resume=True)
+    report = evaluate_checkpoint(EvalConfig(
+        ckpt=str(Path(cfg.out_dir) / "best.pt"), split=split, noise_levels=tuple(noise_levels),
+        diagnostics=True, device=cfg.device, out=str(Path(cfg.out_dir) / f"eval_{split}.json")))
+    rows = [dict(measure=measure, value=value) for measure, value in report_measures(report)]
+    seconds = round(time.perf_counter() - t0, 1)
+    return [{"arm": run.name, **row, "seed": cfg.seed, "seconds": seconds} for row in rows]
+
+
+def report_measures(report: dict) -> list[tuple[str, float]]:
+    """(measure, mIoU) pairs of an evaluation report, in words."""
+    if "with_label" not in report:
+        return [("mIoU", report["metrics"]["miou"])]
+    mode = report["noise_mode"]
+    out = [(f"with label ({mode} codes, noise std {r['noise_std']:g})", r["miou"]) for r in report["with_label"]]
+    for key in ("with_random_codes", "with_fixed_codes"):
+        if key in report:
+            out.append((f"with label ({key.split('_')[1]} codes, noise std {report[key]['noise_std']:g})",
+                        report[key]["miou"]))
+    out.append(("without label", report["without_label"]["miou"]))
+    if "label_only" in report:
+        out.append(("label only (image zeroed)", report["label_only"]["miou"]))
+    return out
+
+
+def run_study(cfg: StudyConfig) -> pd.DataFrame:
+    """Run every seed's runs (``jobs`` at a time) and write the tables and plot; returns per-seed rows."""
+    from .data.synthetic import ensure_synthetic
+
+    if not cfg.seeds:
+        raise ValueError("seeds: give at least one seed")
+    if cfg.jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {cfg.jobs}")
+    runs = [run for seed in cfg.seeds for run in study_runs(cfg, seed)]
+    first = runs[0].cfg
+    if first.dataset == "synthetic":  # once, before the workers start
+        ensure_synthetic(first.data_root)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "study.yaml", lambda tmp: Path(tmp).write_text(
+        yaml.safe_dump(_plain(dataclasses.asdict(cfg)), sort_keys=False)))
+    threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
+    rows = pd.DataFrame(_execute(runs, cfg, threads))
+    order = {name: i for i, name in enumerate(dict.fromkeys(r.name for r in runs))}  # the runs' order
+    table = rows.sort_values(["arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c, kind="stable")
+    table = table.reset_index(drop=True)
+    write_results(table, out)
+    return table
+
+
+def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
+    """Each run once its needs are done (by seed: a run needs the same seed's teachers)."""
+    key = lambda run: (run.cfg.seed, run.name)  # noqa: E731
+    pending, done, rows, t0 = list(runs), set(), [], time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch's thread pools
+    with ProcessPoolExecutor(cfg.jobs, mp_context=ctx) as pool:
+        running = {}
+        while pending or running:
+            for run in [r for r in pending if all((r.cfg.seed, n) in done for n in r.needs)]:
+                if len(running) >= cfg.jobs:
+                    break
+                pending.remove(run)
+                running[pool.submit(run_one, run, cfg.split, cfg.noise_levels, threads)] = run
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                run = running.pop(future)
+                rows += future.result()  # a failed run stops the study; a rerun resumes the rest
+                done.add(key(run))
+                print(f"[{time.perf_counter() - t0:6.0f} s] seed {run.cfg.seed}: {run.name} done "
+                      f"({len(done)}/{len(runs)})", flush=True)
+    return rows
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- statistics
+
+def t_interval(values) -> tuple[float, float, float, float]:
+    """(mean, std, low, high): the 95 % t-interval of the mean over seeds (nan below 2 seeds)."""
+    from scipy import stats
+
+    values = pd.Series(values, dtype=float).dropna()
+    n, mean = len(values), float(values.mean())
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return mean, std, mean - half, mean + half
+
+
+def stats_table(rows: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for arm, group in mious[mious["arm"].str.startswith("student ")].groupby("arm", sort=False):
-        baseline = "baseline " + arm.split(" <- ")[0].removeprefix("student ")
-        base = mious[mious["arm"] == baseline].set_index("seed")["value"]
-        diff = (group.set_index("seed")["value"] - base).dropna()
-        if diff.empty:
-            continue
-        out.append({"student": arm, "gain_mean": diff.mean(), "gain_std": diff.std(),
-                    "wins": int((diff > 0).sum()), "seeds": len(diff)})
-    return pd.DataFrame(out, columns=["student", "gain_mean", "gain_std", "wins", "seeds"])
+    for (arm, measure), group in rows.groupby(["arm", "measure"], sort=False):
+        mean, std, low, high = t_interval(group["value"])
+        out.append({"arm": arm, "measure": measure, "mean": mean, "std": std, "ci_low": low, "ci_high": high,
+                    "seeds": len(group)})
+    return pd.DataFrame(out)
 
 
-def gains_table(gains: pd.DataFrame) -> str:
-    """Markdown: student | mIoU gain over the baseline student (points) | seeds where it is higher."""
-    lines = ["| student | mIoU − baseline student (points), mean ± std | higher in |", "|---|---:|---:|"]
-    for _, g in gains.iterrows():
-        std = "–" if g["seeds"] < 2 else f"{100 * g['gain_std']:.1f}"
-        lines.append(f"| {g['student']} | {100 * g['gain_mean']:+.1f} ± {std} | {g['wins']}/{g['seeds']} seeds |")
+def paired(rows: pd.DataFrame, arm: str, reference: str, measure: str = "mIoU",
+           reference_measure: str = "mIoU") -> dict | None:
+    """``arm`` minus ``reference`` paired by seed (runs of one seed share data order and init)."""
+    a = rows[(rows["arm"] == arm) & (rows["measure"] == measure)].set_index("seed")["value"]
+    b = rows[(rows["arm"] == reference) & (rows["measure"] == reference_measure)].set_index("seed")["value"]
+    diff = (a - b).dropna()
+    if diff.empty:
+        return None
+    mean, std, low, high = t_interval(diff)
+    label = arm if measure == "mIoU" else f"{arm}, {measure}"
+    ref = reference if reference_measure == "mIoU" else f"{reference}, {reference_measure}"
+    return {"comparison": f"{label} − {ref}", "mean": mean, "std": std, "ci_low": low, "ci_high": high,
+            "higher": int((diff > 0).sum()), "lower": int((diff < 0).sum()), "seeds": len(diff)}
+
+
+def paired_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The study's claims as paired differences: every student against the baseline student (and
+    the release-protocol student against its fine-tuned control), LAD students against the
+    conventional teacher's, and each LAD teacher with its label against the baseline and
+    against itself without the label."""
+    arms = list(dict.fromkeys(rows["arm"]))
+    measures = rows.groupby("arm")["measure"].apply(list).to_dict()
+    out = []
+    for arm in arms:
+        if arm.startswith("student <- ") and "fine-tuned" in arm:
+            out.append(paired(rows, arm, "baseline, fine-tuned"))
+        elif arm.startswith("student <- "):
+            out.append(paired(rows, arm, "baseline"))
+            if arm != "student <- conventional teacher":
+                out.append(paired(rows, arm, "student <- conventional teacher"))
+        elif "without label" in measures[arm]:
+            first = next(m for m in measures[arm] if m.startswith("with label"))
+            out.append(paired(rows, arm, "baseline", measure=first))
+            out.append(paired(rows, arm, arm, measure=first, reference_measure="without label"))
+    return pd.DataFrame([p for p in out if p], columns=["comparison", "mean", "std", "ci_low", "ci_high",
+                                                        "higher", "lower", "seeds"])
+
+
+def _points(value) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+
+
+def markdown_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
+    lines = ["| run | measure | mIoU (%) mean ± std | 95 % interval | seeds |", "|---|---|---:|---:|---:|"]
+    for _, r in stats.iterrows():
+        lines.append(f"| {r['arm']} | {r['measure']} | {_points(r['mean'])} ± {_points(r['std'])} | "
+                     f"{_points(r['ci_low'])} … {_points(r['ci_high'])} | {r['seeds']} |")
+    lines += ["", "| paired by seed | difference (points) mean ± std | 95 % interval | higher / lower |",
+              "|---|---:|---:|---:|"]
+    for _, p in pairs.iterrows():
+        lines.append(f"| {p['comparison']} | {100 * p['mean']:+.1f} ± {_points(p['std'])} | "
+                     f"{_points(p['ci_low'])} … {_points(p['ci_high'])} | {p['higher']} / {p['lower']} of {p['seeds']} |")
     return "\n".join(lines)
+
+
+def write_results(rows: pd.DataFrame, out: Path) -> str:
+    from .plots import plot_study
+
+    stats, pairs = stats_table(rows), paired_table(rows)
+    for name, frame in (("per_seed.csv", rows), ("stats.csv", stats), ("paired.csv", pairs)):
+        atomic_write(out / name, lambda tmp, f=frame: f.to_csv(tmp, index=False))
+    text = markdown_tables(stats, pairs)
+    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(text + "\n"))
+    plot_study(rows, stats, out / "study.png")
+    save_json({"rows": len(rows), "seeds": sorted(set(rows["seed"]))}, out / "done.json")
+    return text
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("sweep_dir")
-    parser.add_argument("--csv", help="write the per-seed numbers here")
+    """``python -m ladkit.study runs/study``: rewrite the tables and plot from a study's per_seed.csv."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("out_dir")
     args = parser.parse_args(argv)
-    rows = study_rows(args.sweep_dir)
-    if rows.empty:
-        raise SystemExit(f"no finished points in {args.sweep_dir}/manifest.json")
-    if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        rows.sort_values(["arm", "measure", "seed"]).to_csv(args.csv, index=False)
-    print(study_table(rows))
-    gains = student_gains(rows)
-    if not gains.empty:
-        print("\nPaired by seed:\n" + gains_table(gains))
+    rows = pd.read_csv(Path(args.out_dir) / "per_seed.csv")
+    print(write_results(rows, Path(args.out_dir)))
     return 0
 
 

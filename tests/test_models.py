@@ -29,6 +29,9 @@ CASES = [
     ("ocrnet", "resnet18"),
     ("deeplabv3", "resnet50"),
     ("deeplabv3", "mobilenetv2"),
+    ("deeplabv3", "resnet18_quarter"),
+    ("pspnet", "resnet18_half"),
+    ("ocrnet", "resnet18_quarter"),
     ("stdc", "stdc1"),
 ]
 
@@ -115,6 +118,21 @@ def test_resnet50_dilation_matches_torchvision():
     x = torch.randn(1, 3, 45, 61)
     with torch.no_grad():
         torch.testing.assert_close(ours(x)["out"], body(x))
+
+
+@pytest.mark.parametrize("name,width", [("resnet18_half", 2), ("resnet18_quarter", 4)])
+def test_narrow_resnet18_is_resnet18_at_a_fraction_of_the_width(name, width):
+    """Same layers, kernels, strides and dilations as resnet18; every width divided by `width`."""
+    full, narrow = build_backbone("resnet18"), build_backbone(name)
+    pairs = list(zip(full.named_modules(), narrow.named_modules()))
+    assert len(pairs) == len(list(full.modules())) == len(list(narrow.modules()))
+    for (full_name, a), (narrow_name, b) in pairs:
+        assert full_name == narrow_name and type(a) is type(b)
+        if isinstance(a, nn.Conv2d):
+            assert (a.kernel_size, a.stride, a.dilation, a.padding) == (b.kernel_size, b.stride, b.dilation, b.padding)
+            assert b.out_channels * width == a.out_channels, full_name
+    assert (narrow.out_channels, narrow.aux_channels) == (512 // width, 256 // width)
+    assert narrow.pretrained_urls == ()  # no ImageNet checkpoint exists at this width
 
 
 def test_resnet18_layers_are_dilated():
@@ -284,3 +302,16 @@ def test_stdc_loads_release_format_checkpoint(tmp_path):
     loaded = model.backbone.state_dict()
     torch.testing.assert_close(loaded["features.5.conv_list.3.conv.weight"], state["features.5.conv_list.3.conv.weight"])
     torch.testing.assert_close(loaded["features.0.conv.weight"][:, :3], state["features.0.conv.weight"])
+
+
+def test_atrous_branch_past_the_map_is_its_centre_tap():
+    """ASPP runs a 3x3 branch whose rate reaches past both sides of the map as its centre tap:
+    the same numbers as the full dilated conv (its other taps read only zero padding)."""
+    from ladkit.models.heads import ASPP, _atrous
+
+    aspp = ASPP(16, 8, rates=(4, 12)).eval()
+    for size in (4, 6, 12):  # rate 12 is past an 8x8 map, rate 4 past a 4x4 one; at 12x12 neither
+        x = torch.randn(2, 16, size, size)
+        with torch.no_grad():
+            for branch in aspp.branches:
+                assert torch.allclose(_atrous(branch, x), branch(x), atol=1e-6), size

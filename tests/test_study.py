@@ -1,99 +1,108 @@
-"""The study table and the paired student gains, from a sweep manifest written the sweep's way."""
+"""The study: its runs and their order, its statistics, and a tiny real run end to end."""
 
-import json
+import math
 
+import pandas as pd
 import pytest
 
-from ladkit.study import gains_table, main, student_gains, study_rows, study_table
+from ladkit.data.synthetic import make_synthetic
+from ladkit.study import (StudyConfig, load_study, paired, paired_table, run_study, study_runs, t_interval)
 
 
-def _manifest(tmp_path, points):
-    (tmp_path / "manifest.json").write_text(json.dumps({"points": points}))
-    return tmp_path
+def test_t_interval_matches_the_textbook():
+    mean, std, low, high = t_interval([1.0, 2.0, 3.0])
+    # mean 2, std 1, t(0.975, 2) = 4.303: 2 +- 4.303 / sqrt(3)
+    assert mean == 2.0 and std == 1.0
+    assert low == pytest.approx(2 - 2.4843, abs=1e-3) and high == pytest.approx(2 + 2.4843, abs=1e-3)
+    assert math.isnan(t_interval([0.5])[2])
 
 
-def _point(params, metrics, status="done"):
-    return {"status": status, "params": params, "metrics": metrics}
+def _rows(values: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"arm": arm, "measure": measure, "seed": seed, "value": v}
+                         for (arm, measure), seeds in values.items() for seed, v in enumerate(seeds)])
 
 
-@pytest.fixture
-def sweep_dir(tmp_path):
-    points = {}
-    for seed, (base, lad, lad_student, conv_student) in enumerate([(0.20, 0.50, 0.23, 0.19),
-                                                                    (0.22, 0.55, 0.21, 0.20),
-                                                                    (0.18, 0.52, 0.22, 0.21)]):
-        points[f"b{seed}"] = _point({"job": "baseline", "backbone": "resnet18", "seed": seed},
-                                    {"miou": base, "seed": seed, "seconds": 3.0, "pixel_acc": 0.9})
-        points[f"l{seed}"] = _point({"job": "lad-teacher", "backbone": "resnet18", "seed": seed, "dual_path": True,
-                                     "distill_student": True},
-                                    {"miou": lad, "miou_without_label": 0.1, "miou_with_label@0.3": 0.4,
-                                     "student_miou_cwd": lad_student})
-        points[f"c{seed}"] = _point({"job": "baseline", "backbone": "resnet50", "seed": seed, "distill_student": True,
-                                     "student_backbone": "resnet18"}, {"miou": 0.3, "student_miou_kd": conv_student})
-    points["failed"] = _point({"job": "baseline", "backbone": "resnet18", "seed": 9}, {"miou": 0.9}, status="failed")
-    return _manifest(tmp_path, points)
+def test_paired_differences_use_the_same_seed_and_count_each_way():
+    rows = _rows({("baseline", "mIoU"): [0.50, 0.40, 0.45],
+                  ("student <- LAD teacher", "mIoU"): [0.55, 0.41, 0.44]})
+    result = paired(rows, "student <- LAD teacher", "baseline")
+    assert result["mean"] == pytest.approx((0.05 + 0.01 - 0.01) / 3)
+    assert (result["higher"], result["lower"], result["seeds"]) == (2, 1, 3)
+    # unpaired means would be the same; the paired std is that of the differences
+    assert result["std"] == pytest.approx(pd.Series([0.05, 0.01, -0.01]).std())
 
 
-def test_rows_name_every_arm_and_measure_and_skip_unfinished_points(sweep_dir):
-    rows = study_rows(sweep_dir)
-    assert 9 not in set(rows["seed"])
-    lad = "LAD teacher deeplabv3-resnet18 (dual path, random codes, noise std 0.03)"
-    assert set(rows[rows["arm"] == lad]["measure"]) == {
-        "mIoU (with label)", "mIoU without label", "mIoU with label, noise std 0.3"}
-    assert f"student deeplabv3-resnet18 <- {lad} (cwd)" in set(rows["arm"])
-    table = study_table(rows)
-    assert "| baseline deeplabv3-resnet18 | mIoU | 20.0 ± 2.0 | 3 |" in table
+def test_paired_table_states_the_studys_claims():
+    rows = _rows({("baseline", "mIoU"): [0.5, 0.4],
+                  ("LAD teacher", "with label (fixed codes, noise std 0.02)"): [0.8, 0.7],
+                  ("LAD teacher", "without label"): [0.3, 0.2],
+                  ("student <- conventional teacher", "mIoU"): [0.5, 0.45],
+                  ("student <- LAD teacher", "mIoU"): [0.55, 0.5],
+                  ("baseline, fine-tuned", "mIoU"): [0.52, 0.41],
+                  ("student <- LAD teacher, fine-tuned from the baseline", "mIoU"): [0.53, 0.43]})
+    table = paired_table(rows).set_index("comparison")["mean"]
+    assert table["LAD teacher, with label (fixed codes, noise std 0.02) − baseline"] == pytest.approx(0.3)
+    assert table["LAD teacher, with label (fixed codes, noise std 0.02) − LAD teacher, without label"] == pytest.approx(0.5)
+    assert table["student <- LAD teacher − baseline"] == pytest.approx(0.075)
+    assert table["student <- LAD teacher − student <- conventional teacher"] == pytest.approx(0.05)
+    assert table["student <- LAD teacher, fine-tuned from the baseline − baseline, fine-tuned"] == pytest.approx(0.015)
 
 
-def test_student_gains_are_paired_by_seed_and_count_losses(sweep_dir):
-    gains = student_gains(study_rows(sweep_dir)).set_index("student")
-    lad = gains.loc["student deeplabv3-resnet18 <- LAD teacher deeplabv3-resnet18 (dual path, random codes, noise std 0.03) (cwd)"]
-    assert lad["gain_mean"] == pytest.approx((0.03 - 0.01 + 0.04) / 3)
-    assert (lad["wins"], lad["seeds"]) == (2, 3)
-    conv = gains.loc["student deeplabv3-resnet18 <- baseline deeplabv3-resnet50 (kd)"]
-    assert conv["gain_mean"] == pytest.approx((-0.01 - 0.02 + 0.03) / 3, abs=1e-12)
-    assert "| +2.0 ± 2.6 | 2/3 seeds |" in gains_table(gains.reset_index())
+def test_runs_of_a_seed_come_after_what_they_need(tmp_path):
+    cfg = StudyConfig(out_dir=str(tmp_path), common={"iters": 5},
+                      teachers={"LAD teacher": {}, "LAD teacher, single path": {"dual_path": False}},
+                      finetune={"teacher": "LAD teacher", "iters": 3, "lr": 0.001})
+    runs = study_runs(cfg, seed=7)
+    names = [r.name for r in runs]
+    assert names[:4] == ["baseline", "conventional teacher", "LAD teacher", "LAD teacher, single path"]
+    for i, run in enumerate(runs):
+        assert set(run.needs) <= set(names[:i]), run.name
+        assert run.cfg.seed == 7 and run.cfg.out_dir.startswith(str(tmp_path / "seed7"))
+    by_name = {r.name: r.cfg for r in runs}
+    assert by_name["conventional teacher"].backbone == "resnet18_half"
+    assert by_name["LAD teacher, single path"].dual_path is False
+    assert by_name["student <- LAD teacher"].teacher_ckpt == str(tmp_path / "seed7" / "LAD_teacher" / "best.pt")
+    control = by_name["baseline, fine-tuned"]
+    assert control.kd_kind == "none" and control.init.endswith("seed7/baseline/best.pt") and control.iters == 3
+    assert by_name["student <- LAD teacher, fine-tuned from the baseline"].init == control.init
+    assert len({r.cfg.out_dir for r in runs}) == len(runs)
 
 
-def test_cli_writes_per_seed_csv_and_refuses_an_empty_sweep(sweep_dir, tmp_path, capsys):
-    csv = tmp_path / "out" / "per_seed.csv"
-    assert main([str(sweep_dir), "--csv", str(csv)]) == 0
-    assert "Paired by seed" in capsys.readouterr().out
-    assert csv.read_text().splitlines()[0] == "arm,measure,seed,value,iters"
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(SystemExit, match="no finished points"):
-        main([str(_manifest(empty, {}))])
+def test_config_refuses_unknown_fields_and_unknown_finetune_teachers(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("seeds: [1]\nseedz: [2]\n")
+    with pytest.raises(ValueError, match="unknown parameter.*seedz"):
+        load_study(path)
+    with pytest.raises(ValueError, match="finetune.teacher 'nope'"):
+        study_runs(StudyConfig(finetune={"teacher": "nope"}), 0)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_study(tmp_path / "missing.yaml")
 
 
-def test_fine_tuned_runs_are_their_own_arms_and_pair_with_the_fine_tuned_baseline(tmp_path):
-    points = {}
-    for seed in range(2):
-        start = {"init": f"runs/study/seed{seed}/baseline/best.pt", "seed": seed}
-        points[f"s{seed}"] = _point({"job": "baseline", "seed": seed}, {"miou": 0.10})  # from scratch
-        points[f"b{seed}"] = _point({"job": "baseline", **start}, {"miou": 0.20 + seed / 100})
-        points[f"l{seed}"] = _point({"job": "lad-teacher", "distill_student": True, **start},
-                                    {"miou": 0.4, "student_miou_cwd": 0.25})
-    rows = study_rows(_manifest(tmp_path, points))
-    base = "baseline deeplabv3-resnet18 [from a checkpoint]"
-    assert {"baseline deeplabv3-resnet18", base} <= set(rows["arm"])
-    assert rows[rows["arm"] == base]["seed"].tolist() == [0, 1]  # one arm across the per-seed paths
-    points["c0"] = _point({"job": "lad-teacher", "cons_weight": 0.0, **start}, {"miou": 0.3})
-    points["d0"] = _point({"job": "lad-teacher", "dropout": False, **start}, {"miou": 0.3})
-    rows = study_rows(_manifest(tmp_path, points))
-    assert ("LAD teacher deeplabv3-resnet18 [from a checkpoint] (dual path, random codes, noise std 0.03, "
-            "consistency weight 0)") in set(rows["arm"])
-    assert ("LAD teacher deeplabv3-resnet18 [from a checkpoint] [no dropout] (dual path, random codes, "
-            "noise std 0.03)") in set(rows["arm"])
-    gains = student_gains(rows).set_index("student")
-    student = ("student deeplabv3-resnet18 [from a checkpoint] <- LAD teacher deeplabv3-resnet18 "
-               "[from a checkpoint] (dual path, random codes, noise std 0.03) (cwd)")
-    assert gains.loc[student, "gain_mean"] == pytest.approx((0.05 + 0.04) / 2)  # against 0.20/0.21, not 0.10
-
-
-def test_arm_names_take_unset_values_from_the_config_defaults():
-    from ladkit.study import arm_name
-
-    assert arm_name({"job": "lad-teacher", "noise_std": 0.0}).endswith("(dual path, random codes, noise std 0)")
-    # the release's consistency weight given explicitly is the default arm, not an ablation
-    assert arm_name({"job": "lad-teacher", "cons_weight": 5.0}) == arm_name({"job": "lad-teacher"})
+def test_a_tiny_study_runs_end_to_end_and_reuses_finished_runs(tmp_path):
+    data = tmp_path / "data"
+    make_synthetic(data, num_train=8, num_val=2, num_test=3, size=32)
+    cfg = StudyConfig(out_dir=str(tmp_path / "study"), seeds=(0, 1), jobs=2, noise_levels=(0.02, 1.0),
+                      common=dict(data_root=str(data), backbone="resnet18_quarter", iters=2, batch_size=4,
+                                  crop_size=32, log_every=1),
+                      conventional={"backbone": "resnet18_quarter", "model": "fcn"})
+    rows = run_study(cfg)
+    out = tmp_path / "study"
+    for name in ("per_seed.csv", "stats.csv", "paired.csv", "summary.md", "study.png", "study.yaml"):
+        assert (out / name).stat().st_size > 0, name
+    assert set(rows["seed"]) == {0, 1} and rows["value"].between(0, 1).all()
+    arms = list(dict.fromkeys(rows["arm"]))
+    assert arms[0] == "baseline" and "student <- LAD teacher" in arms
+    teacher = set(rows[rows["arm"] == "LAD teacher"]["measure"])
+    assert teacher == {"with label (fixed codes, noise std 0.02)", "with label (fixed codes, noise std 1)",
+                       "with label (random codes, noise std 0.02)", "without label", "label only (image zeroed)"}
+    assert "| student <- LAD teacher − baseline |" in (out / "summary.md").read_text()
+    # scored on the test split (3 images), not val (2)
+    import json
+    report = json.loads((out / "seed0" / "baseline" / "eval_test.json").read_text())
+    assert report["images"] == 3
+    stamp = (out / "seed0" / "baseline" / "last.pt").stat().st_mtime_ns
+    again = run_study(cfg)  # a rerun trains nothing and gives the same table
+    assert (out / "seed0" / "baseline" / "last.pt").stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(again.drop(columns="seconds").reset_index(drop=True),
+                                  rows.drop(columns="seconds").reset_index(drop=True))

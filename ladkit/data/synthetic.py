@@ -1,24 +1,35 @@
-"""The kit's embedded default dataset: procedural shapes written in the PASCAL VOC layout.
+"""The kit's embedded default dataset: camouflaged materials, written in the PASCAL VOC layout.
 
 Every image is rendered from ``(seed, index)`` alone, so generation is deterministic, parallel and
 resumable, and the real VOC reader reads the result unchanged::
 
     root/VOCdevkit/VOC2012/JPEGImages/{id}.jpg
     root/VOCdevkit/VOC2012/SegmentationClass/{id}.png     palette PNG, value = class id, 255 = void
-    root/VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val}.txt
+    root/VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val,test}.txt
     root/VOCdevkit/VOC2012/synthetic_meta.json            generation parameters + format version
 
-The task is deliberately not trivial. Class identity lives in the *shape*; colour and texture are
-only hints: each class prefers a hue but not always and not exclusively, the six textures are
-shared by all classes with class-dependent odds, and the background is cluttered with textured
-"distractor" shapes that are background class. Objects vary in scale and rotation, occlude one
-another, some are thin (ring, bar, cross) or small, and every image gets blur, sensor noise and
-brightness/contrast jitter. As in VOC, a thin void band (255) follows object boundaries. The
-"scene knobs" below set the difficulty; change them only together with SYNTHETIC_VERSION.
+Why it is built this way (README "The embedded default"): LAD's teacher gets the label's
+*partition* (which pixels belong together), never the class. So the data makes the partition what
+the image leaves ambiguous, and the class what only the image tells:
+
+- **Class = material.** Each of the five object classes is a material: a preferred hue (loosely
+  kept, sometimes any hue) worn with a random pattern. Shapes are random silhouettes (blobs,
+  ellipses, thin bars), so the outline says nothing about the class.
+- **Camouflage: decoys.** Every scene also holds *decoys*: patches drawn from exactly the same
+  materials, shapes and sizes as objects, which the label calls background (like a printed
+  picture of a dog, background in VOC). From the image alone an object and a decoy are
+  indistinguishable; decoys overlap and touch objects, so even one material patch may be part
+  object and part decoy. The label's partition separates them at once.
+- The background itself is a dull textured material, and every image gets soft edges, blur,
+  sensor noise and colour jitter. As in VOC, a thin void band (255) follows object outlines.
+
+The label alone (image zeroed) tells object from background but not which material: a teacher
+fed only its label sits near the floor. The "scene knobs" below set the difficulty; change them
+only together with SYNTHETIC_VERSION.
 
 Shapes are drawn from signed distance functions (SDFs) on a pixel grid: negative inside, in pixel
-units. One SDF gives the label mask (d < 0), the anti-aliased coverage (0.5 - d) and the void band
-(|d| small), so the three always agree.
+units. One SDF gives the label mask (d < 0), the soft coverage and the void band (|d| small), so
+the three always agree.
 """
 
 from __future__ import annotations
@@ -36,68 +47,43 @@ from PIL import Image, ImageFilter
 from ladkit.constants import IGNORE_INDEX
 from ladkit.data.errors import DatasetError
 
-SYNTHETIC_CLASSES: list[str] = [
-    "background", "disk", "ring", "square", "triangle", "star", "cross", "bar", "crescent",
-]
+SYNTHETIC_CLASSES: list[str] = ["background", "coral", "moss", "sand", "sky", "plum"]
 SYNTHETIC_PALETTE: list[tuple[int, int, int]] = [
-    (0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),
-    (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230),
+    (0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (145, 30, 180),
 ]
 # VOC draws its void (255) pixels in this colour; keeping it makes our PNGs look like VOC's.
 VOC_VOID_COLOUR = (224, 224, 192)
 
 # Bump whenever render_sample's output changes, so stale data on disk is detected via the meta.
-# 1: early drafts (harder: colour hint 0.5/0.08, 2-5 smaller objects); 2: current knobs.
-SYNTHETIC_VERSION = 2
+# 1-2: shape classes (the label's partition added little to what the image showed);
+# 3: material classes with camouflaging decoys, and a test split.
+SYNTHETIC_VERSION = 3
 META_FILENAME = "synthetic_meta.json"
-# Val images use their own index range, so the val set does not change when num_train does.
-VAL_INDEX_OFFSET = 1_000_000
+# Val and test images use their own index ranges, so they do not change when num_train does.
+SPLIT_INDEX_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 JPEG_QUALITY = 95
 
 # Scene knobs: these set how hard the task is. Counts are inclusive ranges; radii and blur are
 # fractions of the image side, so a scene looks the same at any resolution.
-OBJECTS_PER_IMAGE = (1, 4)
-OBJECT_RADIUS = (0.13, 0.30)
-DISTRACTORS_PER_IMAGE = (0, 2)
-DISTRACTOR_RADIUS = (0.06, 0.2)
+PATCHES_PER_IMAGE = (4, 7)
+OBJECT_PROB = 0.6  # each patch is an object with this probability, else a decoy (background)
+PATCH_RADIUS = (0.18, 0.40)
 MAX_BLUR_SIGMA = 0.008
-# Backgrounds are mostly duller than objects (so objects stand out, as in photos), but the
-# saturation ranges overlap and some distractors are vivid: dullness is a hint, not a rule.
-BACKGROUND_SATURATION, BACKGROUND_VALUE = (0.0, 0.45), (0.3, 0.85)
-OBJECT_SATURATION, OBJECT_VALUE = (0.35, 1.0), (0.25, 1.0)
-VIVID_DISTRACTOR_PROB = 0.25
+EDGE_SOFTNESS = (1.0, 2.5)  # width of a patch's soft edge, pixels
+BACKGROUND_SATURATION, BACKGROUND_VALUE = (0.0, 0.35), (0.3, 0.8)
+MATERIAL_SATURATION, MATERIAL_VALUE = (0.45, 1.0), (0.35, 1.0)
 SENSOR_NOISE_STD = (2.0, 6.0)  # in 0-255 grey levels
-
-TEXTURES = ["plain", "stripes", "checker", "dots", "gradient", "speckle"]
-# Odds of each texture per object class (rows follow SYNTHETIC_CLASSES[1:]). Every class can wear
-# every texture, so texture is a hint, never the answer.
-CLASS_TEXTURE_ODDS = np.array([
-    # plain stripes checker dots gradient speckle
-    [0.45, 0.05, 0.05, 0.30, 0.10, 0.05],  # disk
-    [0.60, 0.05, 0.05, 0.05, 0.20, 0.05],  # ring
-    [0.10, 0.10, 0.50, 0.10, 0.05, 0.15],  # square
-    [0.15, 0.45, 0.05, 0.05, 0.25, 0.05],  # triangle
-    [0.20, 0.05, 0.05, 0.45, 0.05, 0.20],  # star
-    [0.50, 0.10, 0.05, 0.05, 0.25, 0.05],  # cross
-    [0.15, 0.50, 0.05, 0.05, 0.20, 0.05],  # bar
-    [0.20, 0.10, 0.15, 0.10, 0.15, 0.30],  # crescent
-])
-# Each class prefers a hue, but a quarter of its objects take any hue, preferred hues are only 45
-# degrees apart and loosely kept. Colour is a hint that makes early learning quick (a per-pixel
-# colour classifier gets ~35% of object pixels right, chance 12.5%); the rest takes shape.
-# Tuning note: at 0.5 / 0.08 a small CNN at ~600 iterations stayed near 20% mIoU; at 1.0 / 0.01
-# (colour-coded) it reached 76%.
-PREFERRED_HUE_PROB = 0.75
-PREFERRED_HUE_SPREAD = 0.05  # std of the hue around the preference, as a fraction of the circle
+# Each material keeps its hue (1/5 of the circle apart) up to this spread, except with
+# probability 1 - PREFERRED_HUE_PROB when it takes any hue: the image names the class most of
+# the time, not always.
+PREFERRED_HUE_PROB = 0.85
+PREFERRED_HUE_SPREAD = 0.04  # std, as a fraction of the hue circle
+TEXTURES = ["plain", "stripes", "checker", "dots", "speckle"]
 
 
 # ---------------------------------------------------------------------------------------------
 # Signed distance functions. Arguments u, v are pixel coordinates in the shape's own frame.
 # ---------------------------------------------------------------------------------------------
-
-def sdf_circle(u, v, radius):
-    return np.hypot(u, v) - radius
-
 
 def sdf_box(u, v, half_width, half_height):
     qx, qy = np.abs(u) - half_width, np.abs(v) - half_height
@@ -122,92 +108,31 @@ def sdf_polygon(u, v, vertices):
     return np.where(inside, -1.0, 1.0) * np.sqrt(distance_sq)
 
 
-def regular_star(points, outer, inner):
-    angles = np.arange(2 * points) * np.pi / points - np.pi / 2
-    radii = np.where(np.arange(2 * points) % 2 == 0, outer, inner)
-    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Object classes: each draws its own proportions from the scene rng and returns an SDF.
-# `size` is the object's radius in pixels; `min_stroke` keeps thin parts at least ~2 px wide.
-# ---------------------------------------------------------------------------------------------
-
-def shape_disk(u, v, size, min_stroke, rng):
-    return sdf_circle(u, v, size)
-
-
-def shape_ring(u, v, size, min_stroke, rng):
-    stroke = max(rng.uniform(0.15, 0.35) * size, min_stroke)
-    return np.abs(np.hypot(u, v) - size + stroke / 2) - stroke / 2
-
-
-def shape_square(u, v, size, min_stroke, rng):
-    aspect = rng.uniform(0.85, 1.15)  # near-square, so a square never looks like a bar
-    half = size / np.sqrt(2)
-    return sdf_box(u, v, half * aspect, half / aspect)
-
-
-def shape_triangle(u, v, size, min_stroke, rng):
-    angles = np.array([-90.0, 30.0, 150.0]) + rng.uniform(-12, 12, size=3)
-    angles = np.deg2rad(angles)
-    return sdf_polygon(u, v, np.stack([size * np.cos(angles), size * np.sin(angles)], axis=1))
-
-
-def shape_star(u, v, size, min_stroke, rng):
-    points = int(rng.choice([5, 6]))
-    return sdf_polygon(u, v, regular_star(points, size, size * rng.uniform(0.38, 0.55)))
-
-
-def shape_cross(u, v, size, min_stroke, rng):
-    half_stroke = max(rng.uniform(0.10, 0.22) * size, min_stroke / 2)
-    return np.minimum(sdf_box(u, v, size, half_stroke), sdf_box(u, v, half_stroke, size))
-
-
-def shape_bar(u, v, size, min_stroke, rng):
-    half_stroke = max(rng.uniform(0.12, 0.28) * size, min_stroke / 2)
-    return sdf_box(u, v, size * 1.3, half_stroke)
-
-
-def shape_crescent(u, v, size, min_stroke, rng):
-    bite_radius = size * rng.uniform(0.70, 0.95)
-    bite_offset = size * rng.uniform(0.35, 0.60)
-    return np.maximum(sdf_circle(u, v, size), -sdf_circle(u - bite_offset, v, bite_radius))
-
-
-SHAPES = [shape_disk, shape_ring, shape_square, shape_triangle,
-          shape_star, shape_cross, shape_bar, shape_crescent]  # order of SYNTHETIC_CLASSES[1:]
-SHAPE_REACH = 1.35  # no object extends further than this many radii from its centre (bar: 1.33)
-# Radius multipliers that give thin classes more size, so class pixel shares are less skewed.
-SHAPE_SCALE = [0.85, 1.15, 0.95, 1.15, 1.15, 1.2, 1.3, 1.05]
-
-
-# Distractors are background class; they make "any textured blob" a wrong answer.
-def distractor_ellipse(u, v, size, min_stroke, rng):
-    aspect = rng.uniform(1.8, 3.5)  # clearly elongated, so it is not a disk
-    semi_major, semi_minor = size, size / aspect
-    # Scaled implicit equation: exact on the outline, close enough nearby for anti-aliasing.
-    return (np.hypot(u / semi_major, v / semi_minor) - 1.0) * semi_minor
-
-
-def distractor_blob(u, v, size, min_stroke, rng):
+# Silhouettes: any material wears any of them, so the outline never names the class.
+def silhouette_blob(u, v, size, min_stroke, rng):
     count = rng.integers(7, 12)
     angles = np.sort(rng.uniform(0, 2 * np.pi, count))
-    radii = size * rng.uniform(0.45, 1.0, count)
+    radii = size * rng.uniform(0.5, 1.0, count)
     return sdf_polygon(u, v, np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1))
 
 
-def distractor_line(u, v, size, min_stroke, rng):
-    half_stroke = max(rng.uniform(0.5, 2.5) * min_stroke, min_stroke / 2)
-    return sdf_box(u, v, size * 8, half_stroke)  # long enough to cross the whole image
+def silhouette_ellipse(u, v, size, min_stroke, rng):
+    semi_major, semi_minor = size, size / rng.uniform(1.0, 2.5)
+    # Scaled implicit equation: exact on the outline, close enough nearby for soft edges.
+    return (np.hypot(u / semi_major, v / semi_minor) - 1.0) * semi_minor
 
 
-# (shape, how many radii it reaches from its centre)
-DISTRACTORS = [(distractor_ellipse, 1.0), (distractor_blob, 1.0), (distractor_line, 8.0)]
+def silhouette_bar(u, v, size, min_stroke, rng):
+    half_stroke = max(rng.uniform(0.12, 0.3) * size, min_stroke / 2)  # a thin part
+    return sdf_box(u, v, size * 1.3, half_stroke)
+
+
+SILHOUETTES = [silhouette_blob, silhouette_blob, silhouette_ellipse, silhouette_bar]
+SILHOUETTE_REACH = 1.35  # no patch extends further than this many radii from its centre
 
 
 # ---------------------------------------------------------------------------------------------
-# Colours and textures
+# Colours and materials
 # ---------------------------------------------------------------------------------------------
 
 def hsv_to_rgb(hue, saturation, value):
@@ -222,39 +147,22 @@ def random_colour(rng, saturation, value, hue=None):
     return hsv_to_rgb(hue % 1.0, rng.uniform(*saturation), rng.uniform(*value))
 
 
-def background_colour(rng):
-    return random_colour(rng, BACKGROUND_SATURATION, BACKGROUND_VALUE)
-
-
-def vivid_colour(rng, hue=None):
-    return random_colour(rng, OBJECT_SATURATION, OBJECT_VALUE, hue)
-
-
-def object_colours(rng, class_id):
-    """Two colours for an object's texture; the hue only loosely depends on the class."""
+def material_colours(rng, class_id):
+    """Two shades of one material: its class's hue, loosely kept (sometimes any hue)."""
     hue = None
     if rng.uniform() < PREFERRED_HUE_PROB:
-        hue = (class_id - 1) / 8 + rng.normal(0, PREFERRED_HUE_SPREAD)
-    first = vivid_colour(rng, hue)
-    if rng.uniform() < 0.5:
-        second = np.clip(first * rng.uniform(0.3, 0.7) + rng.uniform(0, 0.3), 0, 1)  # same hue
-    else:
-        second = vivid_colour(rng)
+        hue = (class_id - 1) / (len(SYNTHETIC_CLASSES) - 1) + rng.normal(0, PREFERRED_HUE_SPREAD)
+    first = random_colour(rng, MATERIAL_SATURATION, MATERIAL_VALUE, hue)
+    second = np.clip(first * rng.uniform(0.45, 0.8) + rng.uniform(0, 0.2), 0, 1)  # same hue
     return first, second
 
 
-def distractor_colours(rng):
-    """Mostly background-like colours, but some distractors are as vivid as objects."""
-    pick = vivid_colour if rng.uniform() < VIVID_DISTRACTOR_PROB else background_colour
-    return pick(rng), pick(rng)
-
-
-def render_texture(kind, u, v, first, second, extent, size, rng):
-    """An (H, W, 3) float image: `first`/`second` laid out in the object frame (u, v)."""
+def render_texture(kind, u, v, first, second, size, rng):
+    """An (H, W, 3) float image: `first`/`second` laid out in a pattern in the frame (u, v)."""
     angle = rng.uniform(0, np.pi)
     along = u * np.cos(angle) + v * np.sin(angle)
     across = -u * np.sin(angle) + v * np.cos(angle)
-    period = size * rng.uniform(0.045, 0.11)
+    period = size * rng.uniform(0.06, 0.12)
     if kind == "plain":
         mix = np.zeros(u.shape)
     elif kind == "stripes":
@@ -265,8 +173,6 @@ def render_texture(kind, u, v, first, second, extent, size, rng):
         dx = (along / period) % 1.0 - 0.5
         dy = (across / period) % 1.0 - 0.5
         mix = (np.hypot(dx, dy) < rng.uniform(0.2, 0.4)).astype(float)
-    elif kind == "gradient":
-        mix = np.clip(0.5 + along / (2 * extent), 0.0, 1.0)
     elif kind == "speckle":
         # A child rng, so the pixel count does not shift later scene draws (scene ~ resolution).
         mix = np.random.default_rng(rng.integers(2**63)).uniform(size=u.shape) ** 2
@@ -286,17 +192,12 @@ def smooth_noise(rng, size, cells=5):
 # ---------------------------------------------------------------------------------------------
 
 def render_background(rng, yy, xx, size):
-    """Two-colour gradient plus low-frequency noise, sometimes with a faint full-image pattern."""
-    first, second = background_colour(rng), background_colour(rng)
-    angle = rng.uniform(0, 2 * np.pi)
-    ramp = ((xx * np.cos(angle) + yy * np.sin(angle)) / size + 1) / 2
-    image = first + np.clip(ramp, 0, 1)[..., None] * (second - first)
-    image += rng.uniform(0.03, 0.12) * smooth_noise(rng, size)[..., None]
-    if rng.uniform() < 0.3:
-        kind = rng.choice(["stripes", "checker", "dots"])
-        pattern = render_texture(kind, xx, yy, np.zeros(3), np.ones(3), size, size, rng)
-        image += rng.uniform(0.05, 0.15) * (pattern - 0.5)
-    return image
+    """A dull material: two low-saturation colours in a random pattern, plus low-frequency noise."""
+    first = random_colour(rng, BACKGROUND_SATURATION, BACKGROUND_VALUE)
+    second = random_colour(rng, BACKGROUND_SATURATION, BACKGROUND_VALUE)
+    kind = TEXTURES[rng.integers(len(TEXTURES))]
+    image = render_texture(kind, xx, yy, first, second, size, rng)
+    return image + rng.uniform(0.03, 0.1) * smooth_noise(rng, size)[..., None]
 
 
 def place(rng, size, scale_range, reach):
@@ -308,7 +209,7 @@ def place(rng, size, scale_range, reach):
     cy, cx = rng.uniform(0.05, 0.95, size=2) * size
     angle = rng.uniform(0, 2 * np.pi)
     radius = size * np.exp(rng.uniform(*np.log(scale_range)))
-    half = reach * radius + 2  # + anti-aliasing margin
+    half = reach * radius + 3  # + soft-edge margin
     rows = slice(max(0, int(cy - half)), min(size, int(np.ceil(cy + half))))
     cols = slice(max(0, int(cx - half)), min(size, int(np.ceil(cx + half))))
     yy, xx = np.mgrid[rows, cols] + 0.5
@@ -318,43 +219,35 @@ def place(rng, size, scale_range, reach):
     return (rows, cols), u, v, radius
 
 
-def paint(image, sdf, texture):
-    """Alpha-composite a texture into `image` with anti-aliased edges from the SDF."""
-    coverage = np.clip(0.5 - sdf, 0.0, 1.0)[..., None]
+def paint(image, sdf, texture, softness):
+    """Alpha-composite a texture into `image`, its edge fading over `softness` pixels."""
+    coverage = np.clip(0.5 - sdf / softness, 0.0, 1.0)[..., None]
     image += coverage * (texture - image)
 
 
-def add_distractors(rng, image, size, min_stroke):
-    for _ in range(rng.integers(DISTRACTORS_PER_IMAGE[0], DISTRACTORS_PER_IMAGE[1] + 1)):
-        draw, reach = DISTRACTORS[rng.integers(len(DISTRACTORS))]
-        window, u, v, radius = place(rng, size, DISTRACTOR_RADIUS, reach)
-        sdf = draw(u, v, radius, min_stroke, rng)
-        first, second = distractor_colours(rng)
-        kind = TEXTURES[rng.integers(len(TEXTURES))]
-        paint(image[window], sdf, render_texture(kind, u, v, first, second, radius, size, rng))
-
-
-def add_objects(rng, image, label, void, size, min_stroke, void_half_width):
-    """Draws a few objects; later ones occlude earlier ones, in the image, label and void band."""
-    for _ in range(rng.integers(OBJECTS_PER_IMAGE[0], OBJECTS_PER_IMAGE[1] + 1)):
+def add_patches(rng, image, label, void, size, min_stroke, void_half_width):
+    """Material patches, each an object (labelled with its material) or a decoy (background).
+    Later patches occlude earlier ones, in the image, the label and the void band."""
+    for _ in range(rng.integers(PATCHES_PER_IMAGE[0], PATCHES_PER_IMAGE[1] + 1)):
         class_id = int(rng.integers(1, len(SYNTHETIC_CLASSES)))
-        scale = SHAPE_SCALE[class_id - 1]
-        radius_range = (OBJECT_RADIUS[0] * scale, OBJECT_RADIUS[1] * scale)
-        window, u, v, radius = place(rng, size, radius_range, SHAPE_REACH)
-        sdf = SHAPES[class_id - 1](u, v, radius, min_stroke, rng)
-        first, second = object_colours(rng, class_id)
-        kind = TEXTURES[rng.choice(len(TEXTURES), p=CLASS_TEXTURE_ODDS[class_id - 1])]
-        paint(image[window], sdf, render_texture(kind, u, v, first, second, radius, size, rng))
-        label[window][sdf < 0] = class_id
-        # The object hides the void band of whatever it covers and brings its own outline.
+        is_object = rng.uniform() < OBJECT_PROB
+        window, u, v, radius = place(rng, size, PATCH_RADIUS, SILHOUETTE_REACH)
+        sdf = SILHOUETTES[rng.integers(len(SILHOUETTES))](u, v, radius, min_stroke, rng)
+        first, second = material_colours(rng, class_id)
+        kind = TEXTURES[rng.integers(len(TEXTURES))]
+        texture = render_texture(kind, u, v, first, second, size, rng)
+        paint(image[window], sdf, texture, rng.uniform(*EDGE_SOFTNESS))
+        label[window][sdf < 0] = class_id if is_object else 0
+        # The patch hides the void band of whatever it covers; only objects bring an outline.
         void[window][sdf < -void_half_width] = False
-        void[window][np.abs(sdf) < void_half_width] = True
+        if is_object:
+            void[window][np.abs(sdf) < void_half_width] = True
 
 
 def degrade(rng, image, size):
     """Camera effects: contrast/brightness/white-balance jitter, blur, then sensor noise."""
     mean = image.mean()
-    image = (image - mean) * rng.uniform(0.7, 1.3) + mean + rng.uniform(-0.12, 0.12)
+    image = (image - mean) * rng.uniform(0.75, 1.25) + mean + rng.uniform(-0.1, 0.1)
     image = image * rng.uniform(0.9, 1.1, size=3)
     pixels = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
     pixels = pixels.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, MAX_BLUR_SIGMA) * size))
@@ -373,12 +266,11 @@ def render_sample(seed: int, index: int, size: int, *, ignore_border: float = 1.
     scene_rng, camera_rng = (np.random.default_rng(s)
                              for s in np.random.SeedSequence([seed, index]).spawn(2))
     yy, xx = np.mgrid[0:size, 0:size] + 0.5  # pixel centres
-    min_stroke = max(2.0, 0.025 * size)  # thin parts still keep a labelled core at 96 px
+    min_stroke = max(2.0, 0.03 * size)  # thin parts still keep a labelled core
     image = render_background(scene_rng, yy, xx, size)
-    add_distractors(scene_rng, image, size, min_stroke)
     label = np.zeros((size, size), dtype=np.uint8)
     void = np.zeros((size, size), dtype=bool)
-    add_objects(scene_rng, image, label, void, size, min_stroke, ignore_border / 2)
+    add_patches(scene_rng, image, label, void, size, min_stroke, ignore_border / 2)
     label[void] = IGNORE_INDEX
     return degrade(camera_rng, image, size), label
 
@@ -403,12 +295,10 @@ def save_label_png(label: np.ndarray, path: Path) -> None:
     png.save(path, optimize=False)
 
 
-def split_items(num_train: int, num_val: int) -> dict[str, list[tuple[str, int]]]:
-    """(file id, sample index) per split."""
-    return {
-        "train": [(f"train_{i:06d}", i) for i in range(num_train)],
-        "val": [(f"val_{i:06d}", VAL_INDEX_OFFSET + i) for i in range(num_val)],
-    }
+def split_items(counts: dict[str, int]) -> dict[str, list[tuple[str, int]]]:
+    """(file id, sample index) per split, for ``counts`` = {split: number of images}."""
+    return {split: [(f"{split}_{i:06d}", SPLIT_INDEX_OFFSET[split] + i) for i in range(count)]
+            for split, count in counts.items()}
 
 
 def write_samples(voc_dir: Path, items: list[tuple[str, int]], seed: int, size: int,
@@ -451,12 +341,13 @@ def ensure_synthetic(root: str | os.PathLike) -> Path:
     return voc_dir
 
 
-def expected_meta(num_train, num_val, size, seed, ignore_border) -> dict:
+def expected_meta(num_train, num_val, num_test, size, seed, ignore_border) -> dict:
     return {
         "dataset": "ladkit-synthetic",
         "version": SYNTHETIC_VERSION,
         "num_train": int(num_train),
         "num_val": int(num_val),
+        "num_test": int(num_test),
         "size": int(size),
         "seed": int(seed),
         "ignore_border": float(ignore_border),
@@ -473,11 +364,11 @@ def read_meta(voc_dir: str | os.PathLike) -> dict | None:
 def generate_into(voc_dir: Path, meta: dict, num_workers: int) -> None:
     for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
         (voc_dir / sub).mkdir(parents=True)
-    for split, items in split_items(meta["num_train"], meta["num_val"]).items():
+    splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
+    for split, items in splits.items():
         ids = "".join(f"{sample_id}\n" for sample_id, _ in items)
         (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").write_text(ids)
-    all_items = [item for items in split_items(meta["num_train"], meta["num_val"]).values()
-                 for item in items]
+    all_items = [item for items in splits.values() for item in items]
     write_all_samples(voc_dir, all_items, meta["seed"], meta["size"], meta["ignore_border"],
                       num_workers)
     (voc_dir / META_FILENAME).write_text(json.dumps(meta, indent=2) + "\n")
@@ -504,8 +395,8 @@ def check_existing(voc_dir: Path, meta: dict, overwrite: bool) -> bool:
     return False
 
 
-def make_synthetic(root, *, num_train: int = 800, num_val: int = 200, size: int = 96,
-                   seed: int = 0, overwrite: bool = False, ignore_border: float = 1.0,
+def make_synthetic(root, *, num_train: int = 1000, num_val: int = 200, num_test: int = 500,
+                   size: int = 64, seed: int = 0, overwrite: bool = False, ignore_border: float = 1.0,
                    num_workers: int = 0) -> Path:
     """Generates the synthetic dataset under `root` in VOC layout; returns the VOC2012 folder.
 
@@ -514,7 +405,7 @@ def make_synthetic(root, *, num_train: int = 800, num_val: int = 200, size: int 
     interrupted run never looks finished. `num_workers` > 1 renders in parallel processes; the
     output does not depend on it.
     """
-    meta = expected_meta(num_train, num_val, size, seed, ignore_border)
+    meta = expected_meta(num_train, num_val, num_test, size, seed, ignore_border)
     voc_dir = Path(root) / "VOCdevkit" / "VOC2012"
     if check_existing(voc_dir, meta, overwrite):
         return voc_dir

@@ -8,7 +8,7 @@ from ladkit.data.base import PairTransform, SegmentationDataset
 from ladkit.data.info import DatasetInfo
 from ladkit.data.voc import build_voc_layout
 
-SYNTHETIC_SPLITS = {"train": "SegmentationClass", "val": "SegmentationClass"}
+SYNTHETIC_SPLITS = {"train": "SegmentationClass", "val": "SegmentationClass", "test": "SegmentationClass"}
 
 
 def synthetic_info() -> DatasetInfo:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch.nn as nn
 from torchvision import models as tvm
 from torchvision.models.mobilenetv2 import InvertedResidual
+from torchvision.models.resnet import BasicBlock
 
 from .layers import widen_first_conv
 from .registry import register_backbone
@@ -58,11 +59,38 @@ def dilate_resnet_layer(layer: nn.Sequential, dilation: int) -> None:
                 _set_dilation(module, rate)
 
 
+class NarrowResNet(tvm.ResNet):
+    """A torchvision ResNet with every width (stem and the four stages) times ``width``: same
+    blocks, depth and strides, so dilation, heads and layer names work unchanged. The CPU
+    tutorial scale: a quarter-width ResNet-18 has 1/16 of the FLOPs."""
+
+    def __init__(self, block, layers, width: float):
+        nn.Module.__init__(self)  # tvm.ResNet.__init__ hard-codes 64/128/256/512
+        self._norm_layer, self.dilation, self.groups, self.base_width = nn.BatchNorm2d, 1, 1, 64
+        planes = [max(8, round(64 * width)) * 2**i for i in range(4)]
+        self.inplanes = planes[0]
+        self.conv1 = nn.Conv2d(3, planes[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, planes[0], layers[0])
+        self.layer2 = self._make_layer(block, planes[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(block, planes[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(block, planes[3], layers[3], stride=2)
+        self.fc = nn.Linear(planes[3] * block.expansion, 1)  # only its width is read
+        for m in self.modules():  # torchvision's init
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
 class ResNetBackbone(Backbone):
     first_conv_name = "conv1"
     pretrained_ignore = ("fc.",)
 
-    def __init__(self, resnet: tvm.ResNet, weights_enum):
+    def __init__(self, resnet: tvm.ResNet, weights_enum=()):
         super().__init__()
         for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
             setattr(self, name, getattr(resnet, name))
@@ -70,6 +98,7 @@ class ResNetBackbone(Backbone):
         dilate_resnet_layer(self.layer4, 4)
         self.out_channels = resnet.fc.in_features
         self.aux_channels = self.out_channels // 2
+        # narrow widths have no ImageNet checkpoint: asking for one warns and keeps random init
         self.pretrained_urls = tuple(w.url for w in weights_enum)
 
     def forward(self, x):
@@ -120,9 +149,20 @@ def resnet101():
     return ResNetBackbone(tvm.resnet101(weights=None), tvm.ResNet101_Weights)
 
 
+# The CPU tutorial scale (README "Models"): the same architectures at 1/2 and 1/4 width.
+@register_backbone
+def resnet18_half():
+    return ResNetBackbone(NarrowResNet(BasicBlock, [2, 2, 2, 2], 0.5))
+
+
+@register_backbone
+def resnet18_quarter():
+    return ResNetBackbone(NarrowResNet(BasicBlock, [2, 2, 2, 2], 0.25))
+
+
 @register_backbone
 def mobilenetv2():
     return MobileNetV2Backbone(tvm.mobilenet_v2(weights=None))
 
 
-DILATED_BACKBONES = ("resnet18", "resnet50", "resnet101", "mobilenetv2")
+DILATED_BACKBONES = ("resnet18", "resnet50", "resnet101", "resnet18_half", "resnet18_quarter", "mobilenetv2")

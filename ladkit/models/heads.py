@@ -76,7 +76,17 @@ class ASPP(nn.Module):
         )
 
     def forward(self, x):
-        return self.project(torch.cat([branch(x) for branch in self.branches], dim=1))
+        return self.project(torch.cat([_atrous(branch, x) for branch in self.branches], dim=1))
+
+
+def _atrous(branch: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A branch on ``x``; a 3x3 conv whose rate reaches past the map on both sides is run as its
+    centre tap. Every other tap reads zero padding there, so the result is the same at 1/9 of the
+    work (at 64 px, OS 8, rates 12/24/36 on 8x8 maps: a quarter of a slim model's step)."""
+    conv = branch[0] if isinstance(branch, ConvBNReLU) else None
+    if conv is None or conv.kernel_size != (3, 3) or conv.dilation[0] < x.shape[-2] or conv.dilation[1] < x.shape[-1]:
+        return branch(x)
+    return branch[2](branch[1](F.conv2d(x, conv.weight[:, :, 1:2, 1:2])))
 
 
 class DeepLabHead(nn.Sequential):

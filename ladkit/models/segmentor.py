@@ -99,7 +99,9 @@ def pspnet(num_classes, in_channels, backbone, aux, pretrained_backbone):
 def deeplabv3(num_classes, in_channels, backbone, aux, pretrained_backbone):
     body = build_backbone(backbone, in_channels, pretrained_backbone)
     # release: 512-channel ASPP on resnet18 and resnet101; torchvision's 256 on mobilenetv2
-    head = DeepLabHead(body.out_channels, num_classes, channels=512 if body.out_channels >= 512 else 256)
+    # narrower still (the CPU tutorial scale): as wide as the backbone's output
+    head = DeepLabHead(body.out_channels, num_classes, channels=min(512 if body.out_channels >= 512 else 256,
+                                                                    body.out_channels))
     return SegmentationModel(body, head, _fcn_aux(body, num_classes, aux), num_classes, aux)
 
 
@@ -108,7 +110,8 @@ def ocrnet(num_classes, in_channels, backbone, aux, pretrained_backbone):
     body = build_backbone(backbone, in_channels, pretrained_backbone)
     # mmseg OCRNet-R50: 512 channels, 256 key channels; halved on narrow backbones
     wide = body.out_channels >= 2048
-    head = OCRHead(body.out_channels, num_classes, channels=512 if wide else 256, key_channels=256 if wide else 128)
+    channels = 512 if wide else min(256, body.out_channels)
+    head = OCRHead(body.out_channels, num_classes, channels=channels, key_channels=channels // 2)
     regions = _fcn_aux(body, num_classes, aux=True)  # soft object regions: needed even if aux=False
     return OCRNet(body, head, regions, num_classes, aux)
 
