@@ -4,11 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ladkit-installed
 
-.PHONY: test demo lab bench clean-venv
+.PHONY: test demo study lab bench clean-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -17,6 +17,9 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ladkit demo --out runs/demo
+
+study: $(STAMP)
+	$(BIN)/ladkit study configs/study.yaml
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

@@ -34,7 +34,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data_root or tmp
-        make_synthetic(root, num_train=max(200, args.batch * args.batches), num_val=8)
+        make_synthetic(root, num_train=max(200, args.batch * args.batches), num_val=8, num_test=8)
         dataset = build_dataset("synthetic", root, "train", transforms=build_transforms(True, args.crop))
         samples = SeededSamples(dataset, seed=0)
         batches = epoch_batches(samples, args.batch, 0, 0, 0, 1)[: args.batches]

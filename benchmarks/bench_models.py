@@ -1,7 +1,8 @@
-"""Parameters and forward+backward time of every model (train mode, one SGD-style step without
-the optimizer) on CPU or GPU.
+"""Parameters and forward+backward time of every registered model on every backbone it accepts
+(train mode, one step without the optimizer) on CPU or GPU; a narrow backbone (the CPU tutorial
+scale) is also given as a fraction of the full-width model measured in the same run.
 
-    .venv/bin/python benchmarks/bench_models.py                # batch 8, 64 px, CPU
+    .venv/bin/python benchmarks/bench_models.py --threads 1 --only deeplabv3   # batch 8, 64 px, CPU
     .venv/bin/python benchmarks/bench_models.py --size 512 --device cuda --in-channels 4
 """
 
@@ -11,20 +12,10 @@ import time
 
 import torch
 
-from ladkit.models import build_model, count_parameters
+from ladkit.models import build_model, count_parameters, list_backbones, list_models
 
-CASES = [
-    ("fcn", "resnet18"),
-    ("pspnet", "resnet18"),
-    ("deeplabv3", "resnet18"),
-    ("ocrnet", "resnet18"),
-    ("stdc", "stdc1"),
-    ("stdc", "stdc2"),
-    ("deeplabv3", "mobilenetv2"),
-    ("deeplabv3", "resnet50"),
-    ("deeplabv3", "resnet101"),
-    ("pspnet", "resnet101"),
-]
+# every registered model on every backbone it accepts: a new one is benchmarked by being registered
+CASES = [(name, backbone) for name in list_models() for backbone in list_backbones(name)]
 
 
 def step_seconds(model, x, repeats, device):
@@ -58,15 +49,18 @@ def main():
     device = torch.device(args.device)
     print(f"batch {args.batch}, {args.size}x{args.size}, in_channels {args.in_channels}, {device}, "
           f"{torch.get_num_threads()} threads, median of {args.repeats}")
-    print(f"{'model':<24}{'params (M)':>12}{'fwd+bwd (s)':>14}")
+    print(f"{'model':<28}{'params (M)':>12}{'fwd+bwd (s)':>14}{'x full width':>14}")
+    measured = {}
     for name, backbone in CASES:
         if args.only and name not in args.only and f"{name}-{backbone}" not in args.only:
             continue
         torch.manual_seed(0)
         model = build_model(name, 21, in_channels=args.in_channels, backbone=backbone).to(device).train()
         x = torch.randn(args.batch, args.in_channels, args.size, args.size, device=device)
-        seconds = step_seconds(model, x, args.repeats, device)
-        print(f"{name + '-' + backbone:<24}{count_parameters(model) / 1e6:>12.2f}{seconds:>14.3f}", flush=True)
+        seconds = measured[name, backbone] = step_seconds(model, x, args.repeats, device)
+        full = measured.get((name, backbone.split("_")[0])) if "_" in backbone else None
+        ratio = f"{seconds / full:>14.3f}" if full else ""
+        print(f"{name + '-' + backbone:<28}{count_parameters(model) / 1e6:>12.2f}{seconds:>14.3f}{ratio}", flush=True)
 
 
 if __name__ == "__main__":

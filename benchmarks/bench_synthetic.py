@@ -25,14 +25,14 @@ def time_render(size: int, count: int) -> float:
 def time_generation(size: int, count: int, num_workers: int) -> float:
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
-        make_synthetic(root, num_train=count - count // 5, num_val=count // 5, size=size,
+        make_synthetic(root, num_train=count - 2 * (count // 5), num_val=count // 5, num_test=count // 5, size=size,
                        num_workers=num_workers)
         return time.perf_counter() - start
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--count", type=int, default=1000)
     args = parser.parse_args()
     print(f"render_sample at {args.size} px: {time_render(args.size, 100) * 1e3:.1f} ms/image")

@@ -169,7 +169,7 @@ class FrozenTeacher:
         load_weights(self.model, ckpt["model"], source=f"teacher {path}")
         self.meta, self.num_classes, self.generator = meta, num_classes, generator
         self.noise_mode, self.noise_std = noise_mode, noise_std
-        self.noise_scale = meta.get("noise_scale", 1.0) if noise_scale is None else noise_scale
+        self.noise_scale = meta.get("noise_scale", 1.0) if noise_scale is None or noise_scale < 0 else noise_scale
 
     @torch.no_grad()
     def __call__(self, images: Tensor, labels: Tensor) -> dict:

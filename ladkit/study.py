@@ -26,6 +26,7 @@ import dataclasses
 import math
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class StudyConfig:
     # that teacher, and (the control) without one; empty: not run.
     finetune: dict = field(default_factory=dict)
     noise_levels: tuple = (0.02, 0.3, 1.0, 3.0)  # test-time noise std of the teachers' label
+    max_images: int = 0  # 0: score on the whole split; N: its first N images (smoke runs)
     progress: bool = False
 
 
@@ -98,8 +100,8 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
             raise ValueError(f"finetune.teacher {teacher!r} is not one of the study's teachers "
                              f"({', '.join(cfg.teachers)})")
         init = {**ft, "init": str(out / "baseline" / "best.pt")}
-        runs.append(Run("baseline, fine-tuned", job(DistillConfig, "baseline, fine-tuned", kd_kind="none",
-                                                      **{**cfg.student, **init}), ("baseline",)))
+        control = {**cfg.student, **init, "kd_kind": "none"}  # the same fine-tuning without a teacher
+        runs.append(Run("baseline, fine-tuned", job(DistillConfig, "baseline, fine-tuned", **control), ("baseline",)))
         name = f"student <- {teacher}, fine-tuned from the baseline"
         runs.append(Run(name, student(name, teacher, **init).cfg, (teacher, "baseline")))
     return runs
@@ -111,7 +113,7 @@ def _slug(name: str) -> str:
 
 # ---------------------------------------------------------------- running
 
-def run_one(run: Run, split: str, noise_levels, threads: int) -> list[dict]:
+def run_one(run: Run, split: str, noise_levels, threads: int, max_images: int = 0) -> list[dict]:
     """Train (or resume, or reuse) one run, score it on ``split``; its rows of the per-seed table."""
     import torch
 
@@ -124,7 +126,8 @@ def run_one(run: Run, split: str, noise_levels, threads: int) -> list[dict]:
     train(cfg, resume=True)
     report = evaluate_checkpoint(EvalConfig(
         ckpt=str(Path(cfg.out_dir) / "best.pt"), split=split, noise_levels=tuple(noise_levels),
-        diagnostics=True, device=cfg.device, out=str(Path(cfg.out_dir) / f"eval_{split}.json")))
+        diagnostics=True, device=cfg.device, max_images=max_images,
+        out=str(Path(cfg.out_dir) / f"eval_{split}.json")))
     rows = [dict(measure=measure, value=value) for measure, value in report_measures(report)]
     seconds = round(time.perf_counter() - t0, 1)
     return [{"arm": run.name, **row, "seed": cfg.seed, "seconds": seconds} for row in rows]
@@ -176,14 +179,16 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
     key = lambda run: (run.cfg.seed, run.name)  # noqa: E731
     pending, done, rows, t0 = list(runs), set(), [], time.perf_counter()
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch's thread pools
-    with ProcessPoolExecutor(cfg.jobs, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(cfg.jobs, mp_context=ctx)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the workers as Ctrl-C does
+    try:
         running = {}
         while pending or running:
             for run in [r for r in pending if all((r.cfg.seed, n) in done for n in r.needs)]:
                 if len(running) >= cfg.jobs:
                     break
                 pending.remove(run)
-                running[pool.submit(run_one, run, cfg.split, cfg.noise_levels, threads)] = run
+                running[pool.submit(run_one, run, cfg.split, cfg.noise_levels, threads, cfg.max_images)] = run
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 run = running.pop(future)
@@ -191,7 +196,21 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
                 done.add(key(run))
                 print(f"[{time.perf_counter() - t0:6.0f} s] seed {run.cfg.seed}: {run.name} done "
                       f"({len(done)}/{len(runs)})", flush=True)
+    except BaseException:
+        # An error or Ctrl-C: stop the workers too (they would train on, orphaned); each run
+        # resumes from its last checkpoint when the study is run again.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    pool.shutdown()
     return rows
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _plain(value):

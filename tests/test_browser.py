@@ -84,7 +84,7 @@ def lab(tmp_path):
     root.mkdir()
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, root / nb.name)
-    make_synthetic(root / "data" / "synthetic", num_train=16, num_val=8, size=48)
+    make_synthetic(root / "data" / "synthetic", num_train=16, num_val=8, num_test=8, size=48)
     home = tmp_path / "home"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),

@@ -74,16 +74,17 @@ def test_voc_train_aug_missing_names_sbd_fix(voc_root):
         build_dataset("voc", root, "train_aug")
 
 
-def test_synthetic_reads_voc_layout_with_its_nine_classes(tmp_path):
-    make_voc(tmp_path, {"train": ["a", "b"], "val": ["c"]}, values=(0, 4, 8, 255))
+def test_synthetic_reads_voc_layout_with_its_six_classes(tmp_path):
+    make_voc(tmp_path, {"train": ["a", "b"], "val": ["c"], "test": ["d"]}, values=(0, 3, 5, 255))
     dataset = build_dataset("synthetic", tmp_path, "train")
-    assert dataset.info.num_classes == 9 and dataset.info.class_names[0] == "background"
-    assert set(np.unique(label_of(dataset, 0))) == {0, 4, 8, 255}
+    assert dataset.info.num_classes == 6 and dataset.info.class_names[0] == "background"
+    assert set(np.unique(label_of(dataset, 0))) == {0, 3, 5, 255}
+    assert len(build_dataset("synthetic", tmp_path, "test")) == 1
 
 
 def test_synthetic_rejects_voc_class_ids(tmp_path):
     make_voc(tmp_path, {"train": ["a"]}, values=(0, 12))
-    with pytest.raises(DatasetError, match=r"SegmentationClass/a\.png.*\b12\b.*0\.\.8 or 255"):
+    with pytest.raises(DatasetError, match=r"SegmentationClass/a\.png.*\b12\b.*0\.\.5 or 255"):
         build_dataset("synthetic", tmp_path, "train")[0]
 
 
@@ -165,7 +166,7 @@ def test_cocostuff164k_rejects_182(tmp_path):
 
 
 def test_dataset_info_for_every_name():
-    counts = {"synthetic": 9, "voc": 21, "cityscapes": 19, "ade20k": 150,
+    counts = {"synthetic": 6, "voc": 21, "cityscapes": 19, "ade20k": 150,
               "cocostuff10k": 171, "cocostuff164k": 171}
     assert set(dataset_names()) == set(counts)
     for name, count in counts.items():

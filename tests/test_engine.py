@@ -29,7 +29,7 @@ FIT = dict(dataset="voc", scale_range=(1.0, 1.0), optimizer="adamw", lr=3e-3, it
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
-    make_synthetic(root, num_train=8, num_val=4, size=48, seed=0)
+    make_synthetic(root, num_train=8, num_val=4, num_test=4, size=48, seed=0)
     return str(root)
 
 
@@ -180,8 +180,14 @@ def test_config_errors(tmp_path, data_root):
 
 
 def test_presets_load():
+    from ladkit.study import load_study, study_runs
+
     for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
         if path.name.endswith("_grid.yaml"):  # sweep grids, not job configs
+            continue
+        if path.name == "study.yaml":  # the study: every run of a seed builds its job config
+            runs = study_runs(load_study(path), seed=0)
+            assert len(runs) >= 7 and all(run.cfg.iters > 0 for run in runs)
             continue
         cfg = load_config(path)
         assert cfg.iters > 0, path
@@ -221,26 +227,26 @@ def test_ddp_two_gloo_processes(data_root, tmp_path):
 
 def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), f"data_root={data_root}", "iters=2", "crop_size=48", "batch_size=4",
-            "val_images=3", "teacher_backbone=mobilenetv2", "progress=false", "noise_levels=[0.0, 0.5]"]
+    args = ["demo", "--out", str(out), f"data_root={data_root}", "iters=2", "common={crop_size: 48, batch_size: 4}",
+            "max_images=3", "teacher_backbone=resnet18_quarter", "noise_levels=[0.02, 0.5]", "jobs=1"]
     assert cli_main(args) == 0
     text = capsys.readouterr().out
-    assert "LAD student vs baseline student" in text and "first 3 val images" in text
+    assert "LAD student − baseline student" in text and "first 3 images" in text and "2 iterations" in text
     import pandas as pd
 
     table = pd.read_csv(out / "results.csv")
-    assert list(table["run"]) == ["baseline student", "conventional teacher", "LAD teacher",
-                                  "student <- conventional (cwd)", "student <- LAD (cwd)"]
-    assert table["miou"].between(0, 1).all() and (table["iters"] == 2).all()
+    assert list(table["run"]) == ["baseline", "conventional teacher", "LAD teacher",
+                                  "student <- conventional teacher", "student <- LAD teacher"]
+    assert table["miou"].between(0, 1).all()
     lad = table.set_index("run").loc["LAD teacher"]
-    assert 0 <= lad["teacher_with_label_miou"] <= 1
-    report = json.loads((out / "metrics.json").read_text())["runs"]["LAD teacher"]
-    assert report["images"] == 3 and [r["noise_std"] for r in report["with_label"]] == [0.0, 0.5]
-    assert (out / "comparison.png").stat().st_size > 0
+    assert 0 <= lad["without_label"] <= 1 and 0 <= lad["label_only"] <= 1 and lad["miou"] == lad["0.02"]
+    report = json.loads((out / "seed0" / "LAD_teacher" / "eval_test.json").read_text())
+    assert report["images"] == 3 and [r["noise_std"] for r in report["with_label"]] == [0.02, 0.5]
+    assert (out / "comparison.png").stat().st_size > 0 and (out / "summary.md").exists()
     # A rerun reuses every finished run: same table, no training.
-    stamp = (out / "baseline_student" / "last.pt").stat().st_mtime_ns
+    stamp = (out / "seed0" / "baseline" / "last.pt").stat().st_mtime_ns
     assert cli_main(args) == 0
-    assert (out / "baseline_student" / "last.pt").stat().st_mtime_ns == stamp
+    assert (out / "seed0" / "baseline" / "last.pt").stat().st_mtime_ns == stamp
     assert pd.read_csv(out / "results.csv")["miou"].tolist() == table["miou"].tolist()
 
 

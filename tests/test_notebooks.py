@@ -63,7 +63,7 @@ def tiny_data(tmp_path_factory):
     from ladkit.data.synthetic import make_synthetic
 
     root = tmp_path_factory.mktemp("data") / "synthetic"
-    make_synthetic(root, num_train=16, num_val=8, size=48)
+    make_synthetic(root, num_train=16, num_val=8, num_test=8, size=48)
     return root
 
 
@@ -130,7 +130,7 @@ def test_notebook_executes(name, tiny_data, tmp_path):
     metrics = _metrics(out)
     assert _images(nb) >= 1, f"{name} rendered no figure"
     if name == "00_quickstart.ipynb":
-        assert metrics["num_classes"] == 9 and 0 <= metrics["teacher_miou_without_label"] <= 1
+        assert metrics["num_classes"] == 6 and 0 <= metrics["teacher_miou_without_label"] <= 1
         assert (out / "lad_input.png").exists()
     elif name == "01_label_noising.ipynb":
         assert metrics["noise_std"] == pytest.approx(0.03) and len(metrics["levels"]) == 2
@@ -187,4 +187,4 @@ def test_noise_explorer_rerenders_when_noise_std_moves(tiny_data, tmp_path):
     slider.value = 1.0
     assert box.image.value != before and box.info["noise_std"] == pytest.approx(1.0)
     box.controls["noise_mode"].value = "onehot"
-    assert box.info["label_channels"] == 9
+    assert box.info["label_channels"] == 6

@@ -51,7 +51,7 @@ def test_paired_table_states_the_studys_claims():
 def test_runs_of_a_seed_come_after_what_they_need(tmp_path):
     cfg = StudyConfig(out_dir=str(tmp_path), common={"iters": 5},
                       teachers={"LAD teacher": {}, "LAD teacher, single path": {"dual_path": False}},
-                      finetune={"teacher": "LAD teacher", "iters": 3, "lr": 0.001})
+                      student={"kd_kind": "kd"}, finetune={"teacher": "LAD teacher", "iters": 3, "lr": 0.001})
     runs = study_runs(cfg, seed=7)
     names = [r.name for r in runs]
     assert names[:4] == ["baseline", "conventional teacher", "LAD teacher", "LAD teacher, single path"]
@@ -64,7 +64,8 @@ def test_runs_of_a_seed_come_after_what_they_need(tmp_path):
     assert by_name["student <- LAD teacher"].teacher_ckpt == str(tmp_path / "seed7" / "LAD_teacher" / "best.pt")
     control = by_name["baseline, fine-tuned"]
     assert control.kd_kind == "none" and control.init.endswith("seed7/baseline/best.pt") and control.iters == 3
-    assert by_name["student <- LAD teacher, fine-tuned from the baseline"].init == control.init
+    finetuned = by_name["student <- LAD teacher, fine-tuned from the baseline"]
+    assert finetuned.init == control.init and finetuned.kd_kind == "kd" and finetuned.lr == 0.001
     assert len({r.cfg.out_dir for r in runs}) == len(runs)
 
 
