@@ -36,7 +36,7 @@ import pandas as pd
 import yaml
 
 from .checkpoint import atomic_write, save_json
-from .config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig, from_dict
+from .config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig, load_config
 
 
 @dataclass
@@ -67,13 +67,7 @@ class Run:
 
 
 def load_study(path, **overrides) -> StudyConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"study config {path} does not exist")
-    values = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of study fields")
-    return from_dict(StudyConfig, {**values, **overrides}, source=str(path))
+    return load_config(path, StudyConfig, **overrides)
 
 
 def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
