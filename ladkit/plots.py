@@ -87,7 +87,7 @@ def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
             ax_noise.axhline(100 * float(base.iloc[0]), ls="--", color="black", lw=1, label="baseline")
         ax_noise.set_xscale("log")
         ax_noise.set(xlabel="test-time label noise std", ylabel="mIoU (%)",
-                     title="teachers against label noise (dotted: without label)")
+                     title="teachers vs label noise (dotted: no label)")
         ax_noise.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
