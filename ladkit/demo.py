@@ -63,7 +63,7 @@ def run_demo(cfg: DemoConfig) -> pd.DataFrame:
     table = demo_table(rows)
     atomic_write(out / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
     shutil.copyfile(out / "study.png", out / "comparison.png")
-    print(format_table(table, rows, cfg, time.perf_counter() - start))
+    print(format_table(table, study, cfg, time.perf_counter() - start))
     return table
 
 
@@ -82,7 +82,7 @@ def demo_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def format_table(table: pd.DataFrame, rows: pd.DataFrame, cfg: DemoConfig, seconds: float) -> str:
+def format_table(table: pd.DataFrame, study: StudyConfig, cfg: DemoConfig, seconds: float) -> str:
     pct = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}"  # noqa: E731
     shown = table.drop(columns=["seconds"]).copy()
     for col in shown.columns[1:]:
@@ -92,7 +92,7 @@ def format_table(table: pd.DataFrame, rows: pd.DataFrame, cfg: DemoConfig, secon
                                   **{c: f"noise {c}" for c in noise}})
     from .config import TrainConfig
 
-    it = demo_study(cfg).common.get("iters", TrainConfig.iters)
+    it = study.common.get("iters", TrainConfig.iters)
     by = table.set_index("run")["miou"]
     lad = table.set_index("run").loc["LAD teacher"]
     verdict = [
@@ -103,7 +103,7 @@ def format_table(table: pd.DataFrame, rows: pd.DataFrame, cfg: DemoConfig, secon
         f"conventional teacher's student − baseline: {100 * (by['student <- conventional teacher'] - by['baseline']):+.1f}",
     ]
     head = (f"ladkit demo: synthetic default ({cfg.data_root}), seed {cfg.seed}, {it} iterations, scored on the "
-            f"{cfg.split} split{f' (first {demo_study(cfg).max_images} images)' if demo_study(cfg).max_images else ''}\n"
+            f"{cfg.split} split{f' (first {study.max_images} images)' if study.max_images else ''}\n"
             "mIoU (%); the LAD teacher with its label (fixed codes) at each test-time noise std, without it, and "
             "with its label alone (image zeroed). One seed: README 'Results' has mean ± 95 % interval.\n")
     return (head + shown.to_string(index=False) + "\n\n" + "\n".join(verdict)

@@ -79,9 +79,8 @@ def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
     if not curve.empty:
         sns.lineplot(data=curve.assign(value=100 * curve["value"]), x="noise std", y="value", hue="arm",
                      marker="o", errorbar="sd", ax=ax_noise)
-        for measure, style in (("without label", ":"),):
-            for arm, value in stats[stats["measure"] == measure].set_index("arm")["mean"].items():
-                ax_noise.axhline(100 * value, ls=style, lw=1, color="grey")
+        for value in stats[stats["measure"] == "without label"]["mean"]:
+            ax_noise.axhline(100 * value, ls=":", lw=1, color="grey")
         base = stats[(stats["arm"] == "baseline") & (stats["measure"] == "mIoU")]["mean"]
         if len(base):
             ax_noise.axhline(100 * float(base.iloc[0]), ls="--", color="black", lw=1, label="baseline")
