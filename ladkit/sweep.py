@@ -19,6 +19,10 @@ writes (``metrics.json``) land. ``OUT/manifest.json`` records every point's para
 file lock, so shards sharing ``OUT`` do not lose each other's records. A rerun skips finished
 points and retries the rest; a failing point never stops the others. Parameter names the
 notebook's ``parameters`` cell does not define are refused before anything runs.
+
+Past one machine, ``executor="submitit"`` hands each point to a cluster (SLURM, or submitit's
+local executor) as its own job with one GPU; this process stays the only writer of the manifest
+and waits for the jobs, so resume and ``shard`` work exactly as with local workers.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ from .checkpoint import atomic_write
 KERNEL_NAME = "python3"
 MANIFEST = "manifest.json"
 FINISHED = "done"
+EXECUTORS = ("local", "submitit")
+# One point, one job, one GPU; ``submitit_options`` (AutoExecutor.update_parameters) override these.
+SUBMITIT_DEFAULTS = {"nodes": 1, "tasks_per_node": 1, "gpus_per_node": 1, "timeout_min": 240}
 
 
 # ---------------------------------------------------------------- grids
@@ -146,6 +153,21 @@ def check_parameters(notebook, names) -> dict:
     return valid
 
 
+def ablation_grid(fixed: dict, ablations: dict, grid_2d: dict | None = None, seeds=(0,)) -> dict:
+    """A grid mapping (see ``load_grid``) for one-factor-at-a-time ablations: each factor of
+    ``ablations`` varied alone with the others at the job's defaults (``ladkit.config``), plus
+    ``grid_2d`` crossed in full. Every axis appears in every grid, so shared points run once."""
+    from .config import config_class
+
+    defaults = config_class(fixed.get("job", "lad-teacher"))()
+    axes = list(dict.fromkeys([*ablations, *(grid_2d or {})]))
+    pinned = {axis: [getattr(defaults, axis)] for axis in axes}
+    grids = [{**pinned, name: list(values), "seed": list(seeds)} for name, values in ablations.items()]
+    if grid_2d:
+        grids.append({**pinned, **{k: list(v) for k, v in grid_2d.items()}, "seed": list(seeds)})
+    return {"fixed": dict(fixed), "grids": grids}
+
+
 # ---------------------------------------------------------------- the manifest
 
 def read_manifest(out_dir) -> dict:
@@ -177,6 +199,15 @@ def _update_manifest(out_dir: Path, header: dict | None = None, points: dict | N
         return manifest
 
 
+def manifest_frame(manifest: dict):
+    """The manifest's points as a DataFrame: point, status, attempts, seconds, error, parameters."""
+    import pandas as pd
+
+    return pd.DataFrame([{"point": pid, "status": rec["status"], "attempts": rec.get("attempts"),
+                          "seconds": rec.get("seconds"), "error": rec.get("error"), **rec["params"]}
+                         for pid, rec in manifest["points"].items()])
+
+
 # ---------------------------------------------------------------- running
 
 def visible_gpus() -> list[str]:
@@ -193,16 +224,25 @@ def visible_gpus() -> list[str]:
 
 
 def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, timeout: float | None = None,
-              kernel_name: str = KERNEL_NAME, cwd=None, quiet: bool = False) -> dict:
+              kernel_name: str = KERNEL_NAME, cwd=None, quiet: bool = False, executor: str = "local",
+              submitit_options: dict | None = None, submitit_cluster: str | None = None) -> dict:
     """Run ``notebook`` once per grid point (this shard's points), ``jobs`` at a time.
 
     Returns the manifest (also in ``out_dir/manifest.json``); its ``points`` map point id ->
     ``{params, status, attempts, started, finished, seconds, error, notebook, metrics}``.
     ``timeout``: seconds per cell (None: none). ``cwd``: where relative paths in the parameters
     resolve (default: this process's working directory).
+
+    ``executor="submitit"``: each point is a cluster job (at most ``jobs`` queued or running at
+    once), logs under ``out_dir/submitit/``. ``submitit_cluster``: ``"slurm"``, ``"local"`` (this
+    machine, e.g. tests) or None (SLURM when ``sbatch`` is found, else local).
+    ``submitit_options``: AutoExecutor parameters over SUBMITIT_DEFAULTS, e.g.
+    ``{"slurm_partition": "gpu", "timeout_min": 120, "cpus_per_task": 8}``.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     notebook = Path(notebook).resolve()
     out_dir = Path(out_dir).resolve()
     cwd = str(Path(cwd or os.getcwd()).resolve())
@@ -234,7 +274,11 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     _say(quiet, f"sweep {notebook.name}: {len(points)} points, shard {shard}: {len(mine)}, "
                 f"{skipped} already done, running {len(todo)} with {jobs} job(s) -> {out_dir}")
 
-    gpus = visible_gpus()
+    point_args = dict(notebook=notebook, inject_out=inject_out, cwd=cwd, kernel_name=kernel_name, timeout=timeout)
+    if executor == "submitit":
+        run_one = _submitit_runner(out_dir, jobs, submitit_options, submitit_cluster, point_args)
+    else:
+        run_one = _local_runner(jobs, point_args)
     slots = list(range(jobs))
     slot_lock = threading.Lock()
     counter = itertools.count(1)
@@ -245,10 +289,8 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
             slot = slots.pop(0)
         try:
             _update_manifest(out_dir, points={pid: {"params": params, "status": "running", "attempts": attempts,
-                                                    "started": _now(), "slot": slot}})
-            env = _worker_env(slot, jobs, gpus)
-            record = _run_point(notebook, out_dir / pid, params, inject_out, attempts + 1, env, cwd,
-                                kernel_name, timeout)
+                                                    "started": _now(), "slot": slot, "executor": executor}})
+            record = run_one(out_dir / pid, params, attempts + 1, slot)
             _update_manifest(out_dir, points={pid: record})
             n = next(counter)
             tail = f": {record['error']}" if record["error"] else ""
@@ -270,6 +312,57 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     return manifest
 
 
+def _local_runner(jobs: int, point_args: dict):
+    """Points as child processes of this one, each pinned to one GPU when several are visible."""
+    gpus = visible_gpus()
+
+    def run_one(point_dir: Path, params: dict, attempt: int, slot: int) -> dict:
+        env = _worker_env(slot, jobs, gpus)
+        return _run_point(point_dir=point_dir, params=params, attempt=attempt, env=env, **point_args)
+
+    return run_one
+
+
+def _submitit_runner(out_dir: Path, jobs: int, options: dict | None, cluster: str | None, point_args: dict):
+    """Points as submitit jobs (one GPU each by default). The job runs the point on its node and
+    returns the record; this process writes it, so the manifest has a single writer."""
+    try:
+        import submitit
+    except ImportError:
+        raise ValueError("executor 'submitit' needs the submitit package; "
+                         "install it with: pip install 'ladkit[cluster]'") from None
+    pool = submitit.AutoExecutor(folder=out_dir / "submitit" / "%j", cluster=cluster)
+    parameters = {**SUBMITIT_DEFAULTS, "name": f"ladkit-sweep-{out_dir.name}", **(options or {})}
+    try:
+        pool.update_parameters(**parameters)
+    except (NameError, AssertionError) as exc:  # submitit's own messages list the valid names
+        raise ValueError(f"submitit options {parameters}: {exc}".replace("\n", "; ")) from None
+
+    submit_lock = threading.Lock()  # the executor is shared by the worker threads
+
+    def run_one(point_dir: Path, params: dict, attempt: int, slot: int) -> dict:
+        started, tick = _now(), time.perf_counter()
+        with submit_lock:
+            job = pool.submit(_run_point_on_node, point_dir=point_dir, params=params, attempt=attempt, **point_args)
+        try:
+            record = job.result()
+        except Exception as exc:  # noqa: BLE001 - killed, timed out, node lost: the point failed
+            first = str(exc).strip().splitlines()[:1] or [""]
+            record = {"params": params, "status": "failed", "attempts": attempt, "started": started,
+                      "finished": _now(), "seconds": round(time.perf_counter() - tick, 2),
+                      "error": f"submitit job {job.job_id} failed: {type(exc).__name__}: {first[0]} "
+                               f"(logs: {job.paths.stderr})",
+                      "notebook": str(point_dir / Path(point_args["notebook"]).name), "metrics": None}
+        return {**record, "job_id": str(job.job_id)}
+
+    return run_one
+
+
+def _run_point_on_node(**point_args) -> dict:
+    """A submitit job: the point with the node's own environment (its scheduler-given GPU)."""
+    return _run_point(env=dict(os.environ), **point_args)
+
+
 def _keep(prior: dict) -> dict:
     # A retried point keeps the record of its last failure until it finishes again.
     return {k: prior[k] for k in ("error", "finished") if k in prior}
@@ -287,7 +380,7 @@ def _worker_env(slot: int, jobs: int, gpus: list[str]) -> dict:
     return env
 
 
-def _run_point(notebook: Path, point_dir: Path, params: dict, inject_out: bool, attempt: int, env: dict,
+def _run_point(*, notebook: Path, point_dir: Path, params: dict, inject_out: bool, attempt: int, env: dict,
                cwd: str, kernel_name: str, timeout) -> dict:
     point_dir.mkdir(parents=True, exist_ok=True)
     parameters = {**params, **({"out_dir": str(point_dir)} if inject_out else {})}

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.fixture
 def toy_notebook(tmp_path) -> Path:
     """Parameters a, b, out_dir, trace, fail_flag. Raises for a == 2 and b == "y" while the flag
-    file exists; appends one line per execution to ``trace``; writes out_dir/metrics.json."""
+    file exists; appends one line per execution to ``trace``; writes out_dir/metrics.json (with
+    the CUDA_VISIBLE_DEVICES the point saw)."""
     params = new_code_cell('a = 1\nb = "x"\nout_dir = "out"\ntrace = "trace.txt"\nfail_flag = ""')
     params.metadata["tags"] = ["parameters"]
     body = new_code_cell(
@@ -34,7 +35,8 @@ def toy_notebook(tmp_path) -> Path:
         "if a == 2 and b == 'y' and fail_flag and os.path.exists(fail_flag):\n"
         "    raise ValueError(f'point a={a} b={b} is broken')\n"
         "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
-        "Path(out_dir, 'metrics.json').write_text(json.dumps({'value': a * 10, 'b': b}))\n")
+        "gpus = os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')\n"
+        "Path(out_dir, 'metrics.json').write_text(json.dumps({'value': a * 10, 'b': b, 'gpus': gpus}))\n")
     nb = new_notebook(cells=[params, body])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "toy.ipynb"
@@ -167,4 +169,41 @@ def test_example_grid_fits_the_runner_notebook():
     grid = root / "configs" / "ablation_grid.yaml"
     points = expand_grid(grid)
     assert len(points) == 12
-    check_parameters(root / "notebooks" / "run_point.ipynb", set().union(*points))
+    check_parameters(root / "notebooks" / "runners" / "run_point.ipynb", set().union(*points))
+
+
+def test_submitit_local_executor_keeps_manifest_resume_and_shards(tmp_path, toy_notebook):
+    """The cluster path through submitit's local executor: each point its own job with one GPU,
+    shards into one manifest, a failed job recorded, a rerun retrying only it."""
+    flag, trace = tmp_path / "broken.flag", tmp_path / "trace.txt"
+    flag.touch()
+    grid = _grid(tmp_path, trace=str(trace), fail_flag=str(flag))
+    out = tmp_path / "sweep"
+    cluster = dict(executor="submitit", submitit_cluster="local", submitit_options={"timeout_min": 3}, quiet=True)
+
+    first = run_sweep(grid, toy_notebook, out, jobs=2, shard="0/2", **cluster)
+    assert first["summary"] == {"done": 2}
+    second = run_sweep(grid, toy_notebook, out, jobs=2, shard="1/2", **cluster)
+    assert second["summary"] == {"done": 1, "failed": 1}
+    points = second["points"]
+    assert len(points) == 4 and len(_lines(trace)) == 4, "two shards cover the grid once"
+    failed = next(pid for pid, p in points.items() if p["status"] == "failed")
+    assert "is broken" in points[failed]["error"]
+    for pid, p in points.items():
+        assert p["job_id"] and (out / "submitit" / p["job_id"]).is_dir(), "each point is its own job"
+        if p["status"] == "done":
+            assert p["metrics"]["gpus"] == "0", "one GPU per point"
+
+    flag.unlink()
+    again = run_sweep(grid, toy_notebook, out, jobs=2, **cluster)["points"]
+    assert {p["status"] for p in again.values()} == {"done"} and again[failed]["attempts"] == 2
+    assert _lines(trace)[4:] == ["2 y"], "only the failed point runs again"
+
+
+def test_submitit_errors_name_the_fix(tmp_path, toy_notebook):
+    grid = _grid(tmp_path, trace=str(tmp_path / "trace.txt"))
+    with pytest.raises(ValueError, match="unknown executor 'slurm'; valid: local, submitit"):
+        run_sweep(grid, toy_notebook, tmp_path / "a", executor="slurm", quiet=True)
+    with pytest.raises(ValueError, match="slurm_partiton"):
+        run_sweep(grid, toy_notebook, tmp_path / "b", executor="submitit", submitit_cluster="local",
+                  submitit_options={"slurm_partiton": "gpu"}, quiet=True)
