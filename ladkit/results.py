@@ -98,6 +98,18 @@ def varying_columns(df: pd.DataFrame, exclude=("run", "name", "group", "out_dir"
     return cols
 
 
+def held_at_mode(df: pd.DataFrame, varied, keep) -> pd.DataFrame:
+    """The rows where every ``varied`` column outside ``keep`` has its most common value: for a
+    one-factor-at-a-time ablation, the runs that vary ``keep`` with the rest at the defaults."""
+    keep = [keep] if isinstance(keep, str) else list(keep)
+    mask = pd.Series(True, index=df.index)
+    for column in varied:
+        if column not in keep:
+            text = df[column].astype(str)
+            mask &= text == text.mode().iloc[0]
+    return df[mask]
+
+
 def summary_table(df: pd.DataFrame, by, value: str = "miou", percent: bool = True, digits: int = 1) -> str:
     """A markdown table of ``value`` mean ± std (over seeds / repeats) and n, per ``by`` group."""
     by = [by] if isinstance(by, str) else list(by)

@@ -57,6 +57,9 @@ class StudyConfig:
     noise_levels: tuple = (0.02, 0.3, 1.0, 3.0)  # test-time noise std of the teachers' label
     max_images: int = 0  # 0: score on the whole split; N: its first N images (smoke runs)
     progress: bool = False
+    # Only these arms (and the runs they need, e.g. a student's teacher); empty: every arm.
+    # Notebooks run parts of one study this way and share its runs.
+    arms: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -72,14 +75,13 @@ def load_study(path, **overrides) -> StudyConfig:
 
 def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
     """Every run of one seed, in an order where each run's `needs` come first."""
-    out = Path(cfg.out_dir) / f"seed{seed}"
     common = {"progress": cfg.progress, **cfg.common, "seed": seed}
 
     def job(cls, name, **fields):
-        return cls(**{**common, **fields, "out_dir": str(out / _slug(name))})
+        return cls(**{**common, **fields, "out_dir": str(arm_dir(cfg, seed, name))})
 
     def student(name, teacher, **fields):
-        ckpt = str(out / _slug(teacher) / "best.pt")
+        ckpt = str(arm_dir(cfg, seed, teacher) / "best.pt")
         return Run(name, job(DistillConfig, name, **{**cfg.student, **fields, "teacher_ckpt": ckpt}), (teacher,))
 
     runs = [Run("baseline", job(BaselineConfig, "baseline", **cfg.baseline)),
@@ -93,12 +95,35 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
         if teacher not in cfg.teachers:
             raise ValueError(f"finetune.teacher {teacher!r} is not one of the study's teachers "
                              f"({', '.join(cfg.teachers)})")
-        init = {**ft, "init": str(out / "baseline" / "best.pt")}
+        init = {**ft, "init": str(arm_dir(cfg, seed, "baseline") / "best.pt")}
         control = {**cfg.student, **init, "kd_kind": "none"}  # the same fine-tuning without a teacher
         runs.append(Run("baseline, fine-tuned", job(DistillConfig, "baseline, fine-tuned", **control), ("baseline",)))
         name = f"student <- {teacher}, fine-tuned from the baseline"
         runs.append(Run(name, student(name, teacher, **init).cfg, (teacher, "baseline")))
-    return runs
+    return _select(runs, cfg.arms)
+
+
+def _select(runs: list[Run], arms) -> list[Run]:
+    """The runs named in ``arms`` and, transitively, the runs they need (all when ``arms`` is empty)."""
+    if not arms:
+        return runs
+    by_name = {run.name: run for run in runs}
+    unknown = [a for a in arms if a not in by_name]
+    if unknown:
+        raise ValueError(f"arms: unknown arm(s) {', '.join(map(repr, unknown))}; this study's arms: "
+                         f"{', '.join(map(repr, by_name))}")
+    wanted, todo = set(), list(arms)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo += by_name[name].needs
+    return [run for run in runs if run.name in wanted]
+
+
+def arm_dir(cfg: StudyConfig, seed: int, arm: str) -> Path:
+    """The run folder of ``arm`` at ``seed`` (its ``best.pt``, ``log.jsonl``, evaluations)."""
+    return Path(cfg.out_dir) / f"seed{seed}" / _slug(arm)
 
 
 def _slug(name: str) -> str:
@@ -141,6 +166,50 @@ def report_measures(report: dict) -> list[tuple[str, float]]:
     if "label_only" in report:
         out.append(("label only (image zeroed)", report["label_only"]["miou"]))
     return out
+
+
+def config_fields() -> list[str]:
+    """Every job config field but ``job`` and ``out_dir``: the parameters of the sweep's point runner."""
+    from .config import JOBS
+
+    names = (f.name for cls in JOBS.values() for f in dataclasses.fields(cls))
+    return [n for n in dict.fromkeys(names) if n not in ("job", "out_dir")]
+
+
+def run_point(job: str, out_dir, fields: dict, noise_levels=(0.0, 0.02, 0.1, 0.3, 1.0), *,
+              distill_student: bool = False, student_model=None, student_backbone=None,
+              student_kd_kinds=("cwd",)) -> dict:
+    """One sweep point (``notebooks/runners/run_point``): train ``job`` with ``fields`` (None: the
+    job's default) into ``out_dir/<job>``, evaluate it (a LAD teacher also with its label at
+    ``noise_levels`` and without it), optionally distil students from it, and write
+    ``out_dir/metrics.json`` with the scalars."""
+    from .config import DistillConfig, TrainConfig, from_dict, train_config
+    from .engine import train
+    from .evaluate import run_report
+
+    out = Path(out_dir)
+    given = {k: v for k, v in fields.items() if v is not None}
+    cfg = train_config(given, source="run_point parameters", job=job, out_dir=str(out / job))
+    tick = time.perf_counter()
+    summary = train(cfg, resume=True)
+    report = run_report(cfg, summary, noise_levels, seed=cfg.seed)
+    metrics = {"job": job, "miou": summary["final"]["miou"], "pixel_acc": summary["final"]["pixel_acc"],
+               "seed": cfg.seed, "run": cfg.out_dir}
+    if "with_label" in report:
+        metrics["miou_without_label"] = report["without_label"]["miou"]
+        metrics.update({f"miou_with_label@{r['noise_std']:g}": r["miou"] for r in report["with_label"]})
+    if distill_student:
+        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        shared = {k: v for k, v in given.items() if k in train_fields}
+        shared.update({k: v for k, v in {"model": student_model, "backbone": student_backbone}.items() if v})
+        for kind in student_kd_kinds:
+            student = from_dict(DistillConfig, {**shared, "out_dir": str(out / f"student_{kind}"), "kd_kind": kind,
+                                                "teacher_ckpt": str(Path(cfg.out_dir) / "best.pt")},
+                                "run_point student")
+            metrics[f"student_miou_{kind}"] = train(student, resume=True)["final"]["miou"]
+    metrics["seconds"] = round(time.perf_counter() - tick, 1)
+    save_json(metrics, out / "metrics.json")
+    return metrics
 
 
 def run_study(cfg: StudyConfig) -> pd.DataFrame:
@@ -303,6 +372,9 @@ def write_results(rows: pd.DataFrame, out: Path) -> str:
     text = markdown_tables(stats, pairs)
     atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(text + "\n"))
     plot_study(rows, stats, out / "study.png")
+    # The scalars a sweep over a notebook that runs a study reads back (mean over seeds).
+    save_json({f"{arm} | {measure}": mean for arm, measure, mean in zip(stats["arm"], stats["measure"], stats["mean"])},
+              out / "metrics.json")
     save_json({"rows": len(rows), "seeds": sorted(set(rows["seed"]))}, out / "done.json")
     return text
 

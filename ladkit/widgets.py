@@ -41,7 +41,7 @@ def use_project_root() -> Path:
 
 
 def kit_notebook(name: str) -> Path:
-    """A notebook shipped in the checkout's ``notebooks/`` folder (e.g. ``run_point.ipynb``)."""
+    """A notebook shipped in the checkout's ``notebooks/`` folder (e.g. ``runners/run_point.ipynb``)."""
     root = project_root()
     if root is None:
         raise FileNotFoundError(f"cannot find the ladkit checkout's notebooks/ folder to locate {name}; "
@@ -136,6 +136,26 @@ def predict(loaded: LoadedModel, image: torch.Tensor, label: torch.Tensor | None
     return pred, cm.compute()["miou"]
 
 
+def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: int = 0, device="cpu", path=None):
+    """One row per image of ``dataset``: the image, its ground truth and every checkpoint's
+    prediction with its mIoU on that image; a LAD teacher twice, fed its label and fed none."""
+    from .plots import colorize, denormalize, plot_panel_grid
+
+    models = {name: load_model(ckpt, device) for name, ckpt in checkpoints.items()}
+    palette = dataset.info.palette
+    rows = []
+    for index in range(min(num_samples, len(dataset))):
+        image, label = dataset[index]
+        row = [("image", denormalize(image)), ("ground truth", colorize(label, palette))]
+        for name, loaded in models.items():
+            feeds = [("", True)] if not loaded.label_channels else [(" + label", True), (", no label", False)]
+            for suffix, with_label in feeds:
+                pred, miou = predict(loaded, image, label, seed=seed, with_label=with_label)
+                row.append((f"{name}{suffix}\n{100 * miou:.0f}%", colorize(pred, palette)))
+        rows.append(row)
+    return plot_panel_grid(rows, path=path)
+
+
 # ---------------------------------------------------------------- the noise figure
 
 
@@ -206,6 +226,38 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100)
     return fig, info
+
+
+def separability(label: torch.Tensor, num_classes: int, noise_mode: str, noise_std: float, noise_scale: float,
+                 seed: int = 0) -> dict:
+    """How far apart the regions' codes are compared with the pixel noise: the spread of the clean
+    codes over ``noise_std`` (``noise_scale`` cancels). Above ~3 regions are easy to tell apart,
+    below ~1 the channel is mostly noise; None for a clean label."""
+    gen = torch.Generator().manual_seed(int(seed))
+    clean = noise_labels(label[None], num_classes, mode=noise_mode, noise_std=0.0, scale=noise_scale, generator=gen)
+    spread = float(clean.std()) / max(noise_scale, 1e-12)
+    return {"noise_std": float(noise_std), "code_spread": spread,
+            "separability": spread / noise_std if noise_std > 0 else None}
+
+
+def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), noise_mode: str = "random",
+                noise_scale: float = 1.0, seed: int = 0, path=None) -> tuple[Figure, list[dict]]:
+    """One sample's label channel at each noise std, from a clean label to mostly noise, with each
+    level's separability in its title. Returns the figure and one ``separability`` dict per level."""
+    from .plots import plot_panels
+
+    _, label = dataset[index]
+    k = dataset.info.num_classes
+    panels, levels = [], []
+    for std in noise_levels:
+        gen = torch.Generator().manual_seed(int(seed))
+        channel = noise_labels(label[None], k, mode=noise_mode, noise_std=std, scale=noise_scale, generator=gen)[0]
+        level = separability(label, k, noise_mode, std, noise_scale, seed)
+        sep = level["separability"]
+        panels.append((f"std {std:g}, sep. " + ("clean" if sep is None else f"{sep:.2g}"),
+                       channel[0] if channel.shape[0] == 1 else channel.argmax(0)))
+        levels.append(level)
+    return plot_panels(panels, path=path), levels
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:

@@ -1,17 +1,20 @@
-"""The notebooks: committed clean, one papermill ``parameters`` cell each, and every one executes
-end to end (papermill, kernel python3) with tiny CPU parameters and writes what it measured."""
+"""The notebooks: each a jupytext pair (the ``py:percent`` text is the source, the ``.ipynb`` its
+clean twin), thin (narration, one ``parameters`` cell, calls into ladkit, figures), and every one
+executes end to end (papermill, kernel python3) with tiny CPU parameters and writes what it measured."""
 
 from __future__ import annotations
 
-import dataclasses
+import ast
 import json
 from pathlib import Path
 
+import jupytext
 import nbformat
+import pandas as pd
 import papermill
 import pytest
 
-from ladkit.config import JOBS
+from ladkit.study import config_fields
 from ladkit.sweep import check_parameters, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,11 +22,13 @@ NB_DIR = ROOT / "notebooks"
 ALL_NOTEBOOKS = sorted(p.relative_to(NB_DIR).as_posix() for p in NB_DIR.rglob("*.ipynb")
                        if ".ipynb_checkpoints" not in p.parts)
 EXPECTED = ["00_quickstart.ipynb", "01_label_noising.ipynb", "02_teacher_training.ipynb", "03_distillation.ipynb",
-            "04_ablations.ipynb", "05_results.ipynb", "run_point.ipynb"]
+            "04_ablations.ipynb", "05_results.ipynb", "runners/run_point.ipynb"]
+RUN_POINT = "runners/run_point.ipynb"
 
 # Tiny training: 2 iterations of a small model on 32x32 crops of a 16/8-image synthetic set.
 TINY = {"iters": 2, "crop_size": 32, "batch_size": 4, "val_batch_size": 4, "model": "fcn", "backbone": "resnet18",
         "device": "cpu", "progress": False}
+TINY_STUDY = {**TINY, "val_every": 0, "jobs": 1, "noise_levels": [0.02, 1.0], "num_samples": 1}
 
 
 def _params(name, data_root, out_dir, **extra):
@@ -31,10 +36,9 @@ def _params(name, data_root, out_dir, **extra):
     specific = {
         "00_quickstart.ipynb": TINY,
         "01_label_noising.ipynb": {"noise_levels": [0.0, 0.3]},
-        "02_teacher_training.ipynb": {**TINY, "val_every": 0, "noise_levels": [0.0, 1.0], "num_samples": 1},
-        "03_distillation.ipynb": {**TINY, "teacher_model": "fcn", "teacher_backbone": "resnet18",
-                                  "kd_kinds": ["none", "cwd"], "num_samples": 1},
-        "run_point.ipynb": {**TINY, "job": "lad-teacher", "noise_levels": [0.0, 1.0], "distill_student": True},
+        "02_teacher_training.ipynb": TINY_STUDY,
+        "03_distillation.ipynb": {**TINY_STUDY, "teacher_backbone": "resnet18_quarter"},
+        RUN_POINT: {**TINY, "job": "lad-teacher", "noise_levels": [0.0, 1.0], "distill_student": True},
     }[name]
     return {**base, **specific, **extra}
 
@@ -42,7 +46,7 @@ def _params(name, data_root, out_dir, **extra):
 def execute(name, cwd, parameters) -> nbformat.NotebookNode:
     # papermill only warns about names the parameters cell lacks; a typo here must fail instead
     check_parameters(NB_DIR / name, parameters)
-    output = Path(cwd) / f"executed_{name}"
+    output = Path(cwd) / f"executed_{Path(name).name}"
     papermill.execute_notebook(str(NB_DIR / name), str(output), parameters=parameters, kernel_name="python3",
                                cwd=str(cwd), progress_bar=False)
     return nbformat.read(output, as_version=4)
@@ -58,6 +62,10 @@ def _images(nb) -> int:
     return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
+def _arms(out_dir) -> set:
+    return set(pd.read_csv(Path(out_dir) / "per_seed.csv")["arm"])
+
+
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     from ladkit.data.synthetic import make_synthetic
@@ -65,6 +73,17 @@ def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data") / "synthetic"
     make_synthetic(root, num_train=16, num_val=8, num_test=8, size=48)
     return root
+
+
+@pytest.fixture(scope="module")
+def tutorial(tiny_data, tmp_path_factory):
+    """02 then 03 in one out_dir, as a user steps through them: 03 reuses 02's runs."""
+    work = tmp_path_factory.mktemp("tutorial")
+    out = work / "runs" / "tutorial"
+    nb02 = execute("02_teacher_training.ipynb", work, _params("02_teacher_training.ipynb", tiny_data, out))
+    trained = {p: p.stat().st_mtime_ns for p in out.glob("seed0/*/best.pt")}
+    nb03 = execute("03_distillation.ipynb", work, _params("03_distillation.ipynb", tiny_data, out))
+    return out, nb02, nb03, trained
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +106,19 @@ def test_the_notebooks_are_all_there():
 
 
 @pytest.mark.parametrize("name", ALL_NOTEBOOKS)
+def test_notebook_and_its_text_twin_agree(name):
+    """The py:percent text is the source: the committed .ipynb holds the very same cells."""
+    ipynb = NB_DIR / name
+    text = ipynb.with_suffix(".py")
+    assert text.exists(), f"{name} has no jupytext twin {text.name}: run `jupytext --set-formats ipynb,py:percent {name}`"
+    nb, twin = nbformat.read(ipynb, as_version=4), jupytext.read(text)
+    cells = lambda book: [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in book.cells]  # noqa: E731
+    assert cells(nb) == cells(twin), (f"{name} and {text.name} differ: edit the .py (or the notebook in "
+                                      f"JupyterLab, which saves both) and run `jupytext --sync {text.relative_to(ROOT)}`")
+    assert nb.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+
+
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_committed_notebook_is_clean(name):
     nb = nbformat.read(NB_DIR / name, as_version=4)
     nbformat.validate(nb)
@@ -100,20 +132,41 @@ def test_committed_notebook_is_clean(name):
     assert papermill.inspect_notebook(str(NB_DIR / name)), f"{name}: papermill sees no parameters"
 
 
+def _training_calls(node) -> list[str]:
+    return [n.func.id if isinstance(n.func, ast.Name) else n.func.attr for n in ast.walk(node)
+            if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute))
+            and (n.func.id if isinstance(n.func, ast.Name) else n.func.attr) in {"train", "run_study", "run_sweep",
+                                                                                   "run_point", "run_one"}]
+
+
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
+def test_notebook_is_thin(name):
+    """Narration, parameters, calls into ladkit, figures: logic lives in the library, tested."""
+    nb = nbformat.read(NB_DIR / name, as_version=4)
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+        tree = ast.parse(source)
+        defs = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        assert not defs, f"{name} code cell {i} defines {defs}: move them into ladkit"
+        loops = [n for n in ast.walk(tree) if isinstance(n, (ast.For, ast.While))]
+        assert not any(_training_calls(loop) for loop in loops), f"{name} code cell {i} trains in a loop"
+        assert len(source.splitlines()) <= 60, f"{name} code cell {i} is {len(source.splitlines())} lines"
+
+
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n != "05_results.ipynb"])
 def test_notebook_parameters_cover_out_dir_and_data(name):
     params = papermill.inspect_notebook(str(NB_DIR / name))
     assert "out_dir" in params
-    if name not in ("04_ablations.ipynb", "run_point.ipynb"):
+    if name not in ("04_ablations.ipynb", RUN_POINT):
         assert {"dataset", "data_root"} <= set(params)
 
 
 def test_run_point_exposes_every_config_field():
     """run_point's parameters are the config fields (None = the job's default): one source of truth."""
-    params = papermill.inspect_notebook(str(NB_DIR / "run_point.ipynb"))
-    fields = {f.name for cls in JOBS.values() for f in dataclasses.fields(cls)} - {"job", "out_dir"}
+    params = papermill.inspect_notebook(str(NB_DIR / RUN_POINT))
+    fields = set(config_fields())
     missing = fields - set(params)
-    assert not missing, f"run_point.ipynb lacks config field(s) {sorted(missing)}: add them as `name = None`"
+    assert not missing, f"{RUN_POINT} lacks config field(s) {sorted(missing)}: add them as `name = None`"
     assert all(params[f]["default"] == "None" for f in fields)
     assert set(params) - fields == {"job", "out_dir", "noise_levels", "distill_student", "student_model",
                                     "student_backbone", "student_kd_kinds"}
@@ -122,30 +175,45 @@ def test_run_point_exposes_every_config_field():
 # ---------------------------------------------------------------- execution
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_label_noising.ipynb", "02_teacher_training.ipynb",
-                                  "03_distillation.ipynb", "run_point.ipynb"])
+@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_label_noising.ipynb", RUN_POINT])
 def test_notebook_executes(name, tiny_data, tmp_path):
     out = tmp_path / "out"
     nb = execute(name, tmp_path, _params(name, tiny_data, out))
     metrics = _metrics(out)
     assert _images(nb) >= 1, f"{name} rendered no figure"
     if name == "00_quickstart.ipynb":
-        assert metrics["num_classes"] == 6 and 0 <= metrics["teacher_miou_without_label"] <= 1
-        assert (out / "lad_input.png").exists()
+        assert _arms(out) == {"LAD teacher"}
+        assert 0 <= metrics["LAD teacher | without label"] <= 1 and "LAD teacher | label only (image zeroed)" in metrics
+        assert (out / "lad_input.png").exists() and (out / "teacher_prediction.png").exists()
     elif name == "01_label_noising.ipynb":
         assert metrics["noise_std"] == pytest.approx(0.03) and len(metrics["levels"]) == 2
-        assert (out / "noise_figure.png").exists()
-    elif name == "02_teacher_training.ipynb":
-        assert {"baseline_miou", "lad_teacher_miou_without_label", "lad_teacher_miou_with_label@1"} <= set(metrics)
-        assert [r["noise_std"] for r in metrics["with_label"]] == [0.0, 1.0]
-        assert {p.name for p in out.glob("*.png")} >= {"curves.png", "noise_curve.png", "predictions.png"}
-    elif name == "03_distillation.ipynb":
-        runs = {r["run"] for r in metrics["students"]}
-        assert runs == {"student, no KD", "student <- conventional (cwd)", "student <- LAD (cwd)"}
-        assert (out / "results.csv").exists()
-    elif name == "run_point.ipynb":
+        assert metrics["levels"][0]["separability"] is None and metrics["levels"][1]["separability"] > 0
+        assert (out / "noise_figure.png").exists() and (out / "noise_strip.png").exists()
+    elif name == RUN_POINT:
         assert metrics["job"] == "lad-teacher" and 0 <= metrics["miou"] <= 1
         assert {"miou_without_label", "miou_with_label@0", "student_miou_cwd"} <= set(metrics)
+
+
+@pytest.mark.timeout(600)
+def test_teacher_training_notebook_runs_two_arms(tutorial):
+    out, nb02, _, trained = tutorial
+    assert {p.parent.name for p in trained} == {"baseline", "LAD_teacher"}
+    rows = pd.read_csv(out / "per_seed.csv")
+    teacher = set(rows[rows["arm"] == "LAD teacher"]["measure"])
+    assert {"with label (fixed codes, noise std 0.02)", "with label (fixed codes, noise std 1)", "without label",
+            "label only (image zeroed)"} <= teacher
+    assert {p.name for p in out.glob("*.png")} >= {"curves.png", "teacher.png", "predictions.png"}
+    assert _images(nb02) >= 3
+
+
+@pytest.mark.timeout(600)
+def test_distillation_notebook_reuses_the_teacher_runs(tutorial):
+    out, _, nb03, trained = tutorial
+    assert _arms(out) == {"baseline", "conventional teacher", "LAD teacher", "student <- conventional teacher",
+                          "student <- LAD teacher"}
+    assert {p: p.stat().st_mtime_ns for p in trained} == trained, "03 retrained a run 02 had finished"
+    assert {p.name for p in out.glob("*.png")} >= {"students.png", "predictions.png"}
+    assert _images(nb03) >= 2
 
 
 @pytest.mark.timeout(400)
@@ -158,20 +226,22 @@ def test_ablations_notebook_runs_a_sweep(ablation_sweep):
         (0.03, 0.0), (0.03, 5.0), (0.3, 0.0), (0.3, 5.0)]
     for pid in manifest["points"]:
         assert (out / pid / "run_point.ipynb").exists() and (out / pid / "metrics.json").exists()
-    assert _metrics(out)["done"] == 4 and (out / "grid.yaml").exists()
+    assert (out / "grid.yaml").exists()
 
 
 @pytest.mark.timeout(400)
-def test_results_notebook_reads_the_sweep(ablation_sweep, tmp_path):
+def test_results_notebook_reads_the_study_and_the_sweep(ablation_sweep, tmp_path):
     work, runs, _ = ablation_sweep
     out = tmp_path / "results"
-    nb = execute("05_results.ipynb", tmp_path, {"out_dir": str(out), "runs_dir": str(runs)})
+    nb = execute("05_results.ipynb", tmp_path, {"out_dir": str(out), "runs_dir": str(runs),
+                                                "study_dir": str(ROOT / "results" / "study")})
     metrics = _metrics(out)
     assert metrics["runs"] == 4 and set(metrics["varied"]) == {"noise_std", "cons_weight"}
-    assert {p.name for p in out.glob("*.png")} >= {"heatmap.png", "noise_curve.png", "bars_noise_std.png"}
+    assert metrics["study_rows"] == len(pd.read_csv(ROOT / "results" / "study" / "per_seed.csv"))
+    assert {p.name for p in out.glob("*.png")} >= {"study.png", "heatmap.png", "noise_curve.png", "bars_noise_std.png"}
     summary = (out / "summary.md").read_text()
     assert summary.startswith("| noise_std | cons_weight | miou (%) mean ± std | n |")
-    assert _images(nb) >= 3
+    assert _images(nb) >= 4
 
 
 # ---------------------------------------------------------------- the explorer without a browser

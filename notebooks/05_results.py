@@ -1,0 +1,142 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Results: the study, and every run in one table
+#
+# Two readers:
+#
+# * **the study** (`study_dir`): a study's `per_seed.csv`, by default the pre-registered study
+#   committed under `results/study/` (README "Results"; `make study` reruns it), as the mean, the
+#   95 % interval over seeds and the paired differences, and its figure;
+# * **runs** (`runs_dir`): `ladkit.results.collect_runs` reads every run below a folder (notebooks,
+#   `ladkit train`, sweeps such as `04_ablations`) into one DataFrame, one row per run: its config
+#   fields, final metrics, seed, and the LAD teacher's evaluation with and without its label. Then
+#   bars with ± std over seeds per varied parameter, a heatmap over a 2-D grid, the teacher against
+#   the label's noise level, and a table of mean ± std. For each varied parameter the others are
+#   held at their most common value (for one-factor-at-a-time ablations: the defaults).
+#
+# **Time:** seconds; nothing trains here.
+
+# %% tags=["parameters"]
+out_dir = "runs/notebooks/05_results"
+study_dir = "results/study"   # a study's folder (per_seed.csv); "" to skip
+runs_dir = "runs/ablations"   # every finished run below this folder is read; "" to skip
+job = "lad-teacher"           # only runs of this job ("" for all)
+value = "miou"                # the score: miou (validation) | miou_without_label | eval_miou | ...
+group_by = []                 # table columns; empty: the parameters that vary
+heatmap = ["noise_std", "cons_weight"]  # x, y of a 2-D grid (skipped when they do not both vary)
+
+# %%
+# %matplotlib inline
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown
+
+from ladkit.widgets import use_project_root
+
+use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
+out = Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+
+# %% [markdown]
+# ## The study
+
+# %%
+from ladkit.plots import plot_study
+from ladkit.study import markdown_tables, paired_table, stats_table
+
+study_rows = pd.read_csv(Path(study_dir) / "per_seed.csv") if study_dir else None
+if study_dir:
+    fig = plot_study(study_rows, stats_table(study_rows), path=out / "study.png")
+    display(fig)
+    display(Markdown(markdown_tables(stats_table(study_rows), paired_table(study_rows))))
+
+# %% [markdown]
+# ## Every run below `runs_dir`
+
+# %%
+from ladkit.results import collect_runs, varying_columns
+
+df = collect_runs(runs_dir) if runs_dir and Path(runs_dir).exists() else pd.DataFrame()
+if job and not df.empty:
+    df = df[df["job"] == job].reset_index(drop=True)
+varied = varying_columns(df) if not df.empty else []
+print(f"{len(df)} runs under {runs_dir!r}; varied: {', '.join(varied) or 'nothing'}"
+      + ("" if len(df) else " (run 04_ablations or `ladkit sweep` first)"))
+df[["run", "job", "seed", *varied, value]].head(20) if len(df) else df
+
+# %% [markdown]
+# ## Each varied parameter (bars: mean ± std over seeds, dots: single runs)
+
+# %%
+from ladkit.plots import plot_seed_bars
+from ladkit.results import held_at_mode
+
+for column in varied[:8]:
+    fig = plot_seed_bars(held_at_mode(df, varied, column), x=column, value=value, path=out / f"bars_{column}.png")
+    display(fig)
+
+# %% [markdown]
+# ## A 2-D grid
+
+# %%
+from ladkit.plots import plot_grid_heatmap
+
+x, y = heatmap
+if x in varied and y in varied:
+    fig = plot_grid_heatmap(held_at_mode(df, varied, [x, y]), x=x, y=y, value=value, path=out / "heatmap.png")
+    display(fig)
+else:
+    print(f"no 2-D grid over {x} x {y} among these runs")
+
+# %% [markdown]
+# ## The teacher against the noise level of its label
+
+# %%
+from ladkit.plots import plot_noise_curve
+from ladkit.results import collect_noise_curves
+
+curves = collect_noise_curves(runs_dir) if len(df) else pd.DataFrame()
+if job and not curves.empty:
+    curves = curves[curves["job"] == job]
+if curves.empty:
+    print("no LAD teacher evaluated with its label here")
+else:
+    hue = "train_noise_std" if curves["train_noise_std"].nunique() > 1 else None
+    fig = plot_noise_curve(curves.assign(train_noise_std=curves["train_noise_std"].map("train noise {:g}".format)),
+                           hue=hue, path=out / "noise_curve.png")
+    display(fig)
+
+# %% [markdown]
+# ## Mean ± std over seeds
+
+# %%
+from ladkit.checkpoint import atomic_write, save_json
+from ladkit.results import summary_table
+
+by = list(group_by) or varied or ["job"]
+table = summary_table(df, by=by, value=value) if len(df) else ""
+if len(df):
+    (out / "summary.md").write_text(table + "\n")
+    atomic_write(out / "runs.csv", lambda tmp: df.to_csv(tmp, index=False))
+save_json({"runs": len(df), "value": value, "by": by, "varied": varied,
+           "study_rows": 0 if study_rows is None else len(study_rows)}, out / "metrics.json")
+Markdown(table)
+
+# %% [markdown]
+# That is the tour. To push it further: `ladkit study configs/study.yaml key=value ...` reruns the
+# whole protocol with your changes (README "Results"), and every notebook takes a real `dataset`.
