@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from .checkpoint import load_checkpoint, load_weights
 from .losses import cwd_loss, dual_path_consistency, kd_loss, seg_ce_loss
-from .models import build_model
+from .models import build_model, first_conv_of
 from .noising import label_channels, noise_labels
 
 KD_KINDS = ("none", "kd", "cwd")
@@ -65,7 +65,7 @@ def scale_extra_input_weights(model: nn.Module, seed: int) -> None:
     near zero for many steps, so the teacher learns to read its label late (measured: no gain
     over the image alone after 60 steps with zeros). A private generator keeps the seed's
     stream for the rest of the model unchanged."""
-    conv = model.backbone.first_conv
+    conv = first_conv_of(model)  # built-in or external (ladkit.models.register_external_model)
     gen = torch.Generator().manual_seed(seed + 4049)
     with torch.no_grad():
         rgb = conv.weight[:, :3]
