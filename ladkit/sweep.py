@@ -36,6 +36,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +44,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
-
-from .checkpoint import atomic_write
 
 KERNEL_NAME = "python3"
 MANIFEST = "manifest.json"
@@ -195,7 +194,7 @@ def _update_manifest(out_dir: Path, header: dict | None = None, points: dict | N
         manifest.update(header or {})
         manifest.setdefault("points", {}).update(points or {})
         manifest["updated"] = _now()
-        atomic_write(out_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
+        _write_atomic(out_dir / MANIFEST, json.dumps(manifest, indent=2))
         return manifest
 
 
@@ -206,6 +205,18 @@ def manifest_frame(manifest: dict):
     return pd.DataFrame([{"point": pid, "status": rec["status"], "attempts": rec.get("attempts"),
                           "seconds": rec.get("seconds"), "error": rec.get("error"), **rec["params"]}
                          for pid, rec in manifest["points"].items()])
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write then rename: readers see the old manifest or the new one. Not checkpoint.atomic_write:
+    that module imports torch, seconds of start-up in every point's runner process."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- running
