@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
-import yaml
-
-from .config import EvalConfig, from_dict, load_config, train_config
+from .config import ConfigError, EvalConfig, from_dict, load_config, parse_yaml, train_config
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -17,9 +16,9 @@ def parse_overrides(pairs: list[str]) -> dict:
     values = {}
     for pair in pairs:
         if "=" not in pair:
-            raise SystemExit(f"ladkit: expected key=value, got {pair!r}")
+            raise ConfigError(f"command line: expected key=value, got {pair!r}")
         key, raw = pair.split("=", 1)
-        values[key.strip().replace("-", "_")] = yaml.safe_load(raw) if raw else ""
+        values[key.strip().replace("-", "_")] = parse_yaml(raw, f"command line argument {pair!r}") if raw else ""
     return values
 
 
@@ -38,7 +37,7 @@ def cmd_train(args) -> None:
     if args.job:
         overrides["job"] = args.job
     cfg = load_config(args.config, **overrides) if args.config else train_config(overrides, source="command line")
-    summary = train(cfg, resume=args.resume)
+    summary = train(cfg, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps({k: summary[k] for k in ("job", "out_dir", "iteration", "best_miou")}, indent=2))
 
 
@@ -78,13 +77,17 @@ def cmd_sweep(args) -> None:
     manifest = run_sweep(args.grid, notebook=args.notebook, out_dir=args.out, jobs=args.jobs, shard=args.shard)
     failed = manifest.get("summary", {}).get("failed")
     if failed:
-        raise SystemExit(f"ladkit sweep: {failed} point(s) failed; see {args.out}/manifest.json, then rerun "
-                         "the same command to retry only those")
+        raise RuntimeError(f"sweep: {failed} point(s) failed; see {args.out}/manifest.json, then rerun "
+                           "the same command to retry only those")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ladkit", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    # --debug also after the command; SUPPRESS keeps a subcommand from resetting the top-level flag
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_subparser(debug))
 
     p = sub.add_parser("make-synthetic", help="generate the embedded synthetic dataset (VOC layout)")
     p.add_argument("--out", default="data/synthetic")
@@ -101,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job", choices=["baseline", "lad-teacher", "distill"])
     p.add_argument("--config", help="YAML/JSON config (see configs/)")
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished run of another config in OUT_DIR (refused without it)")
     p.add_argument("set", nargs="*", metavar="key=value")
     p.set_defaults(func=cmd_train)
 
@@ -132,14 +137,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(common: argparse.ArgumentParser):
+    class SubParser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, parents=[common, *kwargs.pop("parents", [])], **kwargs)
+    return SubParser
+
+
 def main(argv=None) -> int:
+    """Run one command. Every error is one line ``ladkit: error: ...`` and exit status 2;
+    ``--debug`` shows the traceback instead."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"ladkit: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("ladkit: interrupted (a training run resumes with --resume)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
+        if args.debug:
+            traceback.print_exc()
+        print(f"ladkit: error: {error_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+# Errors a user causes (bad input, files, disk, memory, a diverging run): the message is the news.
+# Anything else is a bug in ladkit: name its type and ask for the traceback.
+USER_ERRORS = (ValueError, OSError, KeyError, RuntimeError, ImportError)
+
+
+def error_line(exc: BaseException) -> str:
+    message = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the message
+    if isinstance(exc, KeyError):
+        message = f"missing entry {message}"
+    if not isinstance(exc, USER_ERRORS):
+        return f"{type(exc).__name__}: {message} (an internal error: rerun with --debug and report the traceback)"
+    return message
 
 
 if __name__ == "__main__":

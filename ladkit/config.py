@@ -1,14 +1,22 @@
-"""One config dataclass per job. The CLI, the YAML presets in configs/ and the notebooks'
-papermill parameters all fill the same fields, and an unknown key is always an error."""
+"""One config dataclass per job. The CLI, the YAML presets in configs/, the notebooks'
+papermill parameters and sweep grids all fill the same fields, and every value is checked when
+the config is built (type, range, choices): an unknown key or a bad value is a ``ConfigError``
+naming the key, the value and what is valid, never a traceback from deep inside a run."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import yaml
+
+
+class ConfigError(ValueError):
+    """A config key or value is not valid; the message names the key, the value and what is valid."""
 
 
 @dataclass
@@ -61,6 +69,9 @@ class TrainConfig:
     compile: bool = False
     sync_bn: bool = False
 
+    def __post_init__(self):
+        check_config(self)
+
 
 @dataclass
 class BaselineConfig(TrainConfig):
@@ -99,6 +110,9 @@ class DistillConfig(TrainConfig):
     job: str = "distill"
     out_dir: str = "runs/student"
     teacher_ckpt: str = ""
+    # Only for a teacher_ckpt that is a plain state_dict (no ladkit model_meta): its architecture.
+    teacher_model: str = ""
+    teacher_backbone: str = ""
     # How a LAD teacher gets its label at distillation time (release: fixed codebook, std 0.02).
     # Empty: the mode the teacher was validated with (fixed for random-code teachers, onehot for one-hot).
     teacher_noise_mode: str = ""
@@ -130,6 +144,13 @@ class EvalConfig:
     seed: int = 0
     device: str = "auto"
     out: str = ""  # metrics JSON; empty: next to the checkpoint
+    # Only for a ckpt that is a plain state_dict (no ladkit model_meta): the model it holds.
+    model: str = ""
+    backbone: str = ""
+    num_classes: int = 0  # 0: the dataset's
+
+    def __post_init__(self):
+        check_config(self)
 
 
 JOBS = {"baseline": BaselineConfig, "lad-teacher": TeacherConfig, "distill": DistillConfig}
@@ -137,38 +158,63 @@ JOBS = {"baseline": BaselineConfig, "lad-teacher": TeacherConfig, "distill": Dis
 
 def config_class(job: str):
     if job not in JOBS:
-        raise ValueError(f"unknown job {job!r}; valid jobs: {', '.join(JOBS)}")
+        raise ConfigError(f"job={job!r} is not valid: expected one of {', '.join(JOBS)}")
     return JOBS[job]
 
 
 def from_dict(cls, values: dict, source: str = "config"):
-    """Build ``cls`` from a dict; unknown keys are an error that lists the valid ones."""
+    """Build ``cls`` from a dict; an unknown key or a bad value is a ConfigError that starts with
+    ``source`` (the file, "command line", ...), names the key and says what is valid."""
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ValueError(f"{source}: unknown parameter(s) {', '.join(unknown)} for {cls.__name__}; "
-                         f"valid: {', '.join(names)}")
-    typed = {k: _coerce(cls, k, v) for k, v in values.items()}
-    return cls(**typed)
+        raise ConfigError(f"{source}: unknown parameter(s) {', '.join(map(str, unknown))} for {cls.__name__}; "
+                          f"valid: {', '.join(names)}")
+    try:
+        return cls(**{name: coerce_field(cls, name, value) for name, value in values.items()})
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def train_config(values: dict | None = None, source: str = "config", **overrides) -> TrainConfig:
     """The right job config for ``values["job"]`` (default baseline), with overrides applied."""
     merged = {**(values or {}), **overrides}
-    return from_dict(config_class(merged.get("job", "baseline")), merged, source)
+    try:
+        cls = config_class(merged.get("job", "baseline"))
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return from_dict(cls, merged, source)
 
 
 def load_config(path, cls=None, **overrides):
     """Read a YAML or JSON file into its job's config (or into ``cls`` when given)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file {path} does not exist")
-    values = yaml.safe_load(path.read_text()) or {}
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of parameter: value")
+        raise ConfigError(f"{path}: expected a mapping of parameter: value, got {type(values).__name__}")
     if cls is None:
         return train_config(values, source=str(path), **overrides)
     return from_dict(cls, {**values, **overrides}, source=str(path))
+
+
+def read_yaml(path):
+    """A YAML (or JSON) file's content; a missing file or a syntax error names the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    return parse_yaml(path.read_text(), str(path))
+
+
+def parse_yaml(text: str, source: str):
+    """``yaml.safe_load(text)``; a syntax error is a ConfigError naming ``source`` and the line."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}:{where}: not valid YAML ({problem}); check brackets, quotes and "
+                          "indentation") from None
 
 
 def to_dict(cfg) -> dict:
@@ -176,22 +222,236 @@ def to_dict(cfg) -> dict:
 
 
 def save_config(cfg, path) -> None:
+    from .checkpoint import atomic_write  # atomic: a crash mid-write never leaves half a config
+
     path = Path(path)
     text = json.dumps(to_dict(cfg), indent=2) if path.suffix == ".json" else yaml.safe_dump(to_dict(cfg), sort_keys=False)
-    path.write_text(text)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def _coerce(cls, name, value):
-    # YAML/CLI give lists and strings; the dataclass default's type says what the field holds.
-    default = next(f for f in dataclasses.fields(cls) if f.name == name).default
-    if isinstance(default, tuple) and isinstance(value, (list, tuple)):
-        return tuple(value)
-    if isinstance(default, bool) and isinstance(value, str):
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{name}: expected true/false, got {value!r}")
-    if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
-        return type(default)(value)
+# ---------------------------------------------------------------- checking values
+
+def coerce_field(cls, name: str, value):
+    """``value`` as the type of field ``name`` of ``cls`` (its default's type): YAML and the
+    command line give strings, ints for floats and lists for tuples. Raises ConfigError."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    try:
+        return _as_type(name, value, default)
+    except ConfigError:
+        rule = RULES.get(_rule_key(cls, name))
+        if rule is None:
+            raise
+        raise _bad(name, value, rule[1]) from None  # the whole rule: "an integer >= 1", not just "an integer"
+
+
+def check_config(cfg) -> None:
+    """Coerce every field of ``cfg`` to its type and check its range and choices (in place)."""
+    for field in dataclasses.fields(cfg):
+        value = coerce_field(type(cfg), field.name, getattr(cfg, field.name))
+        rule = RULES.get(_rule_key(type(cfg), field.name))
+        if rule is not None and not rule[0](value):
+            raise ConfigError(f"{field.name}={value!r} is not valid: expected {rule[1]}")
+        object.__setattr__(cfg, field.name, value)
+    for check in CROSS_CHECKS:
+        check(cfg)
+
+
+def _bad(name, value, expected):
+    return ConfigError(f"{name}={value!r} is not valid: expected {expected}")
+
+
+def _as_type(name: str, value, default):
+    if name == "crop_size":
+        return _as_crop_size(name, value)
+    if isinstance(default, bool):
+        return _as_bool(name, value)
+    if isinstance(default, int):
+        return _as_int(name, value)
+    if isinstance(default, float):
+        return _as_float(name, value)
+    if isinstance(default, str):
+        if value is None:  # "key:" with nothing after it in YAML
+            return ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # e.g. data_root=2012
+        if not isinstance(value, str):
+            raise _bad(name, value, "a string")
+        return value
+    if isinstance(default, tuple):
+        return _as_tuple(name, value, default)
+    if isinstance(default, dict) and not isinstance(value, dict):
+        raise _bad(name, value, "a mapping {key: value, ...}")
     return value
+
+
+def _as_crop_size(name, value):
+    """An int (square crops) or [height, width]."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise _bad(name, value, "an integer >= 1 or [height, width]")
+        return tuple(_as_int(name, v) for v in value)
+    return _as_int(name, value)
+
+
+def _as_bool(name, value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    raise _bad(name, value, "true or false")
+
+
+def _as_int(name, value):
+    number = _as_number(name, value, "an integer")
+    if isinstance(number, float):
+        if not number.is_integer():  # 2.5 iterations must not quietly become 3
+            raise _bad(name, value, "an integer")
+        number = int(number)
+    return number
+
+
+def _as_float(name, value):
+    return float(_as_number(name, value, "a number"))
+
+
+def _as_number(name, value, expected):
+    if isinstance(value, bool):
+        raise _bad(name, value, expected)
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        for parse in (int, float):  # YAML reads 1e-3 as a string
+            try:
+                return parse(value.strip())
+            except ValueError:
+                pass
+    raise _bad(name, value, expected)
+
+
+def _as_tuple(name, value, default):
+    item = type(default[0]) if default else float
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = (value,)  # scales=1.0 means (1.0,)
+    if not isinstance(value, (list, tuple)):
+        example = list(default) or [1.0]
+        raise _bad(name, value, f"a list like {example}")
+    try:
+        return tuple(_as_int(name, v) if item is int else _as_float(name, v) for v in value)
+    except ConfigError:
+        kind = "integers" if item is int else "numbers"
+        raise _bad(name, value, f"a list of {kind} like {list(default)}") from None
+
+
+# A rule per field: (holds(value), what is valid in words). Keys are "Class.field" for a rule of
+# one config class only, else "field" (the same meaning wherever the field appears).
+Rule = tuple[Callable[[Any], bool], str]
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def at_least(low, kind="a number") -> Rule:
+    return (lambda v: _finite(v) and v >= low, f"{kind} >= {low}")
+
+
+def above(low, kind="a number") -> Rule:
+    return (lambda v: _finite(v) and v > low, f"{kind} > {low}")
+
+
+def one_of(*choices) -> Rule:
+    return (lambda v: v in choices, "one of " + ", ".join(repr(c) for c in choices))
+
+
+def every(rule: Rule, non_empty=True) -> Rule:
+    holds, words = rule
+    return (lambda v: (len(v) > 0 or not non_empty) and all(holds(x) for x in v), f"a non-empty list of numbers {words.split(' ', 2)[-1]}")
+
+
+NOISE_MODES = ("random", "fixed", "onehot")  # ladkit.noising.NOISE_MODES (not imported: torch)
+INTEGER = "an integer"
+NON_EMPTY: Rule = (lambda v: bool(v.strip()), "a non-empty string")
+RULES: dict[str, Rule] = {
+    "out_dir": NON_EMPTY, "data_root": NON_EMPTY, "train_split": NON_EMPTY, "val_split": NON_EMPTY,
+    "crop_size": (lambda v: all(x >= 1 for x in (v if isinstance(v, tuple) else (v,))),
+                  "an integer >= 1 or [height, width] of integers >= 1"), "batch_size": at_least(1, INTEGER), "val_batch_size": at_least(1, INTEGER),
+    "val_images": at_least(0, INTEGER), "num_workers": at_least(0, INTEGER),
+    "aux_weight": at_least(0), "init": NON_EMPTY,
+    "iters": at_least(1, INTEGER), "optimizer": one_of("adamw", "sgd"), "lr": above(0),
+    "momentum": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"), "weight_decay": at_least(0),
+    "poly_power": at_least(0), "head_lr_mult": at_least(0),
+    "seed": (lambda v: 0 <= v < 2**32, "an integer in 0 .. 2**32 - 1"),
+    "val_every": at_least(0, INTEGER), "log_every": at_least(1, INTEGER), "ckpt_every": at_least(1, INTEGER),
+    "amp": one_of("none", "bf16", "fp16"),
+    "noise_mode": one_of(*NOISE_MODES), "noise_std": at_least(0), "noise_scale": above(0),
+    "cons_kind": one_of("cwd", "kl", "mse"), "cons_weight": at_least(0), "tau": above(0),
+    "val_noise_mode": one_of(*NOISE_MODES), "val_noise_std": at_least(0),
+    "teacher_noise_mode": one_of("", *NOISE_MODES), "teacher_noise_std": at_least(0),
+    "teacher_noise_scale": (_finite, "a number (< 0: the teacher's own scale)"),
+    "kd_kind": one_of("none", "kd", "cwd"), "kd_weight": at_least(0),
+    # EvalConfig's own meanings
+    "EvalConfig.ckpt": (lambda v: True, "a path"), "EvalConfig.data_root": (lambda v: True, "a path"),
+    "EvalConfig.split": NON_EMPTY, "EvalConfig.max_images": at_least(0, INTEGER),
+    "EvalConfig.scales": every(above(0)), "EvalConfig.noise_levels": every(at_least(0)),
+    "EvalConfig.noise_mode": one_of("", *NOISE_MODES),
+    "EvalConfig.noise_scale": (_finite, "a number (< 0: the teacher's training scale)"),
+    "EvalConfig.num_classes": at_least(0, INTEGER),
+}
+
+
+def _rule_key(cls, name: str) -> str:
+    own = f"{cls.__name__}.{name}"
+    return own if own in RULES else name
+
+
+def _check_job(cfg) -> None:
+    job = getattr(cfg, "job", None)
+    cls = JOBS.get(job)
+    if isinstance(cfg, TrainConfig) and cls is None:
+        raise _bad("job", job, f"one of {', '.join(JOBS)}")
+    if type(cfg) in JOBS.values() and cls is not type(cfg):
+        raise _bad("job", job, f"{type(cfg).job!r} for {type(cfg).__name__} (build configs with train_config "
+                   "to pick the class from the job)")
+
+
+def _check_scale_range(cfg) -> None:
+    value = getattr(cfg, "scale_range", None)
+    if value is not None and not (len(value) == 2 and _finite(value[0]) and _finite(value[1])
+                                  and 0 < value[0] <= value[1]):
+        raise _bad("scale_range", list(value), "two numbers [low, high] with 0 < low <= high, e.g. [0.75, 1.5]")
+
+
+def _check_device(cfg) -> None:
+    name = getattr(cfg, "device", None)
+    if name is None or name == "auto":
+        return
+    import torch
+
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError):
+        raise _bad("device", name, "'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+
+
+def _check_names(cfg) -> None:
+    """Dataset, model and backbone names against the registries (imported only here: torch)."""
+    from .data.registry import dataset_names
+    from .models import list_backbones, list_models
+
+    dataset = getattr(cfg, "dataset", "")
+    if (dataset or isinstance(cfg, TrainConfig)) and dataset not in dataset_names():
+        raise _bad("dataset", dataset, f"one of {', '.join(dataset_names())}" + (" (or empty: the checkpoint's)"
+                                                                              if isinstance(cfg, EvalConfig) else ""))
+    for prefix in ("", "teacher_"):
+        model, backbone = getattr(cfg, f"{prefix}model", ""), getattr(cfg, f"{prefix}backbone", "")
+        required = isinstance(cfg, TrainConfig) and not prefix
+        if (model or required) and model not in list_models():
+            raise _bad(f"{prefix}model", model, f"one of {', '.join(list_models())}")
+        if model and (backbone or required) and backbone not in list_backbones(model):
+            raise _bad(f"{prefix}backbone", backbone, f"a backbone of {model}: {', '.join(list_backbones(model))}")
+
+
+CROSS_CHECKS = (_check_job, _check_scale_range, _check_device, _check_names)
