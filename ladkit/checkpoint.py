@@ -6,8 +6,8 @@ import errno
 import json
 import os
 import random
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,7 @@ def atomic_write(path, write) -> None:
     """Call ``write(tmp_path)``, then rename over ``path``: readers see the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _new_temp(path)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -42,6 +41,37 @@ def atomic_write(path, write) -> None:
     except BaseException:  # KeyboardInterrupt and the like: clean up, report nothing new
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _new_temp(path: Path) -> str:
+    """An empty ``.NAME.XXXXXXXX.tmp`` beside ``path``, created with mode 0666 so the umask gives
+    the usual 0644 (mkstemp's 0600 would survive the rename)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return str(tmp)
+        except FileExistsError:
+            continue
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temps(folder) -> list[Path]:
+    """Delete the temp files a killed ``atomic_write`` left in ``folder`` (``kill -9`` skips its
+    cleanup); call it only where no other process is writing. Returns what was removed."""
+    folder = Path(folder)
+    stale = [p for p in folder.glob(f".*{TEMP_SUFFIX}") if p.is_file() and _is_our_temp(p)] if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def _is_our_temp(path: Path) -> bool:
+    # .NAME.<8 hex>.tmp from _new_temp, or .NAME.<random>.tmp from the mkstemp of earlier versions
+    parts = path.name[1:-len(TEMP_SUFFIX)].rsplit(".", 1)
+    return len(parts) == 2 and bool(parts[0]) and len(parts[1]) >= 6
 
 
 def save_checkpoint(state: dict, path) -> None:
@@ -62,6 +92,20 @@ def load_checkpoint(path) -> dict:
     except Exception as exc:  # truncated or foreign file
         raise ValueError(f"checkpoint {path} cannot be read ({exc}); it may be truncated or not a "
                          "ladkit checkpoint") from exc
+
+
+def plain_state_dict(obj) -> dict | None:
+    """The tensors of a checkpoint not written by ladkit: ``torch.save(model.state_dict())``, or a
+    dict holding one under "state_dict" or "model" (Lightning, mmseg, torchvision references);
+    a DDP "module." prefix is dropped. None when ``obj`` holds no such dict."""
+    if not isinstance(obj, dict):
+        return None
+    for candidate in (obj, obj.get("state_dict"), obj.get("model")):
+        if isinstance(candidate, dict) and candidate and all(isinstance(v, torch.Tensor) for v in candidate.values()):
+            if all(str(k).startswith("module.") for k in candidate):
+                return {k[len("module."):]: v for k, v in candidate.items()}
+            return dict(candidate)
+    return None
 
 
 def rng_state(noise_generator: torch.Generator | None = None) -> dict:
@@ -96,6 +140,9 @@ def load_weights(model: nn.Module, state_dict: dict, source: str = "checkpoint")
             wide = torch.zeros_like(target)
             wide[:, : value.shape[1]] = value
             value = wide
+        if target is not None and value.shape != target.shape:  # load_state_dict's own message is a page long
+            raise ValueError(f"{source} does not fit the model: {key} has shape {tuple(value.shape)}, the model "
+                             f"{tuple(target.shape)} (another class count, backbone or width?)")
         adapted[key] = value
     missing, unexpected = model.load_state_dict(adapted, strict=False)
     if missing or unexpected:

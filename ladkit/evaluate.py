@@ -75,16 +75,22 @@ def evaluate_checkpoint(cfg) -> dict:
     """The ``evaluate`` job: ``cfg`` is an ``EvalConfig``. Writes the metrics JSON and returns it."""
     from .data import build_dataset, build_transforms
     from .engine import first_images, pick_device, val_loader
-    from .jobs import model_from_meta, teacher_label_mode
+    from .jobs import as_model_checkpoint, model_from_meta, teacher_label_mode
 
-    ckpt = load_checkpoint(cfg.ckpt)
+    if not cfg.ckpt:
+        raise ValueError("evaluate needs ckpt: the checkpoint to score (e.g. runs/baseline/best.pt)")
+    raw = load_checkpoint(cfg.ckpt)
+    train_cfg = (raw.get("config") or {}) if isinstance(raw, dict) and "model_meta" in raw else {}
+    dataset = build_dataset(_required(cfg.dataset or train_cfg.get("dataset"), "dataset", cfg.ckpt),
+                            _required(cfg.data_root or train_cfg.get("data_root"), "data_root", cfg.ckpt),
+                            cfg.split, transforms=build_transforms(False))
+    ckpt = as_model_checkpoint(raw, cfg.ckpt, cfg.model, cfg.backbone, cfg.num_classes or dataset.info.num_classes,
+                               how="model=... backbone=... (and num_classes=... if not the dataset's)")
     meta = ckpt["model_meta"]
-    train_cfg = ckpt["config"]
+    _check_class_count(meta, dataset.info, cfg.ckpt)
     device = pick_device(cfg.device)
     model = model_from_meta(meta).to(device)
     load_weights(model, ckpt["model"], source=f"checkpoint {cfg.ckpt}")
-    dataset = build_dataset(cfg.dataset or train_cfg["dataset"], cfg.data_root or train_cfg["data_root"],
-                            cfg.split, transforms=build_transforms(False))
     dataset = first_images(dataset, cfg.max_images)
     loader = val_loader(dataset, cfg.batch_size)
     k = meta["num_classes"]
@@ -112,6 +118,20 @@ def evaluate_checkpoint(cfg) -> dict:
     save_json(report, out)
     report["path"] = str(out)
     return report
+
+
+def _required(value, key: str, ckpt) -> str:
+    if not value:  # a plain state_dict carries no training config to take it from
+        raise ValueError(f"checkpoint {ckpt} does not say which {key} it was trained on; give {key}=...")
+    return value
+
+
+def _check_class_count(meta: dict, info, ckpt) -> None:
+    """Scoring a K-class model on a dataset of another class count gives a meaningless mIoU."""
+    if meta["num_classes"] != info.num_classes:
+        raise ValueError(f"checkpoint {ckpt} predicts {meta['num_classes']} classes ({meta.get('dataset', 'its dataset')}) "
+                         f"but dataset {info.name!r} has {info.num_classes}; evaluate it on the dataset it "
+                         "was trained on (dataset=..., data_root=...)")
 
 
 def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import load_checkpoint, load_weights
+from .checkpoint import load_checkpoint, load_weights, plain_state_dict
 from .losses import cwd_loss, dual_path_consistency, kd_loss, seg_ce_loss
 from .models import build_model, first_conv_of
 from .noising import label_channels, noise_labels
@@ -29,6 +29,40 @@ def model_from_meta(meta: dict) -> nn.Module:
                        backbone=meta["backbone"], aux=meta["aux"])
 
 
+def read_model_checkpoint(path, model: str = "", backbone: str = "", num_classes: int = 0,
+                          what: str = "checkpoint", how: str = "model=... backbone=...") -> dict:
+    """A checkpoint with its ``model_meta``: ladkit's own, or a plain state_dict (e.g.
+    ``torch.save(model.state_dict())``) of a ladkit architecture when ``model``, ``backbone`` and
+    ``num_classes`` say which (input channels and aux head are read from the weights)."""
+    return as_model_checkpoint(load_checkpoint(path), path, model, backbone, num_classes, what, how)
+
+
+def as_model_checkpoint(ckpt, path, model: str = "", backbone: str = "", num_classes: int = 0,
+                        what: str = "checkpoint", how: str = "model=... backbone=...") -> dict:
+    """``read_model_checkpoint`` of an object already loaded from ``path``."""
+    if isinstance(ckpt, dict) and "model_meta" in ckpt:
+        return ckpt
+    state = plain_state_dict(ckpt)
+    if state is None:
+        raise ValueError(f"{what} {path} is not a ladkit checkpoint (no model_meta) and holds no state_dict; "
+                         "use a best.pt/last.pt written by `ladkit train`")
+    if not (model and backbone and num_classes):
+        raise ValueError(f"{what} {path} is a plain state_dict (no ladkit model_meta), so the model it holds "
+                         f"is unknown; say which with {how} (a ladkit architecture), or use a checkpoint "
+                         "written by `ladkit train`")
+    meta = {"model": model, "backbone": backbone, "num_classes": num_classes,
+            "in_channels": _input_channels(state, model, backbone, num_classes),
+            "aux": any(k.startswith("aux_head.") for k in state), "job": "plain state_dict"}
+    return {"model": state, "model_meta": meta, "config": {}, "iteration": None, "metrics": None}
+
+
+def _input_channels(state: dict, model: str, backbone: str, num_classes: int) -> int:
+    """The image + label channels a state_dict's first conv takes (3 when it is not there)."""
+    probe = build_model(model, num_classes, backbone=backbone, aux=False)
+    weight = state.get(f"backbone.{probe.backbone.first_conv_name}.weight")
+    return int(weight.shape[1]) if weight is not None and weight.dim() == 4 else 3
+
+
 def teacher_label_mode(meta: dict, requested: str = "") -> str:
     """The label codes to feed a LAD teacher: ``requested``, or when empty the mode it was validated
     with (its best.pt was chosen on them: fixed codes, or one-hot for a one-hot teacher)."""
@@ -43,7 +77,8 @@ def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
     if cfg.init == "scratch" and in_channels > 3:
         scale_extra_input_weights(model, cfg.seed)
     if cfg.init not in ("scratch", "imagenet"):
-        ckpt = load_checkpoint(cfg.init)
+        # a plain state_dict as init is taken to hold this job's own architecture
+        ckpt = read_model_checkpoint(cfg.init, cfg.model, cfg.backbone, num_classes, what="init checkpoint")
         meta = ckpt["model_meta"]
         if (meta["model"], meta["backbone"], meta["num_classes"]) != (cfg.model, cfg.backbone, num_classes):
             raise ValueError(f"init checkpoint {cfg.init} holds {meta['model']}-{meta['backbone']} with "
@@ -150,8 +185,9 @@ class FrozenTeacher:
     """A trained teacher in eval mode; a LAD teacher is fed the noised label the way cfg says."""
 
     def __init__(self, path: str, num_classes: int, device, noise_mode: str, noise_std: float,
-                 noise_scale: float | None, generator: torch.Generator | None):
-        ckpt = load_checkpoint(path)
+                 noise_scale: float | None, generator: torch.Generator | None, model: str = "", backbone: str = ""):
+        ckpt = read_model_checkpoint(path, model, backbone, num_classes, what="teacher",
+                                     how="teacher_model=... teacher_backbone=...")
         meta = ckpt["model_meta"]
         self.label_channels = meta["in_channels"] - 3
         if meta["num_classes"] != num_classes:
@@ -192,7 +228,8 @@ class DistillJob:
         self.teacher = None
         if cfg.teacher_ckpt:
             self.teacher = FrozenTeacher(cfg.teacher_ckpt, num_classes, device, cfg.teacher_noise_mode,
-                                         cfg.teacher_noise_std, cfg.teacher_noise_scale, generator)
+                                         cfg.teacher_noise_std, cfg.teacher_noise_scale, generator,
+                                         cfg.teacher_model, cfg.teacher_backbone)
         self.model = build_trainable(cfg, num_classes, 3).to(device)
         self.module = self.model
         teacher = self.teacher.meta if self.teacher else None

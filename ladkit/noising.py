@@ -43,24 +43,37 @@ def noise_labels(
     labels = _as_ids(labels)
     if ignore_index < 0:
         raise ValueError(f"ignore_index must be >= 0 (got {ignore_index}); remap ignore to e.g. 255")
-    size = max(num_classes, ignore_index + 1)
+    is_class = (labels >= 0) & (labels < num_classes)
+    check_label_ids(labels, is_class | (labels == ignore_index), num_classes, ignore_index)
+    # Row K of every table is ignore's; past the check no other id is left, so the lookups below
+    # never index out of bounds on any device.
+    ids = torch.where(is_class, labels, num_classes)
     batch = labels.shape[0]
-    try:  # the lookup's own bounds check catches ids < 0 or >= size: no extra pass over the labels
-        if mode == "onehot":
-            eye = _id_table(torch.eye(num_classes + 1, num_classes, device=labels.device), num_classes, ignore_index, size)
-            out = (scale * eye)[labels].permute(0, 3, 1, 2)
-        else:
-            codes = _code_table(mode, batch, num_classes, labels.device, generator)  # (B, K+1)
-            table = _id_table(codes.T, num_classes, ignore_index, size).T  # (B, size)
-            out = torch.gather(scale * table, 1, labels.flatten(1)).view(batch, 1, *labels.shape[1:])
-    except (IndexError, RuntimeError):
-        _raise_out_of_range(labels, num_classes, ignore_index)
+    if mode == "onehot":
+        eye = torch.eye(num_classes + 1, num_classes, device=labels.device)
+        out = (scale * eye)[ids].permute(0, 3, 1, 2)
+    else:
+        codes = _code_table(mode, batch, num_classes, labels.device, generator)  # (B, K+1)
+        out = torch.gather(scale * codes, 1, ids.flatten(1)).view(batch, 1, *labels.shape[1:])
     noise = torch.randn(out.shape, generator=generator, device=labels.device)
-    out = out.add_(noise, alpha=noise_std * scale) if out.is_contiguous() else out + noise_std * scale * noise
-    # Ids that are neither a class nor ignore looked up NaN rows: one cheap reduction finds them.
-    if torch.isnan(out.sum()):
-        _raise_out_of_range(labels, num_classes, ignore_index)
-    return out
+    return out.add_(noise, alpha=noise_std * scale) if out.is_contiguous() else out + noise_std * scale * noise
+
+
+def check_label_ids(labels: Tensor, valid: Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
+    """Raise when any id is neither a class nor ignore, without a host sync on an accelerator.
+
+    On the CPU this is a plain check that raises ValueError naming the id. On CUDA (or any other
+    device) reading the answer back would stall the training step, so ``torch._assert_async``
+    checks it on the device: a bad id stops the run at the next sync with this message. Training
+    data never gets here with a bad id: every reader maps its label files through a LabelMap,
+    which checks each value on the CPU (in the loader workers) and names the file.
+    """
+    if labels.device.type == "cpu":
+        if not bool(valid.all()):
+            _raise_out_of_range(labels, num_classes, ignore_index)
+        return
+    torch._assert_async(valid.all(), f"noise_labels: a label id is out of range for num_classes={num_classes} "
+                        f"(valid: 0..{num_classes - 1} and ignore {ignore_index})")
 
 
 def fixed_codebook(num_classes: int, device=None) -> Tensor:
@@ -80,14 +93,6 @@ def _code_table(mode, batch, num_classes, device, generator) -> Tensor:
     if mode == "random":
         return torch.randn(batch, num_classes + 1, generator=generator, device=device)
     return fixed_codebook(num_classes, device).expand(batch, -1)
-
-
-def _id_table(rows: Tensor, num_classes: int, ignore_index: int, size: int) -> Tensor:
-    """Rows for ids 0..size-1: classes take rows 0..K-1, ignore takes row K, any other id NaN."""
-    table = torch.full((size, *rows.shape[1:]), float("nan"), device=rows.device, dtype=rows.dtype)
-    table[:num_classes] = rows[:num_classes]
-    table[ignore_index] = rows[num_classes]
-    return table
 
 
 def _as_ids(labels: Tensor) -> Tensor:
