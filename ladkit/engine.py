@@ -19,8 +19,9 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, save_json, set_rng_state
-from .config import config_class, from_dict, save_config, to_dict
+from .checkpoint import (load_checkpoint, load_weights, remove_stale_temps, rng_state, save_checkpoint, save_json,
+                         set_rng_state)
+from .config import ConfigError, config_class, from_dict, read_yaml, save_config, to_dict
 from .constants import IGNORE_INDEX
 from .evaluate import evaluate_model
 from .jobs import build_job
@@ -124,7 +125,16 @@ def build_datasets(cfg):
     if len(train) < cfg.batch_size:
         raise ValueError(f"{cfg.dataset} split {cfg.train_split!r} has {len(train)} images, fewer than "
                          f"batch_size={cfg.batch_size}; lower batch_size or add data")
+    check_labels(val)  # a bad val file would otherwise surface only after the whole training budget
     return train, val
+
+
+def check_labels(dataset) -> None:
+    """Every label file of ``dataset`` (a SegmentationDataset or a Subset of one) read and checked."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        dataset.dataset.check_labels(dataset.indices)
+    else:
+        dataset.check_labels()
 
 
 # ---------------------------------------------------------------- optimisation
@@ -149,15 +159,18 @@ def build_optimizer(cfg, model) -> torch.optim.Optimizer:
 
 # ---------------------------------------------------------------- the loop
 
-def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
+def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: bool = False) -> dict:
     """Train ``cfg`` (a job config) into ``cfg.out_dir``; returns the final summary.
 
     ``resume`` continues from ``out_dir/last.pt`` exactly; ``stop_after`` ends the run after that
     many iterations of this call (as an interruption would), leaving a resumable checkpoint.
+    Nothing in ``out_dir`` changes until the run has really started (data and model built, first
+    batch read), and a finished run of another config there is refused unless ``overwrite``.
     """
     rank, world, local_rank = init_distributed()
     device = pick_device(cfg.device, local_rank)
     out_dir = Path(cfg.out_dir)
+    check_run_folder(out_dir, cfg, resume, overwrite)
     seed_everything(cfg.seed)
     train_set, val_set = build_datasets(cfg)
     info = train_set.info
@@ -177,10 +190,14 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
         optimizer.load_state_dict(ckpt["optimizer"])
         set_rng_state(ckpt["rng"], noise_gen)
         start, best = ckpt["iteration"], ckpt["best_miou"]
-    if rank == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out_dir / "config.yaml")
-        _truncate_log(out_dir / "log.jsonl", start)
+    started = False
+
+    def start_folder():
+        """The first write to out_dir, once the run is sure to start."""
+        nonlocal started
+        if rank == 0 and not started:
+            prepare_run_folder(out_dir, cfg, start)
+        started = True
 
     if world > 1:
         if cfg.sync_bn and device.type == "cuda":
@@ -210,9 +227,15 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
             state.update(optimizer=optimizer.state_dict(), rng=rng_state(noise_gen))
         save_checkpoint(state, path)
 
-    def validate(it):
+    def validate_and_keep(it):
+        """Validate; keep best.pt when it is the best so far, and last.pt with the metrics."""
+        nonlocal best
         metrics = evaluate_model(model, vloader, info.num_classes, device, job.eval_inputs)
         _log(out_dir, {"iter": it, "kind": "val", "miou": metrics["miou"], "pixel_acc": metrics["pixel_acc"]})
+        if metrics["miou"] > best:
+            best = metrics["miou"]
+            checkpoint(best_path, it, metrics, resumable=False)
+        checkpoint(last_path, it, metrics)
         return metrics
 
     end = cfg.iters if stop_after is None else min(cfg.iters, start + stop_after)
@@ -230,6 +253,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
                             generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
         tick = time.perf_counter()
         for images, labels in loader:
+            start_folder()
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             if cfg.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -257,34 +281,98 @@ def train(cfg, resume: bool = False, stop_after: int | None = None) -> dict:
             tick = now
             bar.update(1)
             validating = it == cfg.iters or (cfg.val_every and it % cfg.val_every == 0)
-            if rank == 0 and validating:
-                metrics = validate(it)
-                if metrics["miou"] > best:
-                    best = metrics["miou"]
-                    checkpoint(best_path, it, metrics, resumable=False)
             if rank == 0 and (it % cfg.ckpt_every == 0 or it == end or validating):
-                checkpoint(last_path, it, metrics)
+                # before validating, so a validation that fails never costs the training; its metrics
+                # are the new validation's (None until it ends), never an older one's
+                checkpoint(last_path, it, None if validating else metrics)
+            if rank == 0 and validating:
+                metrics = validate_and_keep(it)
             if world > 1 and validating:
                 dist.barrier()
             if it >= end:
                 break
     bar.close()
+    if rank == 0 and it >= cfg.iters and metrics is None:
+        # resumed a finished run: report what it ended with, or validate now if that validation never ended
+        metrics = load_checkpoint(last_path)["metrics"] if last_path.exists() else None
+        if metrics is None:
+            start_folder()
+            metrics = validate_and_keep(it)
     summary = {"job": cfg.job, "out_dir": str(out_dir), "iteration": it, "finished": it >= cfg.iters,
                "best_miou": best, "final": metrics, "val_images": len(val_set), "model_meta": job.meta}
     if rank == 0 and it >= cfg.iters:
-        if metrics is None:  # resumed a finished run: report what it ended with
-            metrics = load_checkpoint(last_path)["metrics"]
-            summary["final"] = metrics
         save_json(summary, out_dir / "metrics.json")
     if world > 1:
         dist.barrier()
     return summary
 
 
+# What a run writes into its out_dir; a fresh run removes the previous run's before it writes its
+# own, so no best.pt or evaluation of another config is left beside the new config.yaml.
+RUN_FILES = ("best.pt", "last.pt", "metrics.json", "log.jsonl")
+EVAL_FILE_PATTERNS = ("*_eval.json", "eval_*.json")
+# Config fields that do not change what a run computes.
+NOT_COMPARED = ("progress", "num_workers", "out_dir")
+
+
+def check_run_folder(out_dir: Path, cfg, resume: bool, overwrite: bool) -> None:
+    """Refuse, before any work, a folder holding a finished run of another config."""
+    if overwrite or (resume and (out_dir / "last.pt").exists()):  # resume compares last.pt's own config
+        return
+    finished = _finished_config(out_dir)
+    if finished is None:
+        return
+    differs = _config_differences(finished, cfg)
+    if differs:
+        raise ValueError(f"{out_dir} holds a finished run of another config (differs in "
+                         + ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(differs.items())[:5])
+                         + "); choose another out_dir, or pass --overwrite (train(..., overwrite=True)) to replace it")
+
+
+def _finished_config(out_dir: Path) -> dict | None:
+    """The config of the finished run in ``out_dir``, or None when it holds none."""
+    try:
+        finished = json.loads((out_dir / "metrics.json").read_text()).get("finished")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not finished:
+        return None
+    try:
+        saved = read_yaml(out_dir / "config.yaml")
+    except (OSError, ConfigError):
+        saved = None
+    return saved if isinstance(saved, dict) else {}
+
+
+def _config_differences(saved: dict, cfg) -> dict:
+    """{key: (saved, now)} for every field that differs (an unreadable saved config differs in all)."""
+    try:
+        saved = to_dict(from_dict(config_class(saved.get("job", cfg.job)), saved, "saved config"))
+    except ConfigError:
+        return {"config": ("unreadable", "this config")}
+    now = to_dict(cfg)
+    return {k: (saved.get(k), v) for k, v in now.items() if k not in NOT_COMPARED and saved.get(k) != v}
+
+
+def prepare_run_folder(out_dir: Path, cfg, start: int) -> None:
+    """The first write of a run that has started: the folder, its config, the log up to ``start``.
+    A fresh run (``start`` 0) first removes the previous run's files; temp files a killed write
+    left (kill -9 skips their cleanup) go either way."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out_dir)
+    if start == 0:
+        old = [out_dir / name for name in RUN_FILES]
+        old += [p for pattern in EVAL_FILE_PATTERNS for p in out_dir.glob(pattern)]
+        for path in old:
+            path.unlink(missing_ok=True)
+    save_config(cfg, out_dir / "config.yaml")
+    _truncate_log(out_dir / "log.jsonl", start)
+
+
 def _check_resumable(cfg, ckpt, path):
     saved = from_dict(config_class(ckpt["config"]["job"]), ckpt["config"])
     differs = {k: (v, getattr(cfg, k)) for k, v in to_dict(saved).items()
-               if k not in ("progress", "num_workers") and to_dict(cfg)[k] != v}
+               if k not in NOT_COMPARED and to_dict(cfg)[k] != v}
     if differs:
         raise ValueError(f"cannot resume from {path}: the config differs in "
                          + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, (a, b) in differs.items())
@@ -300,10 +388,19 @@ def _truncate_log(path: Path, start: int) -> None:
     """On resume, drop log lines written after the checkpoint we continue from."""
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["iter"] <= start]
+    keep = [line for line in path.read_text().splitlines() if _log_iteration(line) <= start]
     path.write_text("".join(line + "\n" for line in keep))
+
+
+def _log_iteration(line: str) -> float:
+    """A log line's iteration; a line torn by a kill (or not ours) counts as after any checkpoint."""
+    try:
+        return json.loads(line)["iter"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def read_log(run_dir) -> list[dict]:
     path = Path(run_dir) / "log.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if _log_iteration(line) != float("inf")]

@@ -259,7 +259,7 @@ def test_val_images_limits_validation_and_evaluation(data_root, tmp_path):
     assert report["images"] == 2 and report["metrics"]["confusion"] == summary["final"]["confusion"]
     whole = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / "b" / "best.pt")))
     assert whole["images"] == 4 and sum(map(sum, whole["metrics"]["confusion"])) > scored
-    with pytest.raises(ValueError, match="image count must be >= 0"):
+    with pytest.raises(ValueError, match=r"val_images=-1 is not valid: expected an integer >= 0"):
         train(BaselineConfig(out_dir=str(tmp_path / "c"), data_root=data_root, model="fcn", iters=1, val_images=-1, **TINY))
 
 

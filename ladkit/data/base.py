@@ -12,7 +12,7 @@ from torchvision import tv_tensors
 from ladkit.data.errors import DatasetError
 from ladkit.data.info import DatasetInfo
 from ladkit.data.label_map import LabelMap
-from ladkit.data.reading import check_same_size, read_image, read_label
+from ladkit.data.reading import check_same_size, image_size, read_image, read_label
 from ladkit.data.transforms import build_transforms
 
 Pair = tuple[Path, Path]
@@ -51,6 +51,14 @@ class SegmentationDataset(Dataset):
         label = self.label_map(read_label(label_path), label_path)
         check_same_size(image, label, image_path, label_path)
         return image, label
+
+    def check_labels(self, indices: Sequence[int] | None = None) -> None:
+        """Read and check every label file (values, and its image's size from the header alone),
+        so a bad file is named before any training time is spent on a split that would fail later."""
+        for index in range(len(self)) if indices is None else indices:
+            image_path, label_path = self.pairs[index]
+            label = self.label_map(read_label(label_path), label_path)
+            check_same_size(image_size(image_path), label, image_path, label_path)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.info.name!r}, split={self.split!r}, {len(self)} items)"

@@ -34,6 +34,21 @@ def read_image(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
+def image_size(path: Path) -> torch.Tensor:
+    """An empty (0, H, W) tensor of the image's size, read from its header (no pixels decoded)."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except FileNotFoundError:
+        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DatasetError(
+            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
+            "delete it and re-run the dataset's prepare script"
+        ) from error
+    return torch.empty(0, height, width)
+
+
 def read_label(path: Path) -> torch.Tensor:
     """Single-channel class-index map as a tensor (H, W) with the file's own integer values.
 
