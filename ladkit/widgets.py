@@ -8,6 +8,7 @@ figure renders for given parameters either way.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from dataclasses import dataclass
@@ -156,7 +157,63 @@ def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: i
     return plot_panel_grid(rows, path=path)
 
 
+# ---------------------------------------------------------------- teachers on disk
+
+
+def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:
+    """LAD teacher checkpoints (``best.pt``) below ``runs_dir``, newest first, as (label, path):
+    the label gives the run folder, its final validation mIoU (with its label) and its age.
+    Read from each run's ``config.yaml`` and ``metrics.json``, so no checkpoint is loaded."""
+    import json
+    import time
+
+    import yaml
+
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for config in root.rglob("config.yaml"):
+        run, ckpt = config.parent, config.parent / "best.pt"
+        try:
+            if (yaml.safe_load(config.read_text()) or {}).get("job") != "lad-teacher" or not ckpt.exists():
+                continue
+            final = json.loads((run / "metrics.json").read_text()).get("final", {}) if (run / "metrics.json").exists() else {}
+        except (OSError, ValueError, yaml.YAMLError):
+            continue  # a run being written, or not a ladkit run: not offered
+        miou = f", mIoU {100 * final['miou']:.1f}%" if "miou" in final else ""
+        age = time.time() - ckpt.stat().st_mtime
+        when = f"{age / 60:.0f} min ago" if age < 5400 else f"{age / 3600:.0f} h ago"
+        found.append((ckpt.stat().st_mtime, f"{run.relative_to(root).as_posix()}{miou} ({when})", str(ckpt)))
+    return [(label, path) for _, label, path in sorted(found, reverse=True)]
+
+
 # ---------------------------------------------------------------- the noise figure
+
+# The explorer's noise-std steps: 0 is the clean label; one readout format for all.
+NOISE_STD_STEPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+def code_range(noise_mode: str, num_classes: int, noise_scale: float) -> tuple[float, float]:
+    """Fixed colour limits for the label channel: where its codes lie (random codes N(0, 1):
+    +-3; the fixed codebook: its span; one-hot: 0..1), times the scale. Fixed limits make the
+    scale and noise visible as colour, and renders comparable by eye."""
+    from .noising import fixed_codebook
+
+    if noise_mode == "onehot":
+        return 0.0, float(noise_scale)
+    reach = 3.0 if noise_mode == "random" else 1.1 * float(fixed_codebook(num_classes).abs().max())
+    return -reach * noise_scale, reach * noise_scale
+
+
+def class_legend(fig: Figure, info, ncol: int = 8) -> None:
+    """Colour patches naming the classes of the label and prediction panels, and the ignore outline."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="grey", label=n)
+               for n, c in zip(info.class_names, info.palette)]
+    handles.append(Patch(facecolor="white", edgecolor="grey", label=f"ignore ({IGNORE_INDEX}): not scored"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(ncol, len(handles)), fontsize=7, frameon=False)
 
 
 def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noise_std: float = 0.03,
@@ -166,8 +223,9 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
 
     ``dataset``: a dataset object or a dataset name (then ``data_root``). ``teacher``: None, a
     checkpoint path or a ``LoadedModel``. Returns ``(figure, info)``; info holds the settings,
-    the channel's statistics and, with a teacher, ``teacher_miou`` on this sample (or
-    ``teacher_error`` when its input does not fit the chosen mode). ``path``: also save a PNG.
+    the channel's statistics, its separability and, with a teacher, ``teacher_miou`` on this
+    sample (or ``teacher_error`` when its input does not fit the chosen mode). ``path``: also
+    save a PNG.
     """
     from .plots import colorize, denormalize
 
@@ -187,16 +245,19 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
     info = {"index": int(index), "noise_mode": noise_mode, "noise_std": float(noise_std),
             "noise_scale": float(noise_scale), "seed": int(seed), "label_channels": int(channels.shape[0]),
             "channel_mean": float(channels.mean()), "channel_std": float(channels.std()),
-            "image_std": float(image.std())}
+            "image_std": float(image.std()),
+            "separability": separability(label, info_ds.num_classes, noise_mode, float(noise_std), float(noise_scale),
+                                         int(seed))["separability"]}
+    low, high = code_range(noise_mode, info_ds.num_classes, float(noise_scale))
 
     panels = [("image", denormalize(image), None), ("label", colorize(label, info_ds.palette), None)]
     if channels.shape[0] == 1:
-        panels.append((f"noised label channel\n{noise_mode}, std {noise_std:.3g}, scale {noise_scale:g}",
+        panels.append((f"noised label channel\n{noise_mode}, std {noise_std:g}, scale {noise_scale:g}",
                        channels[0].numpy(), "coolwarm"))
     else:  # one-hot: what a reader of the channels would decode, and how sure it could be
         decoded = channels.argmax(0)
         decoded[label == IGNORE_INDEX] = IGNORE_INDEX
-        panels.append((f"noised one-hot, argmax\nstd {noise_std:.3g}, scale {noise_scale:g}",
+        panels.append((f"noised one-hot, argmax\nstd {noise_std:g}, scale {noise_scale:g}",
                        colorize(decoded, info_ds.palette), None))
         panels.append(("noised one-hot, max value", channels.max(0).values.numpy(), "viridis"))
     if teacher is not None:
@@ -210,18 +271,19 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
             info["teacher_error"] = str(exc)
             panels.append((f"{teacher.name}:\nmode {noise_mode!r} does not fit", None, None))
 
-    fig = Figure(figsize=(2.7 * len(panels), 3.0))
+    fig = Figure(figsize=(2.7 * len(panels), 3.5))
     axes = fig.subplots(1, len(panels))
     for ax, (title, img, cmap) in zip(np.atleast_1d(axes), panels):
         ax.axis("off")
         ax.set_title(title, fontsize=8)
         if img is None:
             continue
-        shown = ax.imshow(img, cmap=cmap, interpolation="nearest")
+        shown = ax.imshow(img, cmap=cmap, interpolation="nearest", **({"vmin": low, "vmax": high} if cmap else {}))
         if cmap is not None:
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, extend="both").set_label("code value", fontsize=7)
     fig.suptitle(f"{info_ds.name} sample {index}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    class_legend(fig, info_ds)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100)
@@ -243,21 +305,74 @@ def separability(label: torch.Tensor, num_classes: int, noise_mode: str, noise_s
 def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), noise_mode: str = "random",
                 noise_scale: float = 1.0, seed: int = 0, path=None) -> tuple[Figure, list[dict]]:
     """One sample's label channel at each noise std, from a clean label to mostly noise, with each
-    level's separability in its title. Returns the figure and one ``separability`` dict per level."""
-    from .plots import plot_panels
-
+    level's separability in its title, on one fixed colour scale. Returns the figure and one
+    ``separability`` dict per level."""
     _, label = dataset[index]
     k = dataset.info.num_classes
-    panels, levels = [], []
-    for std in noise_levels:
+    low, high = code_range(noise_mode, k, float(noise_scale))
+    fig = Figure(figsize=(2.4 * len(noise_levels) + 0.8, 2.9))
+    axes = np.atleast_1d(fig.subplots(1, len(noise_levels)))
+    levels = []
+    for ax, std in zip(axes, noise_levels):
         gen = torch.Generator().manual_seed(int(seed))
         channel = noise_labels(label[None], k, mode=noise_mode, noise_std=std, scale=noise_scale, generator=gen)[0]
         level = separability(label, k, noise_mode, std, noise_scale, seed)
         sep = level["separability"]
-        panels.append((f"std {std:g}, sep. " + ("clean" if sep is None else f"{sep:.2g}"),
-                       channel[0] if channel.shape[0] == 1 else channel.argmax(0)))
+        shown = ax.imshow((channel[0] if channel.shape[0] == 1 else channel.max(0).values).numpy(), cmap="coolwarm",
+                          vmin=low, vmax=high, interpolation="nearest")
+        ax.set_title(f"noise std {std:g}\nseparability " + ("∞ (clean)" if sep is None else f"{sep:.2g}"), fontsize=10)
+        ax.axis("off")
         levels.append(level)
-    return plot_panels(panels, path=path), levels
+    fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, extend="both").set_label("code value", fontsize=9)
+    fig.suptitle(f"sample {index}: {noise_mode} codes x scale {noise_scale:g}, from a clean label to noise", fontsize=10)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig, levels
+
+
+@torch.no_grad()
+def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, noise_scale: float | None = None,
+                   seed: int = 0, path=None) -> tuple[Figure, dict]:
+    """What the consistency loss compares: one image's two independently noised label channels
+    (random codes, as in training), the teacher's prediction on each, and the dual-path
+    consistency distance between the two (at the teacher's temperature and kind)."""
+    from .losses import dual_path_consistency
+    from .plots import colorize
+
+    if isinstance(teacher, (str, os.PathLike)):
+        teacher = load_model(teacher)
+    if teacher.label_channels != 1:
+        raise ValueError(f"{teacher.path} takes {teacher.label_channels} label channels; the dual-path view needs a "
+                         "random-code teacher (one label channel)")
+    image, label = dataset[index]
+    meta, k = teacher.meta, dataset.info.num_classes
+    scale = meta.get("noise_scale", 1.0) if noise_scale is None else noise_scale
+    x = image.unsqueeze(0).to(teacher.device)
+    paths = []
+    for offset in (0, 1):
+        gen = torch.Generator().manual_seed(int(seed) + offset)
+        channel = noise_labels(label.unsqueeze(0), k, mode="random", noise_std=noise_std, scale=scale, generator=gen)
+        out = teacher.model(torch.cat([x, channel.to(x)], 1))
+        paths.append((channel[0, 0].cpu(), out))
+    tau, kind = meta.get("tau", 4.0), meta.get("cons_kind", "cwd")
+    distance = float(dual_path_consistency(paths[0][1]["out_low"], paths[1][1]["out_low"], tau, kind))
+    low, high = code_range("random", k, scale)
+    fig = Figure(figsize=(11, 3.4))
+    axes = fig.subplots(1, 4)
+    for i, (channel, out) in enumerate(paths):
+        shown = axes[i].imshow(channel.numpy(), cmap="coolwarm", vmin=low, vmax=high, interpolation="nearest")
+        axes[i].set_title(f"path {i + 1}: label channel\n(own random codes and noise)", fontsize=8)
+        axes[2 + i].imshow(colorize(out["out"].argmax(1)[0].cpu(), dataset.info.palette), interpolation="nearest")
+        axes[2 + i].set_title(f"path {i + 1}: teacher's prediction", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    fig.colorbar(shown, ax=list(axes[:2]), fraction=0.03, pad=0.01).set_label("code value", fontsize=7)
+    fig.suptitle(f"dual path, sample {index}: consistency distance ({kind}, tau {tau:g}) = {distance:.4f}", fontsize=9)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig, {"consistency": distance, "kind": kind, "tau": tau}
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:
@@ -266,52 +381,109 @@ def figure_png(fig: Figure, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
+class ExplorerBox:
+    """Mixin for the explorer's box: a live front end shows the widgets; a headless run
+    (papermill, nbconvert) keeps the current figures as PNGs in the output instead."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["image/png"] = base64.b64encode(self.image.value).decode()
+        return bundle
+
+
 def noise_explorer(dataset, teacher_ckpt=None, *, index: int = 0, noise_mode: str = "random",
                    noise_std: float = 0.03, noise_scale: float = 1.0, seed: int = 0, data_root=None,
-                   split: str = "val", device="cpu"):
-    """Interactive ``render_noise_figure``: sliders for sample, noise std (log scale) and scale, a
-    mode menu and a seed box. Returns the widget box; ``box.controls`` holds the controls,
-    ``box.image`` the rendered PNG, ``box.info`` the last render's info and ``box.teacher_model``
-    the loaded checkpoint (or None)."""
+                   split: str = "val", device="cpu", runs_dir="runs", noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0)):
+    """Interactive ``render_noise_figure`` and ``noise_strip``: a teacher menu (the LAD teachers
+    under ``runs_dir``, newest first), sliders for sample, noise std (0 = the clean label) and
+    scale, a mode menu, a seed box and, for a random-code teacher, the dual-path view. Returns
+    the widget box; ``box.controls`` holds the controls, ``box.image`` / ``box.strip`` /
+    ``box.dual`` the rendered PNGs, ``box.info`` the last render's info, ``box.values()`` the
+    controls' values, ``box.teacher_model`` the loaded teacher (or None), ``box.save(folder)``
+    writes the current figures and their numbers."""
     import ipywidgets as W
 
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, data_root or f"data/{dataset}", split)
-    teacher = load_model(teacher_ckpt, device) if teacher_ckpt else None
+    teachers = [("none", "")] + find_teachers(runs_dir)
+    if teacher_ckpt and str(teacher_ckpt) not in [p for _, p in teachers]:
+        teachers.insert(1, (str(teacher_ckpt), str(teacher_ckpt)))
     style = {"description_width": "initial"}
+    std = min(NOISE_STD_STEPS, key=lambda s: abs(s - float(noise_std)))
     controls = {
+        "teacher": W.Dropdown(options=teachers, value=str(teacher_ckpt or ""), description="teacher", style=style,
+                              layout=W.Layout(width="560px")),
         "index": W.IntSlider(value=index, min=0, max=len(dataset) - 1, description="sample",
                              continuous_update=False, style=style),
         "noise_mode": W.Dropdown(options=list(NOISE_MODES), value=noise_mode, description="noise mode",
                                  style=style),
-        "noise_std": W.FloatLogSlider(value=max(float(noise_std), 1e-3), base=10, min=-3, max=1, step=0.1,
-                                      description="noise std", readout_format=".3g",
-                                      continuous_update=False, style=style),
-        "noise_scale": W.FloatSlider(value=float(noise_scale), min=0.1, max=5.0, step=0.1,
+        "noise_std": W.SelectionSlider(options=[(f"{s:g}", s) for s in NOISE_STD_STEPS], value=std,
+                                       description="noise std", continuous_update=False, style=style),
+        "noise_scale": W.FloatSlider(value=float(noise_scale), min=0.1, max=5.0, step=0.1, readout_format=".1f",
                                      description="scale", continuous_update=False, style=style),
         "seed": W.IntText(value=int(seed), description="seed", style=style, layout=W.Layout(width="140px")),
+        "dual_path": W.Checkbox(value=False, description="dual-path view (the two paths the consistency loss compares)",
+                                style=style, indent=False),
     }
-    image = W.Image(format="png")
+    image, strip, dual = W.Image(format="png"), W.Image(format="png"), W.Image(format="png")
     status = W.HTML()
-    box = W.VBox([W.HBox([controls["index"], controls["noise_mode"]]),
-                  W.HBox([controls["noise_std"], controls["noise_scale"], controls["seed"]]), image, status])
-    box.controls, box.image, box.info, box.teacher_model = controls, image, {}, teacher
+    box_class = type("NoiseExplorer", (ExplorerBox, W.VBox), {})
+    box = box_class([controls["teacher"], W.HBox([controls["index"], controls["noise_mode"]]),
+                     W.HBox([controls["noise_std"], controls["noise_scale"], controls["seed"]]), image, status,
+                     strip, controls["dual_path"], dual])
+    box.controls, box.image, box.strip, box.dual, box.info, box.levels = controls, image, strip, dual, {}, []
+    box.teacher_model = load_model(teacher_ckpt, device) if teacher_ckpt else None
+    figures = {}
+
+    def values():
+        return {name: c.value for name, c in controls.items() if name not in ("teacher", "dual_path")}
+
+    def load_teacher(change):
+        box.teacher_model = load_model(change["new"], device) if change["new"] else None
+        update()
 
     def update(_change=None):
-        values = {name: c.value for name, c in controls.items()}
-        fig, info = render_noise_figure(dataset, teacher=teacher, **values)
-        image.value = figure_png(fig)
+        v = values()
+        figures["noise_figure"], info = render_noise_figure(dataset, teacher=box.teacher_model, **v)
+        figures["noise_strip"], box.levels = noise_strip(dataset, v["index"], noise_levels, v["noise_mode"],
+                                                         v["noise_scale"], v["seed"])
+        image.value, strip.value = figure_png(figures["noise_figure"]), figure_png(figures["noise_strip"])
+        figures.pop("dual_path", None)
+        teacher = box.teacher_model
+        if controls["dual_path"].value and teacher is not None and teacher.label_channels == 1:
+            figures["dual_path"], dual_info = dual_path_view(dataset, teacher, v["index"], v["noise_std"],
+                                                             v["noise_scale"], v["seed"])
+            info["dual_path"] = dual_info
+            dual.value = figure_png(figures["dual_path"])
+        dual.layout.display = None if "dual_path" in figures else "none"
         box.info = info
-        text = (f"label channel: mean {info['channel_mean']:.3f}, std {info['channel_std']:.3f} "
-                f"(image std {info['image_std']:.2f})")
+        sep = info["separability"]
+        text = ("label channel: clean (noise std 0)" if sep is None else
+                f"label channel: separability <b>{sep:.2g}</b> (code spread / noise std; above ~3 regions are easy "
+                "to tell apart, below ~1 mostly noise)")
         if "teacher_miou" in info:
             text += f" &nbsp; teacher mIoU on this sample: <b>{100 * info['teacher_miou']:.1f}%</b>"
         if "teacher_error" in info:
             text += f" &nbsp; <i>{info['teacher_error']}</i>"
+        if "dual_path" in info:
+            text += f" &nbsp; consistency distance between the paths: <b>{info['dual_path']['consistency']:.4f}</b>"
+        elif controls["dual_path"].value:
+            text += " &nbsp; <i>the dual-path view needs a random-code teacher: pick one above</i>"
         status.value = text
 
-    for control in controls.values():
-        control.observe(update, names="value")
-    box.update = update
+    def save(folder) -> dict:
+        """The current figures as PNGs in ``folder`` and their numbers (returned)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, fig in figures.items():
+            fig.savefig(folder / f"{name}.png", dpi=100)
+        return {**box.info, "levels": box.levels, "teacher": controls["teacher"].value}
+
+    controls["teacher"].observe(load_teacher, names="value")
+    for name, control in controls.items():
+        if name != "teacher":
+            control.observe(update, names="value")
+    box.update, box.save, box.values = update, save, values
     update()
     return box

@@ -27,7 +27,7 @@
 # * **onehot** (an ablation): one channel per class, plus noise.
 #
 # Noise std 0 is a clean label; as it grows, the channel stops telling regions apart and the teacher
-# has to rely on the image. With `teacher_ckpt` (a LAD teacher's `best.pt`, e.g. from
+# has to rely on the image. With a teacher picked (a LAD teacher's `best.pt`, e.g. from
 # `02_teacher_training`) the explorer also shows the teacher's prediction and its mIoU on that
 # sample at that noise level.
 #
@@ -43,62 +43,54 @@ noise_mode = "random"         # random | fixed | onehot
 noise_std = 0.03
 noise_scale = 1.7
 seed = 0
-teacher_ckpt = ""             # a LAD teacher checkpoint to show its prediction; empty: none
+teacher_ckpt = ""             # a LAD teacher checkpoint to start with; empty: none (or pick one in the menu)
+runs_dir = "runs"             # where the teacher menu looks for LAD teachers
 device = "cpu"
-noise_levels = [0.0, 0.03, 0.1, 0.3, 1.0, 3.0]  # the static strip below
+noise_levels = [0.0, 0.03, 0.1, 0.3, 1.0, 3.0]  # the strip from a clean label to noise
 
 # %%
 # %matplotlib inline
 from pathlib import Path
 
-from ladkit.widgets import load_dataset, noise_explorer, noise_strip, render_noise_figure, use_project_root
+from ladkit.widgets import load_dataset, noise_explorer, use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
 out = Path(out_dir)
 data = load_dataset(dataset, data_root, split)
-print(data)
+print(f"{data.info.name} {split}: {len(data)} images, {data.info.num_classes} classes: "
+      + ", ".join(data.info.class_names))
 
 # %% [markdown]
 # ## Explorer
 #
-# Move the sliders (the figure re-renders on release): sample, noise mode, noise std (log scale),
-# scale and seed. The line under the figure gives the channel's statistics and, with a teacher, its
-# mIoU on this sample.
+# Pick a teacher (the LAD teachers under `runs/`, newest first, e.g. the one `02_teacher_training`
+# or `make demo` trained) and move the controls (the figures re-render on release): sample, noise
+# mode, noise std (0 is the clean label), scale and seed. Colours are code values on a fixed scale
+# (random codes: ±3 × scale), so scale and noise show as colour; the legend names the classes, and
+# white outlines are *ignore* (255: not scored). The line under the figure gives the channel's
+# separability and, with a teacher, its mIoU on this sample. Below: the same sample from a clean
+# label to noise, and, ticked, the **dual-path view**: the two independently noised channels the
+# teacher is trained on, its two predictions and the consistency distance the loss pulls down.
 
 # %%
 explorer = noise_explorer(data, teacher_ckpt=teacher_ckpt or None, index=index, noise_mode=noise_mode,
-                          noise_std=noise_std, noise_scale=noise_scale, seed=seed, device=device)
+                          noise_std=noise_std, noise_scale=noise_scale, seed=seed, device=device, runs_dir=runs_dir,
+                          noise_levels=noise_levels)
 explorer
 
 # %% [markdown]
-# ## The same figure for the given parameters
+# ## Keep what the explorer shows
 #
-# Rendered by the plain function the explorer calls, so it also appears when the notebook runs
-# without a live front end (papermill, CI, a sweep).
-
-# %%
-fig, noise_info = render_noise_figure(data, index=index, noise_mode=noise_mode, noise_std=noise_std,
-                                      noise_scale=noise_scale, seed=seed, teacher=explorer.teacher_model,
-                                      path=out / "noise_figure.png")
-fig
-
-# %% [markdown]
-# ## From a clean label to no label
-#
-# The same sample's channel at increasing noise. A rough *separability* per level: the spread of the
-# region codes divided by the pixel noise (`scale` cancels) — above ~3 the regions are easy to tell
-# apart, below ~1 the channel is mostly noise.
-
-# %%
-fig, levels = noise_strip(data, index=index, noise_levels=noise_levels, noise_mode=noise_mode,
-                          noise_scale=noise_scale, seed=seed, path=out / "noise_strip.png")
-fig
+# Writes the explorer's current figures (`noise_figure.png`, `noise_strip.png`, and the dual-path
+# view when on) and their numbers to `out_dir`; rerun it after moving the controls. Headless runs
+# (papermill, a sweep) keep the figure in the explorer's output and write these files too.
 
 # %%
 from ladkit.checkpoint import save_json
 
-save_json({**noise_info, "dataset": data.info.name, "split": split, "levels": levels}, out / "metrics.json")
-noise_info
+metrics = {**explorer.save(out), "dataset": data.info.name, "split": split}
+save_json(metrics, out / "metrics.json")
+{k: v for k, v in metrics.items() if k != "levels"}
 
 # %% [markdown]
 # **Next:** `02_teacher_training`, a baseline and a LAD teacher trained side by side.

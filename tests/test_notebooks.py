@@ -242,19 +242,3 @@ def test_results_notebook_reads_the_study_and_the_sweep(ablation_sweep, tmp_path
     summary = (out / "summary.md").read_text()
     assert summary.startswith("| noise_std | cons_weight | miou (%) mean ± std | n |")
     assert _images(nb) >= 4
-
-
-# ---------------------------------------------------------------- the explorer without a browser
-
-def test_noise_explorer_rerenders_when_noise_std_moves(tiny_data, tmp_path):
-    from ladkit.widgets import load_dataset, noise_explorer
-
-    box = noise_explorer(load_dataset("synthetic", tiny_data), noise_std=0.03)
-    slider = box.controls["noise_std"]
-    assert "noise std" in slider.description
-    before = box.image.value
-    assert before[:8] == b"\x89PNG\r\n\x1a\n"
-    slider.value = 1.0
-    assert box.image.value != before and box.info["noise_std"] == pytest.approx(1.0)
-    box.controls["noise_mode"].value = "onehot"
-    assert box.info["label_channels"] == 6

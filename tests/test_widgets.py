@@ -1,0 +1,102 @@
+"""The explorer without a browser: its controls re-render what they name, the teacher menu finds
+the LAD teachers on disk, colours sit on a fixed scale, and the dual-path view measures the paths."""
+
+import time
+
+import pytest
+import torch
+
+from ladkit.config import BaselineConfig, TeacherConfig
+from ladkit.data.synthetic import make_synthetic
+from ladkit.engine import train
+from ladkit.widgets import (NOISE_STD_STEPS, code_range, dual_path_view, find_teachers, load_dataset, noise_explorer,
+                            noise_strip, render_noise_figure)
+
+TINY = dict(iters=2, crop_size=32, batch_size=4, val_batch_size=4, model="fcn", backbone="resnet18_quarter",
+            device="cpu", progress=False, val_every=0)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Tiny data and, under runs/, a baseline, an older and a newer LAD teacher."""
+    root = tmp_path_factory.mktemp("lab")
+    data = root / "data"
+    make_synthetic(data, num_train=8, num_val=4, num_test=4, size=32)
+    common = dict(data_root=str(data), **TINY)
+    train(BaselineConfig(out_dir=str(root / "runs" / "base"), **common))
+    train(TeacherConfig(out_dir=str(root / "runs" / "old_teacher"), **common))
+    time.sleep(0.05)
+    train(TeacherConfig(out_dir=str(root / "runs" / "nested" / "new_teacher"), **common))
+    return root, load_dataset("synthetic", data)
+
+
+def test_teacher_menu_lists_lad_teachers_newest_first(lab):
+    root, _ = lab
+    found = find_teachers(root / "runs")
+    assert [p.split("/runs/")[1] for _, p in found] == ["nested/new_teacher/best.pt", "old_teacher/best.pt"]
+    assert all("mIoU" in label and "ago" in label for label, _ in found)
+    assert find_teachers(root / "nowhere") == []
+
+
+def test_picking_a_teacher_adds_its_panel_and_mIoU(lab):
+    root, data = lab
+    box = noise_explorer(data, runs_dir=root / "runs")
+    menu = box.controls["teacher"]
+    assert [label for label, _ in menu.options][0] == "none" and len(menu.options) == 3
+    assert "teacher_miou" not in box.info and box.teacher_model is None
+    before = box.image.value
+    menu.value = menu.options[1][1]
+    assert box.teacher_model is not None and 0 <= box.info["teacher_miou"] <= 1
+    assert box.image.value != before and "teacher mIoU" in box.children[4].value
+
+
+def test_scale_changes_the_channel_pixels_on_a_fixed_colour_scale(lab):
+    _, data = lab
+    box = noise_explorer(data, noise_std=0.03, noise_scale=1.0)
+    before, strip_before = box.image.value, box.strip.value
+    box.controls["noise_scale"].value = 3.0
+    assert box.image.value != before and box.strip.value != strip_before
+    assert code_range("random", 6, 2.0) == (-6.0, 6.0) and code_range("onehot", 6, 2.0) == (0.0, 2.0)
+    fig, _ = render_noise_figure(data, noise_scale=2.0)
+    channel_axis = fig.axes[2]
+    assert channel_axis.images[0].get_clim() == (-6.0, 6.0)
+    assert any(ax.get_ylabel() == "code value" for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-1].startswith("ignore (255)")
+
+
+def test_noise_std_reaches_the_clean_label_with_one_readout_format(lab):
+    _, data = lab
+    box = noise_explorer(data, noise_std=0.03)
+    slider = box.controls["noise_std"]
+    assert slider.options[0] == ("0", 0.0) and [label for label, _ in slider.options][6] == "0.03"
+    slider.value = 0.0
+    assert box.info["separability"] is None and "clean" in box.children[4].value
+    slider.value = 1.0
+    assert 0 < box.info["separability"] < 3 and "separability" in box.children[4].value
+    assert NOISE_STD_STEPS == tuple(sorted(NOISE_STD_STEPS))
+
+
+def test_saved_figures_follow_the_controls(lab, tmp_path):
+    root, data = lab
+    box = noise_explorer(data, index=0, noise_std=0.03, noise_levels=(0.0, 1.0))
+    box.controls["index"].value = 2
+    box.controls["noise_std"].value = 0.3
+    saved = box.save(tmp_path)
+    assert saved["index"] == 2 and saved["noise_std"] == pytest.approx(0.3) and len(saved["levels"]) == 2
+    assert {p.name for p in tmp_path.glob("*.png")} == {"noise_figure.png", "noise_strip.png"}
+    bundle = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and bundle["image/png"]
+
+
+def test_dual_path_view_shows_two_paths_and_their_distance(lab, tmp_path):
+    root, data = lab
+    ckpt = root / "runs" / "old_teacher" / "best.pt"
+    fig, info = dual_path_view(data, ckpt, index=1, noise_std=0.03, noise_scale=1.0, path=tmp_path / "dual.png")
+    assert info["consistency"] > 0 and info["kind"] == "cwd" and (tmp_path / "dual.png").exists()
+    box = noise_explorer(data, teacher_ckpt=str(ckpt), index=1, noise_std=0.03, noise_scale=1.0)
+    assert box.dual.layout.display == "none"
+    box.controls["dual_path"].value = True
+    assert box.info["dual_path"]["consistency"] == pytest.approx(info["consistency"])
+    assert box.dual.layout.display is None and "consistency distance" in box.children[4].value
+    strip, levels = noise_strip(data, 0, (0.0, 0.3))
+    assert levels[0]["separability"] is None and strip.axes[0].get_title().startswith("noise std 0")
