@@ -1,0 +1,114 @@
+"""Every config value is checked when the config is built, whatever the source, and every error
+the user can cause reaches the command line as one line ``ladkit: error: ...`` with exit 2."""
+
+import pytest
+
+from ladkit import cli
+from ladkit.config import (BaselineConfig, ConfigError, DistillConfig, EvalConfig, TeacherConfig, from_dict,
+                           load_config, train_config)
+
+# The issue's table, plus neighbours: (key=value on the command line, what the message must say)
+BAD_VALUES = [
+    ("amp=bf32", "amp='bf32' is not valid: expected one of 'none', 'bf16', 'fp16'"),
+    ("crop_size=0", "crop_size=0 is not valid: expected an integer >= 1"),
+    ("batch_size=0", "batch_size=0 is not valid: expected an integer >= 1"),
+    ("iters=2.5", "iters=2.5 is not valid: expected an integer >= 1"),
+    ("iters=-5", "iters=-5 is not valid: expected an integer >= 1"),
+    ("iters=abc", "iters='abc' is not valid: expected an integer >= 1"),
+    ("scale_range=abc", "scale_range='abc' is not valid: expected a list like [0.75, 1.5]"),
+    ("scale_range=[2, 1]", "scale_range=[2.0, 1.0] is not valid: expected two numbers [low, high] with 0 < low <= high"),
+    ("lr=0", "lr=0.0 is not valid: expected a number > 0"),
+    ("momentum=1.5", "momentum=1.5 is not valid: expected a number in [0, 1)"),
+    ("optimizer=adam", "optimizer='adam' is not valid: expected one of 'adamw', 'sgd'"),
+    ("progress=maybe", "progress='maybe' is not valid: expected true or false"),
+    ("seed=-1", "seed=-1 is not valid: expected an integer in 0 .. 2**32 - 1"),
+    ("model=unet", "model='unet' is not valid: expected one of deeplabv3, fcn"),
+    ("backbone=stdc1", "backbone='stdc1' is not valid: expected a backbone of deeplabv3: resnet18"),
+    ("dataset=kitti", "dataset='kitti' is not valid: expected one of synthetic, voc"),
+    ("device=gpu", "device='gpu' is not valid: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    ("out_dir=", "out_dir='' is not valid: expected a non-empty string"),
+    ("val_every=-1", "val_every=-1 is not valid: expected an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize("pair, message", BAD_VALUES)
+def test_bad_value_from_the_command_line_is_one_line_naming_key_value_and_valid(pair, message, capsys):
+    assert cli.main(["train", "--job", "baseline", pair]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ladkit: error: command line: " + message) and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("pair, message", BAD_VALUES[:8])
+def test_bad_value_from_yaml_names_the_file(pair, message, tmp_path):
+    key, value = pair.split("=", 1)
+    path = tmp_path / "job.yaml"
+    path.write_text(f"job: baseline\n{key}: {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value)
+
+
+def test_notebook_parameters_and_sweep_points_are_checked_too():
+    with pytest.raises(ConfigError, match=r"^crop_size=0 is not valid"):  # a notebook builds the dataclass
+        TeacherConfig(crop_size=0)
+    with pytest.raises(ConfigError, match=r"^noise_mode='gauss' is not valid: expected one of 'random', 'fixed'"):
+        TeacherConfig(noise_mode="gauss")
+    with pytest.raises(ConfigError, match=r"^run_point parameters: kd_kind='cwdd' is not valid"):
+        train_config({"kd_kind": "cwdd"}, source="run_point parameters", job="distill")
+    with pytest.raises(ConfigError, match=r"^job='lad-teacher' is not valid: expected 'baseline' for BaselineConfig"):
+        BaselineConfig(job="lad-teacher")
+    with pytest.raises(ConfigError, match=r"command line: job='teacher' is not valid: expected one of baseline"):
+        train_config({"job": "teacher"}, source="command line")
+    with pytest.raises(ConfigError, match=r"scales=\(0.0,\) is not valid: expected a non-empty list of numbers > 0"):
+        EvalConfig(scales=(0,))
+    with pytest.raises(ConfigError, match=r"teacher_noise_mode='one-hot' is not valid"):
+        DistillConfig(teacher_noise_mode="one-hot")
+
+
+def test_values_are_coerced_to_the_field_type():
+    cfg = train_config({"iters": "5", "lr": "1e-3", "scale_range": [1, 2], "crop_size": [32, 48], "aux": "no",
+                        "batch_size": 4.0, "noise_std": 1, "data_root": 2012}, job="lad-teacher")
+    assert (cfg.iters, cfg.lr, cfg.scale_range, cfg.crop_size, cfg.aux) == (5, 0.001, (1.0, 2.0), (32, 48), False)
+    assert (cfg.batch_size, cfg.noise_std, cfg.data_root) == (4, 1.0, "2012")
+    assert type(cfg.batch_size) is int and type(cfg.noise_std) is float
+    assert from_dict(EvalConfig, {"scales": 1.5, "noise_levels": [0, 1]}).scales == (1.5,)
+    assert TeacherConfig(scale_range=[0.5, 2]).scale_range == (0.5, 2.0)  # a list from a notebook
+
+
+def test_yaml_syntax_errors_name_the_file_or_argument_and_line(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text("job: baseline\niters: 3\nlr: [0.1,\n  crop_size: 32\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: line \d+, column \d+: not valid YAML"):
+        load_config(path)
+    assert cli.main(["train", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ladkit: error: {path}: line") and err.count("\n") == 1
+    assert cli.main(["train", "scale_range=[1,"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ladkit: error: command line argument 'scale_range=[1,': line 1") and "Traceback" not in err
+    assert cli.main(["train", "iters"]) == 2
+    assert "expected key=value, got 'iters'" in capsys.readouterr().err
+    assert cli.main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "none.yaml does not exist" in capsys.readouterr().err
+
+
+def test_any_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    def boom(args):
+        raise TypeError("something\nbroke")
+
+    monkeypatch.setattr(cli, "cmd_train", boom)
+    assert cli.main(["train"]) == 2
+    err = capsys.readouterr().err
+    assert err == "ladkit: error: TypeError: something broke (an internal error: rerun with --debug and report the traceback)\n"
+    for argv in (["--debug", "train"], ["train", "--debug"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and err.rstrip().endswith("report the traceback)")
+
+    def user_error(args):
+        raise OSError(28, "could not write x: the disk is full")
+
+    monkeypatch.setattr(cli, "cmd_train", user_error)
+    assert cli.main(["train"]) == 2
+    assert capsys.readouterr().err == "ladkit: error: [Errno 28] could not write x: the disk is full\n"
