@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ladkit-installed
 
-.PHONY: test demo study lab bench clean-venv
+.PHONY: test demo study lab bench gpu-check clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# One GPU, at most 8 minutes: CUDA tests, torchrun + NCCL, a sweep, the step benchmark (BENCHMARKS.md "GPU")
+GPU_CHECK_OUT ?= runs/gpu_check
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py --out $(GPU_CHECK_OUT)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -474,7 +474,7 @@ def run_check(out: Path, smoke: bool, parts: tuple, budget: float) -> dict:
     deadline = time.monotonic() + budget
     report = {"smoke": smoke, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "device": torch.cuda.get_device_name(0) if has_cuda and not smoke else "CPU", "torch": torch.__version__,
-              "budget_s": budget, "parts": {name: {"status": "pending"} for name in parts}}
+              "budget_s": budget, "parts": earlier_parts(out, parts)}
     if {"ddp", "sweep"} & set(parts):
         tiny_data(out)  # once, before parts that share it start side by side
     tick, lock = time.perf_counter(), threading.Lock()
@@ -495,6 +495,15 @@ def run_check(out: Path, smoke: bool, parts: tuple, budget: float) -> dict:
     with ThreadPoolExecutor(len(parts) if smoke else 1) as pool:
         list(pool.map(one, parts))
     return report
+
+
+def earlier_parts(out: Path, parts: tuple) -> dict:
+    """Parts not rerun keep their earlier result in OUT (e.g. ``--parts study`` continuing the
+    study after a full check); the ones about to run are pending."""
+    path = out / "gpu_check.json"
+    earlier = json.loads(path.read_text())["parts"] if path.exists() else {}
+    return {name: {"status": "pending"} if name in parts else earlier[name]
+            for name in PARTS if name in parts or name in earlier}
 
 
 def run_part(name: str, out: Path, smoke: bool, limit: float) -> dict:

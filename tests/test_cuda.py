@@ -82,14 +82,6 @@ def test_train_steps_finite(job, amp, channels_last, data_root, teacher_ckpt, tm
 
 
 @pytest.mark.parametrize("job", JOBS)
-def test_train_steps_finite_compiled(job, data_root, teacher_ckpt, tmp_path):
-    cfg = job_config(job, data_root, teacher_ckpt, tmp_path / "run", amp="bf16", channels_last=True, compile=True)
-    losses = train_losses(cfg)
-    assert len(losses) == TINY["iters"] and all(math.isfinite(v) for v in losses), losses
-    assert_weights_finite(cfg.out_dir)
-
-
-@pytest.mark.parametrize("job", JOBS)
 def test_bf16_losses_follow_fp32_from_the_same_seed(job, data_root, teacher_ckpt, tmp_path):
     runs = {amp: train_losses(job_config(job, data_root, teacher_ckpt, tmp_path / amp, amp=amp, iters=BF16_STEPS))
             for amp in ("none", "bf16")}
@@ -172,3 +164,13 @@ def test_training_step_has_no_host_sync(job, amp, data_root, teacher_ckpt, tmp_p
     finally:
         torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize()
+
+
+# ---------------------------------------------------------------- compile (last: the slowest)
+
+@pytest.mark.parametrize("job", JOBS)
+def test_train_steps_finite_compiled(job, data_root, teacher_ckpt, tmp_path):
+    cfg = job_config(job, data_root, teacher_ckpt, tmp_path / "run", amp="bf16", channels_last=True, compile=True)
+    losses = train_losses(cfg)
+    assert len(losses) == TINY["iters"] and all(math.isfinite(v) for v in losses), losses
+    assert_weights_finite(cfg.out_dir)

@@ -69,9 +69,19 @@ def test_a_part_that_raises_is_recorded_and_the_others_still_run(tmp_path, monke
     def broken(out, smoke, limit):
         raise ValueError("no runner notebook")
 
-    monkeypatch.setitem(check.PART_FUNCS, "sweep", broken)
+    monkeypatch.setitem(check.PART_FUNCS, "cuda_tests", broken)
     monkeypatch.setitem(check.PART_FUNCS, "bench", lambda out, smoke, limit: {"status": "ok", "summary": "fine"})
-    report = check.run_check(tmp_path, smoke=True, parts=("sweep", "bench"), budget=60)
-    assert report["parts"]["sweep"] == {"status": "failed", "summary": "ValueError: no runner notebook",
-                                        "seconds": report["parts"]["sweep"]["seconds"]}
+    report = check.run_check(tmp_path, smoke=True, parts=("cuda_tests", "bench"), budget=60)
+    assert report["parts"]["cuda_tests"] == {"status": "failed", "summary": "ValueError: no runner notebook",
+                                             "seconds": report["parts"]["cuda_tests"]["seconds"]}
     assert report["parts"]["bench"]["status"] == "ok"
+
+
+def test_rerunning_one_part_keeps_the_others(tmp_path, monkeypatch):
+    check = load_script()
+    monkeypatch.setitem(check.PART_FUNCS, "bench", lambda out, smoke, limit: {"status": "ok", "summary": "first"})
+    check.run_check(tmp_path, smoke=True, parts=("bench", "study"), budget=60)
+    monkeypatch.setitem(check.PART_FUNCS, "bench", lambda out, smoke, limit: {"status": "ok", "summary": "again"})
+    report = check.run_check(tmp_path, smoke=True, parts=("bench",), budget=60)
+    assert list(report["parts"]) == ["bench", "study"] and report["parts"]["bench"]["summary"] == "again"
+    assert json.loads((tmp_path / "gpu_check.json").read_text())["parts"]["study"]["status"] == "skipped"
