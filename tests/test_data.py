@@ -316,3 +316,59 @@ def test_dataset_applies_transforms_and_returns_plain_tensors(voc_root):
     assert type(image) is torch.Tensor and type(label) is torch.Tensor
     assert image.shape == (3, 20, 28) and label.dtype == torch.int64
     assert set(label.unique().tolist()) <= {0, 1, 5, 20, 255}
+
+
+# ---- stray files, damaged synthetic data --------------------------------------------------------------
+
+def test_stray_and_hidden_files_in_split_folders_are_ignored(tmp_path):
+    make_cityscapes(tmp_path, "train", [("ulm", "ulm_000000_000019")], values=(7, 8))
+    for folder in ("leftImg8bit", "gtFine"):
+        (tmp_path / folder / "train" / ".DS_Store").write_bytes(b"\0\1")  # a file beside the city folders
+    (tmp_path / "leftImg8bit" / "train" / "ulm" / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / "leftImg8bit" / "train" / "ulm" / "._ulm_000000_000019_leftImg8bit.png").write_bytes(b"\0")
+    dataset = build_dataset("cityscapes", tmp_path, "train")
+    assert len(dataset) == 1 and dataset.pairs[0][1].name == "ulm_000000_000019_gtFine_labelIds.png"
+    make_ade20k(tmp_path, "training", ["ADE_train_00000001"], values=(0, 1))
+    (tmp_path / "ADEChallengeData2016" / "images" / "training" / "._ADE_train_00000001.jpg").write_bytes(b"\0")
+    assert len(build_dataset("ade20k", tmp_path, "train")) == 1
+
+
+def test_check_labels_names_a_bad_label_without_reading_images(voc_root):
+    root, _ = voc_root
+    dataset = build_dataset("voc", root, "train")
+    dataset.check_labels()
+    bad = root / "VOCdevkit" / "VOC2012" / "SegmentationClass" / "2007_000039.png"
+    write_label(bad, np.full((HEIGHT, WIDTH), 30, dtype=np.uint8))
+    with pytest.raises(DatasetError, match=r"2007_000039\.png contains value\(s\) 30"):
+        dataset.check_labels()
+    dataset.check_labels([0])  # only the listed indices
+
+
+def test_make_synthetic_repairs_missing_files_and_names_a_corrupt_meta(tmp_path, capsys):
+    from ladkit.cli import main
+    from ladkit.data.synthetic import ensure_synthetic, make_synthetic
+
+    args = dict(num_train=4, num_val=2, num_test=1, size=24)
+    voc = make_synthetic(tmp_path, **args)
+    image, label = voc / "JPEGImages" / "train_000001.jpg", voc / "SegmentationClass" / "val_000000.png"
+    before = image.read_bytes(), label.read_bytes()
+    image.unlink()
+    label.unlink()
+    (voc / "ImageSets" / "Segmentation" / "test.txt").unlink()
+    cli_args = ["make-synthetic", "--out", str(tmp_path), "--num-train", "4", "--num-val", "2", "--num-test", "1",
+                "--size", "24"]
+    assert main(cli_args) == 0  # the fix a missing-file error suggests really repairs the data
+    assert (image.read_bytes(), label.read_bytes()) == before
+    assert len(build_dataset("synthetic", tmp_path, "test")) == 1
+    assert not [p for p in voc.rglob(".*") if p.is_file()], "no temp file is left"
+    label.unlink()
+    ensure_synthetic(tmp_path)  # what training calls first: repairs as well
+    assert label.read_bytes() == before[1]
+
+    (voc / "synthetic_meta.json").write_text('{"version": 3, "num_tr')
+    with pytest.raises(DatasetError, match=r"synthetic_meta\.json cannot be read .*make-synthetic --out .* --overwrite"):
+        ensure_synthetic(tmp_path)
+    assert main(cli_args) == 2
+    assert "synthetic_meta.json cannot be read" in capsys.readouterr().err
+    assert main([*cli_args, "--overwrite"]) == 0  # the fix it names works
+    assert ensure_synthetic(tmp_path) == voc

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torchvision.datasets import Cityscapes
-
 from ladkit.constants import IGNORE_INDEX
 from ladkit.data.base import PairTransform, SegmentationDataset, require_nonempty
 from ladkit.data.info import DatasetInfo
 from ladkit.data.label_map import LabelMap
-from ladkit.data.layout import check_split, prepare_command, require_dir
+from ladkit.data.layout import check_split, prepare_command, require_dir, visible_names
 
 # (trainId order) name, labelId, colour: the official cityscapesScripts label table, evaluated classes.
 CITYSCAPES_TRAIN_CLASSES = (
@@ -44,14 +42,20 @@ CITYSCAPES_LABEL_MAP = LabelMap.from_pairs(
 )
 CITYSCAPES_SPLITS = ("train", "val")
 IMAGE_SUFFIX = "_leftImg8bit.png"
+LABEL_SUFFIX = "_gtFine_labelIds.png"  # torchvision's Cityscapes(target_type="semantic") name
 
 
 def cityscapes_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
-    # torchvision's class does the folder walk; it lists in directory order, so sort for stable indices.
-    listing = Cityscapes(str(root), split=split, mode="fine", target_type="semantic")
-    pairs = [(Path(image), Path(targets[0])) for image, targets in zip(listing.images, listing.targets)
-             if image.endswith(IMAGE_SUFFIX)]
-    return sorted(pairs)
+    """(image, labelIds) pairs of every city folder, sorted. torchvision's Cityscapes walk (same
+    file names) stops at any stray file in the split folder (a .DS_Store); ours skips files there
+    and hidden files (macOS ._* copies) in the city folders."""
+    image_root, label_root = Path(root) / "leftImg8bit" / split, Path(root) / "gtFine" / split
+    pairs = []
+    for city in sorted(d for d in image_root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        for name in visible_names(city, IMAGE_SUFFIX):
+            label_name = name[: -len(IMAGE_SUFFIX)] + LABEL_SUFFIX
+            pairs.append((city / name, label_root / city.name / label_name))
+    return pairs
 
 
 def build_cityscapes(root: Path, split: str, transforms: PairTransform | None = None) -> SegmentationDataset:

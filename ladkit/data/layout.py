@@ -42,6 +42,13 @@ def read_id_list(path: Path, fix: str) -> list[str]:
     return [line.split()[0] for line in text.splitlines() if line.strip()]
 
 
+def visible_names(folder: Path, suffix: str) -> list[str]:
+    """Sorted names of the files in folder ending with suffix. Hidden files are skipped: macOS
+    copies leave ._NAME.jpg beside every NAME.jpg, and .DS_Store in every folder."""
+    return sorted(p.name for p in folder.iterdir()
+                  if p.name.endswith(suffix) and not p.name.startswith(".") and p.is_file())
+
+
 def stems(folder: Path, suffix: str) -> list[str]:
-    """Sorted file names in folder ending with suffix, with the suffix removed."""
-    return sorted(p.name[: -len(suffix)] for p in folder.iterdir() if p.name.endswith(suffix))
+    """Sorted file names in folder ending with suffix (hidden files skipped), the suffix removed."""
+    return [name[: -len(suffix)] for name in visible_names(folder, suffix)]

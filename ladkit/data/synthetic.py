@@ -292,7 +292,7 @@ def save_label_png(label: np.ndarray, path: Path) -> None:
     height, width = label.shape
     png = Image.frombytes("P", (width, height), np.ascontiguousarray(label).tobytes())
     png.putpalette(voc_label_palette())
-    png.save(path, optimize=False)
+    png.save(path, format="PNG", optimize=False)
 
 
 def split_items(counts: dict[str, int]) -> dict[str, list[tuple[str, int]]]:
@@ -338,6 +338,7 @@ def ensure_synthetic(root: str | os.PathLike) -> Path:
             f"{voc_dir / META_FILENAME}: synthetic data version {found.get('version')} is stale "
             f"(this ladkit makes version {SYNTHETIC_VERSION}); regenerate it with "
             f"`ladkit make-synthetic --out {root} --overwrite`")
+    repair(voc_dir, found)  # a file lost since generation comes back as it was (a stat per file)
     return voc_dir
 
 
@@ -358,7 +359,57 @@ def expected_meta(num_train, num_val, num_test, size, seed, ignore_border) -> di
 def read_meta(voc_dir: str | os.PathLike) -> dict | None:
     """The meta of a generated dataset, or None if `voc_dir` holds no finished synthetic data."""
     path = Path(voc_dir) / META_FILENAME
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, OSError) as error:  # JSONDecodeError names a line but not the file
+        root = Path(voc_dir).parent.parent
+        raise DatasetError(f"{path} cannot be read ({error}); regenerate the data with "
+                           f"`ladkit make-synthetic --out {root} --overwrite`") from error
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{path} does not hold generation parameters; regenerate the data with "
+                           f"`ladkit make-synthetic --out {Path(voc_dir).parent.parent} --overwrite`")
+    return meta
+
+
+def missing_samples(voc_dir: Path, meta: dict) -> list[tuple[str, int]]:
+    """The samples of a finished dataset whose image or label file is gone (deleted, or lost in a copy)."""
+    splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
+    return [(sample_id, index) for items in splits.values() for sample_id, index in items
+            if not (voc_dir / "JPEGImages" / f"{sample_id}.jpg").is_file()
+            or not (voc_dir / "SegmentationClass" / f"{sample_id}.png").is_file()]
+
+
+def repair(voc_dir: Path, meta: dict) -> int:
+    """Re-render the missing samples and split lists of a finished dataset (every sample is a
+    function of (seed, index), so the repaired files equal the lost ones); returns how many."""
+    splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
+    for split, items in splits.items():
+        ids = voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt"
+        if not ids.is_file():
+            ids.parent.mkdir(parents=True, exist_ok=True)
+            _replace_with(ids, lambda tmp: Path(tmp).write_text("".join(f"{i}\n" for i, _ in items)))
+    missing = missing_samples(voc_dir, meta)
+    for sub in ("JPEGImages", "SegmentationClass"):
+        (voc_dir / sub).mkdir(exist_ok=True)
+    for sample_id, index in missing:
+        image, label = render_sample(meta["seed"], index, meta["size"], ignore_border=meta["ignore_border"])
+        _replace_with(voc_dir / "JPEGImages" / f"{sample_id}.jpg",
+                      lambda tmp: Image.fromarray(image).save(tmp, format="JPEG", quality=JPEG_QUALITY))
+        _replace_with(voc_dir / "SegmentationClass" / f"{sample_id}.png",
+                      lambda tmp: save_label_png(label, tmp))
+    return len(missing)
+
+
+def _replace_with(path: Path, write) -> None:
+    # its own temp name per process: several runs may repair the same dataset at once
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def generate_into(voc_dir: Path, meta: dict, num_workers: int) -> None:
@@ -378,13 +429,19 @@ def check_existing(voc_dir: Path, meta: dict, overwrite: bool) -> bool:
     """True if `voc_dir` already holds exactly this dataset; raises if it holds something else."""
     if not voc_dir.exists():
         return False
-    found = read_meta(voc_dir)
+    try:
+        found = read_meta(voc_dir)
+    except DatasetError:
+        if overwrite:  # a corrupt meta of ours: the fix its message names is this overwrite
+            return False
+        raise
     if found is None:
         # Not made by us (finished generations always have a meta): never delete someone's data.
         raise ValueError(
             f"{voc_dir} exists but has no {META_FILENAME}, so it is not a synthetic dataset "
             f"made by ladkit (perhaps real VOC data). Refusing to touch it; choose another root.")
     if found == meta:
+        repair(voc_dir, meta)  # "ready" must mean every file is there
         return True
     if not overwrite:
         changed = sorted(k for k in meta if found.get(k) != meta[k])
