@@ -235,8 +235,14 @@ def runner_notebook() -> Path:
 
 
 def part_sweep(out: Path, smoke: bool, limit: float) -> dict:
+    import importlib.util
+
     import yaml
 
+    missing = [m for m in ("papermill", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:  # e.g. a bare GPU image: say so rather than fail inside every point
+        return {"status": "failed", "summary": f"{', '.join(missing)} not installed for {sys.executable}; "
+                                               "pip install ladkit's dependencies there (BENCHMARKS.md, GPU)"}
     size = sizes(smoke)
     sweep_dir = out / "sweep"
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -456,7 +462,7 @@ def markdown(report: dict) -> str:
         lines += ["", f"Step benchmark: LAD teacher, {bench['model']}, {bench['size']}x{bench['size']}, batch "
                       f"{bench['batch']}, {bench['device_name']}, mean of {bench['steps']} steps after 2 warm-up:", "",
                   "| variant | img/s | vs fp32 | peak memory (GiB) | warm-up (s) |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['name']} | {r['img_per_s']:.1f} | {r['ratio']:.2f}x | {r['peak_mem_gib']} | {r['warmup_s']} |"
+        lines += [f"| {r['name']} | {r['img_per_s']:.1f} | {r['ratio']:.2f}x | {r['peak_mem_gib'] or '-'} | {r['warmup_s']} |"
                   for r in bench["rows"]]
     failed = report["parts"].get("cuda_tests", {}).get("failed") or []
     if failed:

@@ -85,3 +85,13 @@ def test_rerunning_one_part_keeps_the_others(tmp_path, monkeypatch):
     report = check.run_check(tmp_path, smoke=True, parts=("bench",), budget=60)
     assert list(report["parts"]) == ["bench", "study"] and report["parts"]["bench"]["summary"] == "again"
     assert json.loads((tmp_path / "gpu_check.json").read_text())["parts"]["study"]["status"] == "skipped"
+
+
+def test_full_width_study_config_is_a_valid_study(tmp_path):
+    from ladkit.study import load_study, study_runs
+
+    cfg = load_study(load_script().study_config(tmp_path))
+    assert cfg.seeds == (0, 1, 2) and cfg.common["backbone"] == "resnet18" and cfg.common["crop_size"] == 128
+    runs = study_runs(cfg, 0)  # every run's job config builds: no field the configs lack
+    assert {r.cfg.backbone for r in runs} == {"resnet18", "resnet50"}
+    assert all(r.cfg.device == "cuda" and r.cfg.amp == "bf16" for r in runs)
