@@ -82,3 +82,20 @@ def test_bad_mode_and_shape():
         noise_labels(_labels(), 5, mode="blur")
     with pytest.raises(ValueError, match=r"\(B, H, W\)"):
         noise_labels(_labels()[0], 5)
+
+
+@pytest.mark.parametrize("mode", ["random", "fixed", "onehot"])
+def test_no_host_sync_off_the_cpu(mode):
+    # Meta tensors have no data: any read back to the host (.item(), bool(), an isnan(sum) check)
+    # raises, so this passing shows the device path checks ids with torch._assert_async only.
+    labels = torch.zeros(2, 8, 8, dtype=torch.long, device="meta")
+    out = noise_labels(labels, 5, mode=mode)
+    assert out.device.type == "meta" and out.shape == (2, label_channels(mode, 5), 8, 8)
+
+
+def test_ignore_index_inside_the_class_range_is_refused_or_kept_apart():
+    labels = torch.tensor([[[0, 1, 9]]])
+    out = noise_labels(labels, 3, ignore_index=9, mode="fixed", noise_std=0.0)
+    assert out[0, 0, 0, 2] == fixed_codebook(3)[3]  # ignore takes the codebook's last code
+    with pytest.raises(ValueError, match="ignore_index must be >= 0"):
+        noise_labels(labels, 3, ignore_index=-1)
