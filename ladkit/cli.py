@@ -163,13 +163,14 @@ def main(argv=None) -> int:
 
 # Errors a user causes (bad input, files, disk, memory, a diverging run): the message is the news.
 # Anything else is a bug in ladkit: name its type and ask for the traceback.
-USER_ERRORS = (ValueError, OSError, KeyError, RuntimeError, ImportError)
+USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError)
 
 
 def error_line(exc: BaseException) -> str:
-    message = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the message
-    if isinstance(exc, KeyError):
-        message = f"missing entry {message}"
+    text = str(exc)
+    if "Original Traceback" in text:  # raised in a DataLoader worker: keep the worker's own message
+        text = text.strip().splitlines()[-1].split(": ", 1)[-1]
+    message = " ".join(text.split()) or type(exc).__name__  # one line, whatever the message
     if not isinstance(exc, USER_ERRORS):
         return f"{type(exc).__name__}: {message} (an internal error: rerun with --debug and report the traceback)"
     return message

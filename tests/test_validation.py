@@ -112,3 +112,19 @@ def test_any_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys
     monkeypatch.setattr(cli, "cmd_train", user_error)
     assert cli.main(["train"]) == 2
     assert capsys.readouterr().err == "ladkit: error: [Errno 28] could not write x: the disk is full\n"
+
+
+def test_an_error_in_a_loader_worker_is_its_own_message(tmp_path, capsys):
+    from fixtures_data import make_voc, write_label
+    import numpy as np
+
+    make_voc(tmp_path, {"train": ["a", "b", "c", "d"], "val": ["e"]})
+    for name in "abcd":
+        write_label(tmp_path / "VOCdevkit" / "VOC2012" / "SegmentationClass" / f"{name}.png",
+                    np.full((24, 32), 40, dtype=np.uint8))
+    args = ["train", "dataset=voc", f"data_root={tmp_path}", f"out_dir={tmp_path / 'run'}", "num_workers=1",
+            "batch_size=2", "crop_size=16", "model=fcn", "backbone=resnet18_quarter", "iters=1", "progress=false"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ladkit: error: label file ") and "contains value(s) 40" in err
+    assert err.count("\n") == 1 and "Traceback" not in err and not (tmp_path / "run").exists()
