@@ -4,12 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ladkit-installed
 
-.PHONY: test demo study lab bench gpu-check clean-venv
+.PHONY: test demo study lab notebooks bench gpu-check clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name ladkit --display-name "Python 3 (ladkit)" >/dev/null
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -22,7 +23,10 @@ study: $(STAMP)
 	$(BIN)/ladkit study configs/study.yaml
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks --LabApp.default_url=/lab/tree/README.md
+
+notebooks: $(STAMP)  # after editing a notebook's .py text: re-pair the .ipynb twins
+	$(BIN)/python tools/sync_notebooks.py
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

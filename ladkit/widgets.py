@@ -377,7 +377,7 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
 
 

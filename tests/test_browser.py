@@ -1,4 +1,6 @@
-"""JupyterLab in a real browser: run 01_label_noising, move the noise-std slider, see the figure change.
+"""JupyterLab in a real browser: every notebook opens clean (no unsaved changes once its kernel is
+up); in 01_label_noising pick a teacher (its panel and mIoU appear), move the scale (the channel's
+pixels change) and the noise std (the figure and the strip below follow).
 
 Serves a temporary copy of the notebooks (with a tiny synthetic dataset) with JupyterLab on
 localhost and drives Debian's Chromium through Playwright (never ``playwright install``). Skipped
@@ -80,11 +82,17 @@ def lab(tmp_path):
     _require_browser()
     from ladkit.data.synthetic import make_synthetic
 
+    from ladkit.config import TeacherConfig
+    from ladkit.engine import train
+
     root = tmp_path / "lab"
     root.mkdir()
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, root / nb.name)
     make_synthetic(root / "data" / "synthetic", num_train=16, num_val=8, num_test=8, size=48)
+    train(TeacherConfig(out_dir=str(root / "runs" / "tiny_teacher"), data_root=str(root / "data" / "synthetic"),
+                        model="fcn", backbone="resnet18_quarter", iters=2, crop_size=32, batch_size=4,
+                        val_batch_size=4, val_every=0, progress=False, device="cpu"))
     home = tmp_path / "home"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
@@ -106,50 +114,96 @@ def lab(tmp_path):
         _stop(proc)
 
 
-def _slider_state(page):
-    """(src of the explorer's image, PNG bytes of its on-screen pixels, readout of noise std)."""
-    image = page.locator("img.widget-image").first
-    return (image.get_attribute("src"), image.screenshot(),
-            page.locator(".widget-slider:has(.widget-label:text-is('noise std')) .widget-readout").first.inner_text())
+def _images(page) -> list:
+    """(src, on-screen PNG) of the explorer's figure and of the noise strip below it."""
+    out = []
+    for i in range(2):
+        image = page.locator("img.widget-image").nth(i)
+        image.scroll_into_view_if_needed()
+        out.append((image.get_attribute("src"), image.screenshot()))
+    return out
 
 
-def test_noise_std_slider_rerenders_the_figure(lab):
+def _slider(page, label):
+    return page.locator(f".widget-slider:has(.widget-label:text-is('{label}'))").first
+
+
+def _wait_rerendered(page, before_src, index=0):
+    """Until the image has changed and every render the keypresses queued is done (the kernel
+    idle and both images unchanged for a second)."""
+    page.wait_for_function(
+        "([before, i]) => { const img = document.querySelectorAll('img.widget-image')[i];"
+        " return img && img.src !== before && img.complete && img.naturalWidth > 0; }",
+        arg=[before_src, index], timeout=60_000)
+    srcs = None
+    for _ in range(120):
+        page.wait_for_timeout(1000)
+        idle = page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status")
+        now = page.evaluate("() => [...document.querySelectorAll('img.widget-image')].slice(0, 2).map(i => i.src)")
+        if idle == "idle" and now == srcs:
+            return
+        srcs = now
+    raise TimeoutError("the explorer kept re-rendering for two minutes")
+
+
+def _open(page, base, token, name):
+    page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.wait_for_function("() => { const w = window.jupyterapp?.shell?.currentWidget;"
+                           " return w?.sessionContext?.session?.kernel?.status === 'idle'; }", timeout=90_000)
+    page.wait_for_timeout(1500)  # the kernel's language_info arrives after it is idle
+
+
+def _dirty(page) -> bool:
+    return page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
+
+
+def test_explorer_controls_rerender_what_they_name(lab):
     from playwright.sync_api import sync_playwright
 
     base, token = lab
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "browser_01_label_noising.png"
+    dirty = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         try:
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", wait_until="domcontentloaded")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-            # wait for the kernel, then Run > Run All Cells through the menu bar
-            page.wait_for_function("() => { const w = window.jupyterapp?.shell?.currentWidget;"
-                                   " return w?.sessionContext?.session?.kernel?.status === 'idle'; }",
-                                   timeout=90_000)
+            for name in ("00_quickstart.ipynb", "05_results.ipynb", NOTEBOOK):
+                _open(page, base, token, name)
+                dirty[name] = _dirty(page)
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.locator("img.widget-image").nth(1).wait_for(state="visible", timeout=120_000)
+            page.wait_for_function("() => [...document.querySelectorAll('img.widget-image')].slice(0, 2)"
+                                   ".every(i => i.naturalWidth > 0)", timeout=60_000)
+            start = _images(page)
 
-            image = page.locator("img.widget-image").first
-            image.wait_for(state="visible", timeout=120_000)
-            page.wait_for_function("() => { const i = document.querySelector('img.widget-image');"
-                                   " return i && i.naturalWidth > 0; }", timeout=60_000)
-            image.scroll_into_view_if_needed()
-            src_before, pixels_before, readout_before = _slider_state(page)
+            # pick the teacher: its prediction panel and its mIoU on the sample appear
+            page.locator(".widget-dropdown:has(label:text-is('teacher')) select").select_option(index=1)
+            _wait_rerendered(page, start[0][0])
+            page.get_by_text("teacher mIoU on this sample").wait_for()
+            with_teacher = _images(page)
 
-            slider = page.locator(".widget-slider:has(.widget-label:text-is('noise std'))").first
-            handle = slider.locator(".noUi-handle").first
+            # the scale: the channel's colours change (fixed colour limits), the strip too
+            handle = _slider(page, "scale").locator(".noUi-handle").first
             handle.focus()
-            for _ in range(5):  # five log-steps of 0.1: 0.03 -> ~0.095
+            for _ in range(10):
                 handle.press("ArrowRight")
-            page.wait_for_function(
-                "before => { const i = document.querySelector('img.widget-image'); return i && i.src !== before"
-                " && i.complete && i.naturalWidth > 0; }", arg=src_before, timeout=60_000)
-            page.wait_for_timeout(300)
-            src_after, pixels_after, readout_after = _slider_state(page)
+            _wait_rerendered(page, with_teacher[1][0], index=1)
+            scaled = _images(page)
+
+            # the noise std: the figure follows, readouts stay in one format
+            readout = _slider(page, "noise std").locator(".widget-readout").first
+            before = readout.inner_text()
+            handle = _slider(page, "noise std").locator(".noUi-handle").first
+            handle.focus()
+            for _ in range(4):  # 0.03 -> 0.05 -> 0.1 -> 0.2 -> 0.3
+                handle.press("ArrowRight")
+            _wait_rerendered(page, scaled[0][0])
+            after = readout.inner_text()
+            noisier = _images(page)
             page.screenshot(path=str(shot), full_page=True)
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "browser_01_label_noising_failure.png"), full_page=True)
@@ -157,8 +211,10 @@ def test_noise_std_slider_rerenders_the_figure(lab):
         finally:
             browser.close()
 
-    assert readout_after != readout_before, f"the noise std readout stayed {readout_before!r}"
-    assert float(readout_after) > float(readout_before)
-    assert src_after != src_before, "the explorer's image was not replaced after moving the slider"
-    assert pixels_after != pixels_before, "the rendered figure looks the same after moving the slider"
+    assert not any(dirty.values()), f"notebooks opened with unsaved changes: {dirty} (run `make notebooks`)"
+    assert with_teacher[0][1] != start[0][1], "picking a teacher did not change the figure"
+    assert scaled[0][1] != with_teacher[0][1] and scaled[1][1] != with_teacher[1][1], "the scale changed no pixels"
+    assert (before, after) == ("0.03", "0.3"), f"noise std readout {before!r} -> {after!r}"
+    assert noisier[0][1] != scaled[0][1], "the figure looks the same after moving the noise std"
+    assert noisier[1][1] == scaled[1][1], "the strip shows fixed noise levels: moving the noise std must not change it"
     assert shot.stat().st_size > 10_000

@@ -128,8 +128,32 @@ def test_committed_notebook_is_clean(name):
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{name}: {len(tagged)} cells tagged 'parameters'; papermill needs exactly one"
     assert tagged[0].cell_type == "code"
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["kernelspec"] == {"name": "ladkit", "display_name": "Python 3 (ladkit)", "language": "python"}
     assert papermill.inspect_notebook(str(NB_DIR / name)), f"{name}: papermill sees no parameters"
+
+
+@pytest.fixture(scope="module")
+def kernel_language_info():
+    """What a kernel of this interpreter reports (the ladkit kernel runs the same python)."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        return client.kernel_info(reply=True)["content"]["language_info"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
+def test_notebook_opens_without_unsaved_changes(name, kernel_language_info):
+    """JupyterLab writes the kernel's language_info into a notebook it opens; when it differs from
+    the committed one, the notebook opens dirty and saving it makes a git diff."""
+    stamped = nbformat.read(NB_DIR / name, as_version=4).metadata.get("language_info", {})
+    ours, theirs = dict(stamped), dict(kernel_language_info)
+    # the patch release is the machine's, not the notebook's: compare it to the minor version only
+    assert ours.pop("version", "").rsplit(".", 1)[0] == theirs.pop("version").rsplit(".", 1)[0], "run `make notebooks`"
+    assert ours == theirs, f"{name}: language_info {stamped} is not what the kernel reports; run `make notebooks`"
 
 
 def _training_calls(node) -> list[str]:
