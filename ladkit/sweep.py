@@ -270,6 +270,13 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     assert len(set(ids)) == len(ids), "point ids collide"
     todo_ids = {point_id(p, varied) for p in mine}
 
+    # before anything is written: bad submitit options are refused here
+    point_args = dict(notebook=notebook, inject_out=inject_out, cwd=cwd, kernel_name=kernel_name, timeout=timeout)
+    if executor == "submitit":
+        run_one = _submitit_runner(out_dir, jobs, submitit_options, submitit_cluster, point_args)
+    else:
+        run_one = _local_runner(jobs, point_args)
+
     manifest = _update_manifest(out_dir, header={
         "notebook": str(notebook), "grid": spec, "num_points": len(points), "created": read_manifest(out_dir).get("created", _now())})
     # A point is finished when a record with the very same parameters is (even under another id,
@@ -285,11 +292,6 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     _say(quiet, f"sweep {notebook.name}: {len(points)} points, shard {shard}: {len(mine)}, "
                 f"{skipped} already done, running {len(todo)} with {jobs} job(s) -> {out_dir}")
 
-    point_args = dict(notebook=notebook, inject_out=inject_out, cwd=cwd, kernel_name=kernel_name, timeout=timeout)
-    if executor == "submitit":
-        run_one = _submitit_runner(out_dir, jobs, submitit_options, submitit_cluster, point_args)
-    else:
-        run_one = _local_runner(jobs, point_args)
     slots = list(range(jobs))
     slot_lock = threading.Lock()
     counter = itertools.count(1)
@@ -346,8 +348,8 @@ def _submitit_runner(out_dir: Path, jobs: int, options: dict | None, cluster: st
     parameters = {**SUBMITIT_DEFAULTS, "name": f"ladkit-sweep-{out_dir.name}", **(options or {})}
     try:
         pool.update_parameters(**parameters)
-    except (NameError, AssertionError) as exc:  # submitit's own messages list the valid names
-        raise ValueError(f"submitit options {parameters}: {exc}".replace("\n", "; ")) from None
+    except (NameError, AssertionError) as exc:  # submitit's first line names the option and the valid ones
+        raise ValueError(f"submitit options {options}: {str(exc).splitlines()[0]}") from None
 
     submit_lock = threading.Lock()  # the executor is shared by the worker threads
 

@@ -207,3 +207,4 @@ def test_submitit_errors_name_the_fix(tmp_path, toy_notebook):
     with pytest.raises(ValueError, match="slurm_partiton"):
         run_sweep(grid, toy_notebook, tmp_path / "b", executor="submitit", submitit_cluster="local",
                   submitit_options={"slurm_partiton": "gpu"}, quiet=True)
+    assert not (tmp_path / "b" / "manifest.json").exists(), "refused before the manifest is written"
