@@ -270,7 +270,7 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     assert len(set(ids)) == len(ids), "point ids collide"
     todo_ids = {point_id(p, varied) for p in mine}
 
-    # before anything is written: bad submitit options are refused here
+    # before the manifest is written: bad submitit options are refused here
     point_args = dict(notebook=notebook, inject_out=inject_out, cwd=cwd, kernel_name=kernel_name, timeout=timeout)
     if executor == "submitit":
         run_one = _submitit_runner(out_dir, jobs, submitit_options, submitit_cluster, point_args)
