@@ -117,18 +117,14 @@ def summary_table(df: pd.DataFrame, by, value: str = "miou", percent: bool = Tru
     if missing:
         raise ValueError(f"summary_table: no column(s) {', '.join(missing)}; have {', '.join(map(str, df.columns))}")
     factor = 100.0 if percent else 1.0
-    data = df.dropna(subset=[value])
-    stats = (data.groupby(by, dropna=False, sort=True)[value]
+    stats = (df.dropna(subset=[value]).groupby(by, dropna=False, sort=True)[value]
              .agg(["mean", "std", "count"]).reset_index())
     label = f"{value} (%)" if percent else value
-    header = [*by, f"{label} mean ± std", "n"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * (len(by)) + ["---:", "---:"]) + "|"]
-    for _, r in stats.iterrows():
-        mean = factor * r["mean"]
-        std = "–" if r["count"] < 2 or math.isnan(r["std"]) else f"{factor * r['std']:.{digits}f}"
-        cells = [_cell(r[c]) for c in by] + [f"{mean:.{digits}f} ± {std}", str(int(r["count"]))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    table = stats[by].map(_cell)
+    spread = ["–" if n < 2 or math.isnan(s) else f"{factor * s:.{digits}f}" for s, n in zip(stats["std"], stats["count"])]
+    table[f"{label} mean ± std"] = [f"{factor * m:.{digits}f} ± {s}" for m, s in zip(stats["mean"], spread)]
+    table["n"] = stats["count"].astype(int).astype(str)
+    return table.to_markdown(index=False, colalign=("left",) * len(by) + ("right", "right"))
 
 
 def _cell(value) -> str:

@@ -351,16 +351,18 @@ def _points(value) -> str:
 
 
 def markdown_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
-    lines = ["| run | measure | mIoU (%) mean ± std | 95 % interval | seeds |", "|---|---|---:|---:|---:|"]
-    for _, r in stats.iterrows():
-        lines.append(f"| {r['arm']} | {r['measure']} | {_points(r['mean'])} ± {_points(r['std'])} | "
-                     f"{_points(r['ci_low'])} … {_points(r['ci_high'])} | {r['seeds']} |")
-    lines += ["", "| paired by seed | difference (points) mean ± std | 95 % interval | higher / lower |",
-              "|---|---:|---:|---:|"]
-    for _, p in pairs.iterrows():
-        lines.append(f"| {p['comparison']} | {100 * p['mean']:+.1f} ± {_points(p['std'])} | "
-                     f"{_points(p['ci_low'])} … {_points(p['ci_high'])} | {p['higher']} / {p['lower']} of {p['seeds']} |")
-    return "\n".join(lines)
+    runs = pd.DataFrame({
+        "run": stats["arm"], "measure": stats["measure"],
+        "mIoU (%) mean ± std": [f"{_points(m)} ± {_points(s)}" for m, s in zip(stats["mean"], stats["std"])],
+        "95 % interval": [f"{_points(lo)} … {_points(hi)}" for lo, hi in zip(stats["ci_low"], stats["ci_high"])],
+        "seeds": stats["seeds"].astype(str)})
+    diffs = pd.DataFrame({
+        "paired by seed": pairs["comparison"],
+        "difference (points) mean ± std": [f"{100 * m:+.1f} ± {_points(s)}" for m, s in zip(pairs["mean"], pairs["std"])],
+        "95 % interval": [f"{_points(lo)} … {_points(hi)}" for lo, hi in zip(pairs["ci_low"], pairs["ci_high"])],
+        "higher / lower": [f"{h} / {lo} of {n}" for h, lo, n in zip(pairs["higher"], pairs["lower"], pairs["seeds"])]})
+    return (runs.to_markdown(index=False, colalign=("left", "left", "right", "right", "right")) + "\n\n"
+            + diffs.to_markdown(index=False, colalign=("left", "right", "right", "right")))
 
 
 def write_results(rows: pd.DataFrame, out: Path) -> str:
