@@ -69,7 +69,12 @@ def test_dual_path_symmetric_with_detached_targets():
 
 
 def test_student_logits_resized_to_teacher():
+    """A student at another resolution is compared after a bilinear resize to the teacher's size:
+    exactly the loss of the resized logits, and zero for a teacher that is that resize."""
     s, t = torch.randn(1, 3, 4, 4), torch.randn(1, 3, 8, 8)
-    assert torch.isfinite(cwd_loss(s, t)) and torch.isfinite(kd_loss(s, t))
+    resized = torch.nn.functional.interpolate(s, size=(8, 8), mode="bilinear", align_corners=False)
+    for loss in (cwd_loss, kd_loss):
+        torch.testing.assert_close(loss(s, t), loss(resized, t))
+        assert float(loss(s, resized)) == pytest.approx(0.0, abs=1e-5) and float(loss(s, t)) > 0.01
     with pytest.raises(ValueError, match="differ in batch or class count"):
         cwd_loss(torch.randn(1, 2, 8, 8), t)
