@@ -10,6 +10,7 @@ from ladkit.engine import train
 from ladkit.evaluate import evaluate_checkpoint
 from ladkit.models import (build_model, first_conv_of, label_assisted, list_backbones, list_models,
                            register_external_model, widen_input)
+from ladkit.models.registry import unregister_model
 
 from fixtures_data import make_learnable_voc
 
@@ -21,9 +22,21 @@ def _tv_deeplabv3(num_classes, backbone):
     return deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=True)
 
 
-BUILT_IN = [name for name in list_models() if name not in ("tv_deeplabv3_resnet50", "smp_unet")]
-if "tv_deeplabv3_resnet50" not in list_models():
+@pytest.fixture(autouse=True)
+def registered():
+    """The external models exist only during these tests (other files see the built-in registry)."""
     register_external_model("tv_deeplabv3_resnet50", _tv_deeplabv3)
+    yield
+    for name in ("tv_deeplabv3_resnet50", "smp_unet"):
+        if name in list_models():
+            unregister_model(name)
+
+
+def test_registering_again_replaces_an_external_model_but_never_a_built_in_one():
+    register_external_model("tv_deeplabv3_resnet50", _tv_deeplabv3, backbones=("a", "b"))
+    assert list_backbones("tv_deeplabv3_resnet50") == ["a", "b"]
+    with pytest.raises(ValueError, match="one of ladkit's own"):
+        register_external_model("fcn", _tv_deeplabv3)
 
 
 def test_zero_widened_model_computes_what_the_rgb_model_did():
@@ -56,7 +69,7 @@ def test_a_model_without_an_rgb_conv_is_refused_by_name():
         label_assisted(torch.nn.Linear(3, 3), 1, num_classes=3)
 
 
-@pytest.mark.parametrize("name", BUILT_IN)
+@pytest.mark.parametrize("name", list_models())  # at collection: the built-in registry
 def test_first_conv_of_a_built_in_model_is_its_backbone_stem(name):
     """The scratch init of the label weights finds the same conv in every model."""
     model = build_model(name, 4, in_channels=4, backbone=list_backbones(name)[0], aux=False)
@@ -78,9 +91,8 @@ def test_torchvision_model_trains_as_lad_teacher_and_teaches_a_student(tmp_path)
 def test_smp_unet_teacher_reads_a_label_the_image_lacks(tmp_path):
     """An smp Unet one-hot LAD teacher on images that carry no class: only its label can teach it."""
     smp = pytest.importorskip("segmentation_models_pytorch")
-    if "smp_unet" not in list_models():
-        register_external_model("smp_unet", lambda num_classes, backbone: smp.Unet(
-            backbone, encoder_weights=None, classes=num_classes), backbones=("resnet18",))
+    register_external_model("smp_unet", lambda num_classes, backbone: smp.Unet(
+        backbone, encoder_weights=None, classes=num_classes), backbones=("resnet18",))
     root = str(make_learnable_voc(tmp_path / "hidden", visible=False))
     summary = train(TeacherConfig(out_dir=str(tmp_path / "unet"), data_root=root, model="smp_unet", backbone="resnet18",
                                   noise_mode="onehot", optimizer="adamw", lr=3e-3, iters=40,

@@ -18,7 +18,9 @@ import torch
 import torch.nn as nn
 
 from .layers import resize, widen_first_conv
-from .registry import register_model
+from .registry import list_models, register_model, unregister_model
+
+_EXTERNAL: set[str] = set()  # names registered here, which a later registration may replace
 
 
 def first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d]:
@@ -106,8 +108,13 @@ def register_external_model(name: str, factory: Callable[..., nn.Module], backbo
     """Make ``factory(num_classes=K, backbone=B)`` (an RGB segmentation model) a ladkit model
     called ``name``: every job builds it with ``model=name``, widens it for its label channels
     (zeros; a job from scratch then gives them random weights, as for the built-in models) and
-    rebuilds it from its checkpoints. Register it in each process that trains or loads it."""
+    rebuilds it from its checkpoints. Register it in each process that trains or loads it;
+    registering a name again replaces the earlier external model (re-running a notebook cell)."""
     default_backbone = default_backbone or backbones[0]
+    if name in list_models():
+        if name not in _EXTERNAL:
+            raise ValueError(f"model {name!r} is one of ladkit's own; register yours under another name")
+        unregister_model(name)
 
     def build(num_classes, in_channels, backbone, aux, pretrained_backbone):
         model = factory(num_classes=num_classes, backbone=backbone)
@@ -115,3 +122,4 @@ def register_external_model(name: str, factory: Callable[..., nn.Module], backbo
 
     build.__name__ = name
     register_model(backbones=tuple(backbones), default_backbone=default_backbone)(build)
+    _EXTERNAL.add(name)

@@ -37,6 +37,12 @@ def register_model(*, backbones: tuple[str, ...], default_backbone: str):
     return decorator
 
 
+def unregister_model(name: str) -> None:
+    """Remove a registered model (tests, or a notebook cell that registers its model again)."""
+    _model_entry(name)
+    del _MODELS[name]
+
+
 def register_backbone(fn):
     """Decorator: register a zero-argument factory returning a 3-channel, randomly
     initialised :class:`~ladkit.models.backbones.Backbone` under its function name."""
