@@ -62,7 +62,9 @@ def label_input(num_classes: int, mode: str, noise_std: float, scale: float, see
     ``zero_image``: the label alone, the image zeroed (what the label by itself tells)."""
     def make(images: Tensor, labels: Tensor) -> Tensor:
         gen = torch.Generator(device=labels.device).manual_seed(seed)
-        extra = noise_labels(labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=gen)
+        # ids_checked: a loader's labels were checked on the CPU by the reader's LabelMap
+        extra = noise_labels(labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=gen,
+                             ids_checked=True)
         if zero:
             extra = torch.zeros_like(extra)
         if zero_image:

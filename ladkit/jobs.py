@@ -157,8 +157,9 @@ class TeacherJob:
                                val_noise_mode=self.val_noise_mode, val_noise_std=cfg.val_noise_std)
 
     def _with_label(self, images, labels, mode, std, generator):
+        # ids_checked: the loader's labels were checked on the CPU, so no host sync per step
         extra = noise_labels(labels, self.num_classes, mode=mode, noise_std=std,
-                             scale=self.cfg.noise_scale, generator=generator)
+                             scale=self.cfg.noise_scale, generator=generator, ids_checked=True)
         return torch.cat([images, extra.to(images.dtype)], dim=1)
 
     def loss(self, images: Tensor, labels: Tensor):
@@ -212,7 +213,7 @@ class FrozenTeacher:
         x = images
         if self.label_channels:
             extra = noise_labels(labels, self.num_classes, mode=self.noise_mode, noise_std=self.noise_std,
-                                 scale=self.noise_scale, generator=self.generator)
+                                 scale=self.noise_scale, generator=self.generator, ids_checked=True)
             x = torch.cat([images, extra.to(images.dtype)], dim=1)
         return self.model(x)
 

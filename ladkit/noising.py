@@ -29,6 +29,7 @@ def noise_labels(
     noise_std: float = 0.03,
     scale: float = 1.0,
     generator: torch.Generator | None = None,
+    ids_checked: bool = False,
 ) -> Tensor:
     """Noised label channel(s) ``(B, L, H, W)`` for a label map ``(B, H, W)``.
 
@@ -38,13 +39,17 @@ def noise_labels(
     - ``fixed``: one evenly spaced codebook, the same for every image (what the frozen teacher
       sees when it feeds a student), plus pixel noise, times scale.
     - ``onehot``: one-hot of the class (ignore → all zeros) plus pixel noise, times scale.
+
+    An id that is neither a class nor ignore raises ValueError naming it. ``ids_checked``: the
+    caller's data pipeline has already checked every id on the CPU (ladkit's readers do, see
+    ``check_label_ids``), so off the CPU the check must not stall the step with a host sync.
     """
     _check_mode(mode)
     labels = _as_ids(labels)
     if ignore_index < 0:
         raise ValueError(f"ignore_index must be >= 0 (got {ignore_index}); remap ignore to e.g. 255")
     is_class = (labels >= 0) & (labels < num_classes)
-    check_label_ids(labels, is_class | (labels == ignore_index), num_classes, ignore_index)
+    check_label_ids(labels, is_class | (labels == ignore_index), num_classes, ignore_index, ids_checked)
     # Row K of every table is ignore's; past the check no other id is left, so the lookups below
     # never index out of bounds on any device.
     ids = torch.where(is_class, labels, num_classes)
@@ -59,21 +64,23 @@ def noise_labels(
     return out.add_(noise, alpha=noise_std * scale) if out.is_contiguous() else out + noise_std * scale * noise
 
 
-def check_label_ids(labels: Tensor, valid: Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
-    """Raise when any id is neither a class nor ignore, without a host sync on an accelerator.
+def check_label_ids(labels: Tensor, valid: Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX,
+                    ids_checked: bool = False) -> None:
+    """Raise ValueError naming an id that is neither a class nor ignore (``valid`` False).
 
-    On the CPU this is a plain check that raises ValueError naming the id. On CUDA (or any other
-    device) reading the answer back would stall the training step, so ``torch._assert_async``
-    checks it on the device: a bad id stops the run at the next sync with this message. Training
-    data never gets here with a bad id: every reader maps its label files through a LabelMap,
-    which checks each value on the CPU (in the loader workers) and names the file.
+    On the CPU this costs one pass and nothing else. On an accelerator, reading the answer back
+    is a host sync that stalls the step, so a training step passes ``ids_checked``: its labels
+    came through a reader's LabelMap, which checked every value on the CPU (in the loader
+    workers) and names the file. There ``torch._assert_async`` keeps a check on the device
+    without any sync. Direct calls (notebooks, tests) get the full check on every device; the
+    lookups never index out of bounds, so a bad id never becomes a device-side assert there.
     """
-    if labels.device.type == "cpu":
-        if not bool(valid.all()):
-            _raise_out_of_range(labels, num_classes, ignore_index)
+    if ids_checked and labels.device.type != "cpu":
+        torch._assert_async(valid.all(), f"noise_labels: a label id is out of range for num_classes={num_classes} "
+                            f"(valid: 0..{num_classes - 1} and ignore {ignore_index})")
         return
-    torch._assert_async(valid.all(), f"noise_labels: a label id is out of range for num_classes={num_classes} "
-                        f"(valid: 0..{num_classes - 1} and ignore {ignore_index})")
+    if not bool(valid.all()):
+        _raise_out_of_range(labels, num_classes, ignore_index)
 
 
 def fixed_codebook(num_classes: int, device=None) -> Tensor:

@@ -87,10 +87,20 @@ def test_bad_mode_and_shape():
 @pytest.mark.parametrize("mode", ["random", "fixed", "onehot"])
 def test_no_host_sync_off_the_cpu(mode):
     # Meta tensors have no data: any read back to the host (.item(), bool(), an isnan(sum) check)
-    # raises, so this passing shows the device path checks ids with torch._assert_async only.
+    # raises, so this passing shows the step's device path checks ids with torch._assert_async only.
+    # ids_checked is what a training step passes (its loader checked the ids on the CPU).
     labels = torch.zeros(2, 8, 8, dtype=torch.long, device="meta")
-    out = noise_labels(labels, 5, mode=mode)
+    out = noise_labels(labels, 5, mode=mode, ids_checked=True)
     assert out.device.type == "meta" and out.shape == (2, label_channels(mode, 5), 8, 8)
+    with pytest.raises(RuntimeError, match="meta"):  # a direct call checks fully, which reads back
+        noise_labels(labels, 5, mode=mode)
+
+
+def test_ids_checked_still_checks_on_the_cpu():
+    lab = _labels()
+    lab[1, 2, 3] = 7
+    with pytest.raises(ValueError, match="label id 7 is out of range"):
+        noise_labels(lab, 5, ids_checked=True)
 
 
 def test_ignore_index_inside_the_class_range_is_refused_or_kept_apart():
