@@ -74,7 +74,9 @@ def cmd_study(args) -> None:
 def cmd_sweep(args) -> None:
     from .sweep import run_sweep
 
-    manifest = run_sweep(args.grid, notebook=args.notebook, out_dir=args.out, jobs=args.jobs, shard=args.shard)
+    manifest = run_sweep(args.grid, notebook=args.notebook, out_dir=args.out, jobs=args.jobs, shard=args.shard,
+                         executor=args.executor, submitit_cluster=args.cluster,
+                         submitit_options=parse_overrides(args.submitit))
     failed = manifest.get("summary", {}).get("failed")
     if failed:
         raise RuntimeError(f"sweep: {failed} point(s) failed; see {args.out}/manifest.json, then rerun "
@@ -133,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--shard", default="0/1", help="i/n: run the i-th of n slices of the grid")
+    p.add_argument("--executor", choices=["local", "submitit"], default="local",
+                   help="local: points as processes here; submitit: each point a cluster job with one GPU")
+    p.add_argument("--cluster", choices=["slurm", "local"], default=None,
+                   help="with --executor submitit: slurm, or local (this machine); default: slurm where sbatch is found")
+    p.add_argument("--submitit", nargs="*", default=[], metavar="key=value",
+                   help="submitit options, e.g. slurm_partition=gpu timeout_min=120 cpus_per_task=8")
     p.set_defaults(func=cmd_sweep)
     return parser
 

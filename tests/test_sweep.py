@@ -208,3 +208,17 @@ def test_submitit_errors_name_the_fix(tmp_path, toy_notebook):
         run_sweep(grid, toy_notebook, tmp_path / "b", executor="submitit", submitit_cluster="local",
                   submitit_options={"slurm_partiton": "gpu"}, quiet=True)
     assert not (tmp_path / "b" / "manifest.json").exists(), "refused before the manifest is written"
+
+
+def test_cli_sweep_hands_points_to_submitit(tmp_path, toy_notebook, capsys):
+    from ladkit import cli
+
+    grid = _grid(tmp_path, trace=str(tmp_path / "trace.txt"))
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", str(grid), "--notebook", str(toy_notebook), "--out", str(out), "--jobs", "2",
+                     "--executor", "submitit", "--cluster", "local", "--submitit", "timeout_min=3"]) == 0
+    points = read_manifest(out)["points"]
+    assert len(points) == 4 and all(p["status"] == "done" and p["job_id"] for p in points.values())
+    assert cli.main(["sweep", str(grid), "--notebook", str(toy_notebook), "--out", str(tmp_path / "b"),
+                     "--executor", "submitit", "--cluster", "local", "--submitit", "slurm_partiton=gpu"]) == 2
+    assert "slurm_partiton" in capsys.readouterr().err
