@@ -366,9 +366,10 @@ def one_of(*choices) -> Rule:
     return (lambda v: v in choices, "one of " + ", ".join(repr(c) for c in choices))
 
 
-def every(rule: Rule, non_empty=True) -> Rule:
+def list_of(rule: Rule) -> Rule:
+    """A non-empty list whose every item holds ``rule`` (a number rule such as ``above(0)``)."""
     holds, words = rule
-    return (lambda v: (len(v) > 0 or not non_empty) and all(holds(x) for x in v), f"a non-empty list of numbers {words.split(' ', 2)[-1]}")
+    return (lambda v: len(v) > 0 and all(holds(x) for x in v), "a non-empty list of " + words.replace("a number", "numbers", 1))
 
 
 NOISE_MODES = ("random", "fixed", "onehot")  # ladkit.noising.NOISE_MODES (not imported: torch)
@@ -395,7 +396,7 @@ RULES: dict[str, Rule] = {
     # EvalConfig's own meanings
     "EvalConfig.ckpt": (lambda v: True, "a path"), "EvalConfig.data_root": (lambda v: True, "a path"),
     "EvalConfig.split": NON_EMPTY, "EvalConfig.max_images": at_least(0, INTEGER),
-    "EvalConfig.scales": every(above(0)), "EvalConfig.noise_levels": every(at_least(0)),
+    "EvalConfig.scales": list_of(above(0)), "EvalConfig.noise_levels": list_of(at_least(0)),
     "EvalConfig.noise_mode": one_of("", *NOISE_MODES),
     "EvalConfig.noise_scale": (_finite, "a number (< 0: the teacher's training scale)"),
     "EvalConfig.num_classes": at_least(0, INTEGER),
