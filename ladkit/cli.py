@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML/JSON config (see configs/)")
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished run of another config in OUT_DIR (refused without it)")
+                   help="start afresh, replacing the run in OUT_DIR (a finished run of another config is refused without it)")
     p.add_argument("set", nargs="*", metavar="key=value")
     p.set_defaults(func=cmd_train)
 

@@ -163,8 +163,8 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     """Train ``cfg`` (a job config) into ``cfg.out_dir``; returns the final summary.
 
     ``resume`` continues from ``out_dir/last.pt`` exactly; ``stop_after`` ends the run after that
-    many iterations of this call (as an interruption would), leaving a resumable checkpoint.
-    Nothing in ``out_dir`` changes until the run has really started (data and model built, first
+    many iterations of this call (as an interruption would), leaving a resumable checkpoint;
+    ``overwrite`` starts afresh, replacing whatever run ``out_dir`` holds. Nothing in it changes until the run has really started (data and model built, first
     batch read), and a finished run of another config there is refused unless ``overwrite``.
     """
     rank, world, local_rank = init_distributed()
@@ -183,7 +183,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     start, best = 0, -1.0
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
 
-    if resume and last_path.exists():
+    if resume and not overwrite and last_path.exists():  # overwrite: start afresh whatever is there
         ckpt = load_checkpoint(last_path)
         _check_resumable(cfg, ckpt, last_path)
         load_weights(model, ckpt["model"], source=str(last_path))
@@ -317,7 +317,7 @@ NOT_COMPARED = ("progress", "num_workers", "out_dir")
 
 def check_run_folder(out_dir: Path, cfg, resume: bool, overwrite: bool) -> None:
     """Refuse, before any work, a folder holding a finished run of another config."""
-    if overwrite or (resume and (out_dir / "last.pt").exists()):  # resume compares last.pt's own config
+    if overwrite or (resume and (out_dir / "last.pt").exists()):  # resuming compares last.pt's own config
         return
     finished = _finished_config(out_dir)
     if finished is None:
@@ -376,7 +376,7 @@ def _check_resumable(cfg, ckpt, path):
     if differs:
         raise ValueError(f"cannot resume from {path}: the config differs in "
                          + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, (a, b) in differs.items())
-                         + "; use the same config or another out_dir")
+                         + "; use the same config, another out_dir, or --overwrite (overwrite=True) to replace the run")
 
 
 def _log(out_dir: Path, record: dict) -> None:

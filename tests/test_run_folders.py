@@ -94,7 +94,7 @@ def test_a_finished_run_of_another_config_is_refused_unless_overwrite(finished, 
     with pytest.raises(ValueError, match=r"holds a finished run of another config \(differs in lr: 0.002 there, "
                                          r"0.01 now\); choose another out_dir, or pass --overwrite"):
         train(other)
-    with pytest.raises(ValueError, match=r"cannot resume .*lr"):
+    with pytest.raises(ValueError, match=r"cannot resume .*lr.*or --overwrite"):
         train(other, resume=True)
     args = ["train", "--job", "baseline", f"out_dir={run}", f"data_root={data_root}", "lr=0.01",
             *[f"{k}={v}" for k, v in TINY.items()]]
@@ -103,7 +103,7 @@ def test_a_finished_run_of_another_config_is_refused_unless_overwrite(finished, 
     assert _snapshot(run) == before
     # the same config again: allowed (it trains the same run anew)
     train(BaselineConfig(out_dir=str(run), data_root=str(data_root), **TINY))
-    assert cli.main([*args, "--overwrite"]) == 0
+    assert cli.main([*args, "--resume", "--overwrite"]) == 0  # overwrite wins: a fresh run
     assert load_checkpoint(run / "best.pt")["config"]["lr"] == 0.01
     assert [r["iter"] for r in read_log(run) if r["kind"] == "train"] == [1, 2]  # the old log is gone
 
