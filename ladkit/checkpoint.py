@@ -68,10 +68,15 @@ def remove_stale_temps(folder) -> list[Path]:
     return stale
 
 
+# What ladkit writes atomically (checkpoints, configs, metrics, tables, figures): only temps of
+# these are ours to delete.
+WRITTEN_SUFFIXES = (".pt", ".json", ".yaml", ".csv", ".md", ".png")
+
+
 def _is_our_temp(path: Path) -> bool:
     # .NAME.<8 hex>.tmp from _new_temp, or .NAME.<random>.tmp from the mkstemp of earlier versions
     parts = path.name[1:-len(TEMP_SUFFIX)].rsplit(".", 1)
-    return len(parts) == 2 and bool(parts[0]) and len(parts[1]) >= 6
+    return len(parts) == 2 and parts[0].endswith(WRITTEN_SUFFIXES) and len(parts[1]) >= 6
 
 
 def save_checkpoint(state: dict, path) -> None:

@@ -114,9 +114,10 @@ def test_a_fresh_run_removes_the_previous_runs_files_and_stale_temps(finished, d
     (run / ".last.pt.1a2b3c4d.tmp").write_bytes(b"\0" * 1000)  # left by a kill -9 mid-write
     (run / ".last.pt.kx8_q2ab.tmp").write_bytes(b"\0")  # the mkstemp name of earlier versions
     (run / ".notes").write_text("mine")
+    (run / ".notes.backup.tmp").write_text("mine too")  # not a temp of a file ladkit writes
     train(BaselineConfig(out_dir=str(run), data_root=str(data_root), **{**TINY, "lr": 0.01}), overwrite=True)
     names = sorted(p.name for p in run.iterdir())
-    assert names == [".notes", "best.pt", "config.yaml", "last.pt", "log.jsonl", "metrics.json"]
+    assert names == [".notes", ".notes.backup.tmp", "best.pt", "config.yaml", "last.pt", "log.jsonl", "metrics.json"]
     # a run killed mid-write and resumed keeps its files and drops the stale temp
     cut = BaselineConfig(out_dir=str(tmp_path / "cut"), data_root=str(data_root), **{**TINY, "iters": 3})
     train(cut, stop_after=1)
