@@ -8,6 +8,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import yaml
+
 from .config import ConfigError, EvalConfig, from_dict, load_config, parse_yaml, train_config
 
 
@@ -171,7 +173,7 @@ def main(argv=None) -> int:
 
 # Errors a user causes (bad input, files, disk, memory, a diverging run): the message is the news.
 # Anything else is a bug in ladkit: name its type and ask for the traceback.
-USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError)
+USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError, yaml.YAMLError)
 
 
 def error_line(exc: BaseException) -> str:

@@ -128,3 +128,11 @@ def test_an_error_in_a_loader_worker_is_its_own_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("ladkit: error: label file ") and "contains value(s) 40" in err
     assert err.count("\n") == 1 and "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_yaml_error_from_any_command_is_a_user_error(tmp_path, capsys):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("noise_std: [0.1,\n")
+    assert cli.main(["sweep", str(grid), "--notebook", str(tmp_path / "nb.ipynb"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ladkit: error: ") and err.count("\n") == 1 and "internal error" not in err
