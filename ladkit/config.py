@@ -197,12 +197,60 @@ def load_config(path, cls=None, **overrides):
     return from_dict(cls, {**values, **overrides}, source=str(path))
 
 
+BASE_KEY = "_base_"  # a preset's parent file(s): configs/voc_pspnet_r18_baseline.yaml
+
+
 def read_yaml(path):
-    """A YAML (or JSON) file's content; a missing file or a syntax error names the file and line."""
+    """A YAML (or JSON) file's content; a missing file or a syntax error names the file and line.
+
+    A mapping with a ``_base_`` key (a path relative to the file, or a list of them) starts from
+    its bases, merged in order, and its own keys override theirs; a key replaces the base's value
+    whole (a mapping too). Bases may have bases; a cycle or a missing base is a ConfigError."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
-    return parse_yaml(path.read_text(), str(path))
+    return _read_with_bases(path, chain=())
+
+
+def _read_with_bases(path: Path, chain: tuple):
+    """``path``'s content merged over its bases; ``chain``: the files that led here (cycles)."""
+    values = parse_yaml(path.read_text(), str(path))
+    if not isinstance(values, dict) or BASE_KEY not in values:
+        return values
+    values = dict(values)
+    chain = (*chain, path)
+    merged = {}
+    for name in _base_names(path, values.pop(BASE_KEY)):
+        merged.update(_read_base(name, path, chain))
+    return {**merged, **values}
+
+
+def _base_names(path: Path, value) -> list[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(f"{path}: {BASE_KEY}={value!r} is not valid: expected a file path relative to "
+                          f"{path.parent} or a non-empty list of them")
+    return names
+
+
+def _read_base(name: str, child: Path, chain: tuple) -> dict:
+    """Base ``name`` of ``child``, merged over its own bases; refused when missing, not a mapping,
+    or already in ``chain`` (a cycle)."""
+    base = child.parent / name
+    if any(base.resolve() == seen.resolve() for seen in chain):
+        loop = " -> ".join(str(p) for p in (*chain, base))
+        raise ConfigError(f"{child}: {BASE_KEY} {name} is a cycle ({loop}); remove one of those "
+                          f"{BASE_KEY} entries")
+    if not base.is_file():
+        raise ConfigError(f"{child}: {BASE_KEY} {name} does not exist (looked for {base}); give a path "
+                          f"relative to {child.parent}")
+    values = _read_with_bases(base, chain)
+    if values is None:  # an empty base file: nothing to inherit
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{child}: {BASE_KEY} {base} holds {type(values).__name__}, not a mapping of "
+                          "parameter: value; point it at a config file")
+    return values
 
 
 def parse_yaml(text: str, source: str):
