@@ -18,7 +18,9 @@ writes (``metrics.json``) land. ``OUT/manifest.json`` records every point's para
 (done | failed), attempts, times and error; it is rewritten atomically after each point, under a
 file lock, so shards sharing ``OUT`` do not lose each other's records. A rerun skips finished
 points and retries the rest; a failing point never stops the others. Parameter names the
-notebook's ``parameters`` cell does not define are refused before anything runs.
+notebook's ``parameters`` cell does not define are refused before anything runs, and so is a bad
+config value of any point when the notebook trains job configs (the runner
+``notebooks/runners/run_point.ipynb``, or points with a ``job`` key).
 
 Past one machine, ``executor="submitit"`` hands each point to a cluster (SLURM, or submitit's
 local executor) as its own job with one GPU; this process stays the only writer of the manifest
@@ -28,7 +30,9 @@ and waits for the jobs, so resume and ``shard`` work exactly as with local worke
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -43,12 +47,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
+from .config import read_yaml  # no torch at import: config imports it only to check names
 
 KERNEL_NAME = "python3"
 MANIFEST = "manifest.json"
 FINISHED = "done"
 EXECUTORS = ("local", "submitit")
+RUNNER = "run_point.ipynb"  # notebooks/runners/: trains each point's job config (ladkit.study.run_point)
 # One point, one job, one GPU; ``submitit_options`` (AutoExecutor.update_parameters) override these.
 SUBMITIT_DEFAULTS = {"nodes": 1, "tasks_per_node": 1, "gpus_per_node": 1, "timeout_min": 240}
 
@@ -61,7 +66,7 @@ def load_grid(grid) -> dict:
         path = Path(grid)
         if not path.exists():
             raise FileNotFoundError(f"grid file {path} does not exist")
-        grid = yaml.safe_load(path.read_text()) or {}
+        grid = read_yaml(path) or {}  # a syntax error names the file, line and column
         source = str(path)
     else:
         source = "grid"
@@ -150,6 +155,32 @@ def check_parameters(notebook, names) -> dict:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
                          f"valid: {', '.join(valid)}")
     return valid
+
+
+def check_point_configs(points: list, ids: list, notebook, valid: dict, out_dir: Path, source: str) -> None:
+    """Build every point's job config as ``notebooks/runners/run_point.ipynb`` will (its
+    ``parameters`` cell defaults under the point, None: the job's default), so a bad value is a
+    ConfigError naming the point before anything runs. Only for that runner, or points with a
+    ``job`` key (a notebook that trains a job config); other notebooks' parameters are their own."""
+    from .config import JOBS, train_config
+
+    if Path(notebook).name != RUNNER and not any("job" in p for p in points):
+        return
+    fields = {f.name for cls in JOBS.values() for f in dataclasses.fields(cls)}
+    defaults = {name: _literal(spec.get("default")) for name, spec in valid.items() if name in fields}
+    for params, pid in zip(points, ids):
+        given = {k: v for k, v in {**defaults, **params}.items() if k in fields and v is not None}
+        job = given.get("job", "baseline")
+        train_config(given, source=f"{source}: grid point {pid}", out_dir=str(out_dir / pid / str(job)))
+
+
+def _literal(code):
+    """A ``parameters`` cell default (source text, e.g. '"lad-teacher"') as a value; None when it
+    is not a plain literal (then the point, or the job's default, decides)."""
+    try:
+        return ast.literal_eval(code) if isinstance(code, str) else None
+    except (ValueError, SyntaxError):
+        return None
 
 
 def ablation_grid(fixed: dict, ablations: dict, grid_2d: dict | None = None, seeds=(0,)) -> dict:
@@ -262,6 +293,8 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     varied = varied_names(spec)
     names = set().union(*points) if points else set()
     valid = check_parameters(notebook, names)  # before anything runs
+    check_point_configs(points, [point_id(p, varied) for p in points], notebook, valid, out_dir,
+                        str(grid) if isinstance(grid, (str, os.PathLike)) else "grid")
     inject_out = "out_dir" in valid
     if "out_dir" in names:
         raise ValueError("out_dir is set per point by the sweep (OUT/<point-id>); remove it from the grid")

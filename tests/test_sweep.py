@@ -222,3 +222,69 @@ def test_cli_sweep_hands_points_to_submitit(tmp_path, toy_notebook, capsys):
     assert cli.main(["sweep", str(grid), "--notebook", str(toy_notebook), "--out", str(tmp_path / "b"),
                      "--executor", "submitit", "--cluster", "local", "--submitit", "slurm_partiton=gpu"]) == 2
     assert "slurm_partiton" in capsys.readouterr().err
+
+
+RUNNER = Path(__file__).resolve().parents[1] / "notebooks" / "runners" / "run_point.ipynb"
+
+
+def test_a_grid_with_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path):
+    from ladkit.config import ConfigError
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("fixed:\n  job: lad-teacher\nnoise_std: [0.0, 0.3\nseed: [0]\n")
+    with pytest.raises(ConfigError, match=rf"^{grid}: line \d+, column \d+: not valid YAML"):
+        load_grid(grid)
+    assert cli.main(["sweep", str(grid), "--notebook", str(RUNNER), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("grid, message", [
+    ({"cons_weight": [0.2, -1], "fixed": {"job": "lad-teacher", "iters": 2}},
+     r"grid point cons_weight--1_\w+: cons_weight=-1.0 is not valid: expected a number >= 0"),
+    ({"seed": [0], "fixed": {"job": "baseline", "noise_std": 0.3}},  # the runner would refuse it at run time
+     r"grid point seed-0_\w+: unknown parameter\(s\) noise_std for BaselineConfig"),
+    ({"iters": [10, 2.5]},  # no job: the runner's default, lad-teacher
+     r"grid point iters-2.5_\w+: iters=2.5 is not valid: expected an integer >= 1"),
+    ({"job": ["baseline", "teacher"]}, r"grid point job-teacher_\w+: job='teacher' is not valid"),
+])
+def test_a_bad_config_value_of_any_point_is_refused_before_anything_runs(tmp_path, grid, message, capsys):
+    from ladkit.config import ConfigError
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    out = tmp_path / "sweep"
+    with pytest.raises(ConfigError, match=rf"^{path}: {message}"):
+        run_sweep(path, RUNNER, out, quiet=True)
+    assert not out.exists(), "nothing may run or be written"
+    assert cli.main(["sweep", str(path), "--notebook", str(RUNNER), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ladkit: error: {path}: grid point") and err.count("\n") == 1 and not out.exists()
+
+
+def test_points_with_a_job_are_checked_for_any_notebook(tmp_path):
+    """A notebook other than the runner that takes ``job``: its points are job configs too, with
+    the notebook's own defaults (here iters = 0, not valid) under them."""
+    from ladkit.config import ConfigError
+    from ladkit.sweep import check_point_configs, notebook_parameters
+
+    params = new_code_cell('job = "baseline"\niters = 0\nout_dir = "out"\nlabel = "x"')
+    params.metadata["tags"] = ["parameters"]
+    notebook = tmp_path / "train_job.ipynb"
+    nb = new_notebook(cells=[params])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebook)
+    valid = notebook_parameters(notebook)
+    points = expand_grid({"job": ["baseline"], "label": ["a"]})  # label: the notebook's own, not a config field
+    with pytest.raises(ConfigError, match=r"^g: grid point p0: iters=0 is not valid: expected an integer >= 1"):
+        check_point_configs(points, ["p0"], notebook, valid, tmp_path, "g")
+    check_point_configs(expand_grid({"job": ["baseline"], "iters": [3]}), ["p0"], notebook, valid, tmp_path, "g")
+    check_point_configs(expand_grid({"a": [1]}), ["p0"], notebook, valid, tmp_path, "g")  # no job: not checked
+
+
+def test_the_example_grid_passes_the_point_check():
+    from ladkit.sweep import check_point_configs, notebook_parameters, varied_names
+
+    grid = Path(__file__).resolve().parents[1] / "configs" / "ablation_grid.yaml"
+    points = expand_grid(grid)
+    ids = [point_id(p, varied_names(grid)) for p in points]
+    check_point_configs(points, ids, RUNNER, notebook_parameters(RUNNER), Path("runs/x"), str(grid))
