@@ -26,6 +26,7 @@ import dataclasses
 import math
 import multiprocessing
 import os
+import re
 import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -36,7 +37,7 @@ import pandas as pd
 import yaml
 
 from .checkpoint import atomic_write, save_json
-from .config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig, load_config
+from .config import BaselineConfig, ConfigError, DistillConfig, EvalConfig, TeacherConfig, load_config
 
 
 @dataclass
@@ -70,37 +71,80 @@ class Run:
 
 
 def load_study(path, **overrides) -> StudyConfig:
-    return load_config(path, StudyConfig, **overrides)
+    """The study file, with every run's job config built once (for the first seed), so a bad value
+    in any section is refused here, in one line naming the file and the section."""
+    cfg = load_config(path, StudyConfig, **overrides)
+    try:
+        study_runs(cfg, seed=cfg.seeds[0] if cfg.seeds else 0)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return cfg
 
 
 def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
-    """Every run of one seed, in an order where each run's `needs` come first."""
-    common = {"progress": cfg.progress, **cfg.common, "seed": seed}
+    """Every run of one seed, in an order where each run's `needs` come first. A bad value is a
+    ConfigError naming the section it came from (``teachers.LAD teacher: cons_weight=...``)."""
+    # the order values override each other: an arm's own section may set its seed, never its folder
+    shared = [("progress", {"progress": cfg.progress}), ("common", _section(cfg.common, "common")),
+              ("seeds", {"seed": seed})]
 
-    def job(cls, name, **fields):
-        return cls(**{**common, **fields, "out_dir": str(arm_dir(cfg, seed, name))})
+    students = ("student", _section(cfg.student, "student"))
 
-    def student(name, teacher, **fields):
+    def job(cls, name, *sections, **fixed):
+        folder = ("out_dir", {**fixed, "out_dir": str(arm_dir(cfg, seed, name))})
+        return _job_config(cls, [*shared, *sections, folder])
+
+    def student(name, teacher, *sections):
         ckpt = str(arm_dir(cfg, seed, teacher) / "best.pt")
-        return Run(name, job(DistillConfig, name, **{**cfg.student, **fields, "teacher_ckpt": ckpt}), (teacher,))
+        return Run(name, job(DistillConfig, name, students, *sections, teacher_ckpt=ckpt), (teacher,))
 
-    runs = [Run("baseline", job(BaselineConfig, "baseline", **cfg.baseline)),
-            Run("conventional teacher", job(BaselineConfig, "conventional teacher", **cfg.conventional))]
-    runs += [Run(name, job(TeacherConfig, name, **fields)) for name, fields in cfg.teachers.items()]
+    runs = [Run("baseline", job(BaselineConfig, "baseline", ("baseline", _section(cfg.baseline, "baseline")))),
+            Run("conventional teacher", job(BaselineConfig, "conventional teacher",
+                                            ("conventional", _section(cfg.conventional, "conventional"))))]
+    teachers = _section(cfg.teachers, "teachers")
+    runs += [Run(name, job(TeacherConfig, name, (f"teachers.{name}", _section(fields, f"teachers.{name}"))))
+             for name, fields in teachers.items()]
     runs.append(student("student <- conventional teacher", "conventional teacher"))
-    runs += [student(f"student <- {name}", name) for name in cfg.teachers]
+    runs += [student(f"student <- {name}", name) for name in teachers]
     if cfg.finetune:
-        ft = dict(cfg.finetune)
-        teacher = ft.pop("teacher")
-        if teacher not in cfg.teachers:
-            raise ValueError(f"finetune.teacher {teacher!r} is not one of the study's teachers "
-                             f"({', '.join(cfg.teachers)})")
-        init = {**ft, "init": str(arm_dir(cfg, seed, "baseline") / "best.pt")}
-        control = {**cfg.student, **init, "kd_kind": "none"}  # the same fine-tuning without a teacher
-        runs.append(Run("baseline, fine-tuned", job(DistillConfig, "baseline, fine-tuned", **control), ("baseline",)))
+        ft = dict(_section(cfg.finetune, "finetune"))
+        teacher = ft.pop("teacher", None)
+        if teacher not in teachers:
+            raise ConfigError(f"finetune.teacher {teacher!r} is not one of the study's teachers "
+                              f"({', '.join(teachers)}); name one of them")
+        init = ("finetune", {**ft, "init": str(arm_dir(cfg, seed, "baseline") / "best.pt")})
+        # the control: the same fine-tuning without a teacher
+        control = job(DistillConfig, "baseline, fine-tuned", students, init, kd_kind="none")
+        runs.append(Run("baseline, fine-tuned", control, ("baseline",)))
         name = f"student <- {teacher}, fine-tuned from the baseline"
-        runs.append(Run(name, student(name, teacher, **init).cfg, (teacher, "baseline")))
+        runs.append(Run(name, student(name, teacher, init).cfg, (teacher, "baseline")))
     return _select(runs, cfg.arms)
+
+
+def _section(fields, where: str) -> dict:
+    if fields is None:  # "LAD teacher:" with nothing under it: the job's defaults
+        return {}
+    if not isinstance(fields, dict):
+        raise ConfigError(f"{where}: expected a mapping of parameter: value, got {fields!r}")
+    return fields
+
+
+def _job_config(cls, sections: list[tuple[str, dict]]):
+    """``cls`` from the sections' fields merged in order (later ones override); a bad value is a
+    ConfigError naming the section that set it (the last one with the key the error names)."""
+    values = {k: v for _, fields in sections for k, v in fields.items()}
+    names = {f.name for f in dataclasses.fields(cls)}
+    for where, fields in sections:
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise ConfigError(f"{where}: unknown parameter(s) {', '.join(map(str, unknown))} for {cls.__name__}; "
+                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        key = re.match(r"(\w+)=", str(exc))  # config errors start "key=value is not valid"
+        owners = [where for where, fields in sections if key and key.group(1) in fields]
+        raise ConfigError(f"{owners[-1] if owners else sections[-2][0]}: {exc}") from None
 
 
 def _select(runs: list[Run], arms) -> list[Run]:

@@ -4,6 +4,7 @@ import math
 
 import pandas as pd
 import pytest
+import yaml
 
 from ladkit.data.synthetic import make_synthetic
 from ladkit.study import (StudyConfig, load_study, paired, paired_table, run_study, study_runs, t_interval)
@@ -108,3 +109,60 @@ def test_a_tiny_study_runs_end_to_end_and_reuses_finished_runs(tmp_path):
     assert (out / "seed0" / "baseline" / "last.pt").stat().st_mtime_ns == stamp
     pd.testing.assert_frame_equal(again.drop(columns="seconds").reset_index(drop=True),
                                   rows.drop(columns="seconds").reset_index(drop=True))
+
+
+
+STUDY = {"seeds": [3], "common": {"iters": 5}, "teachers": {"LAD teacher": {"cons_weight": 0.2}},
+         "finetune": {"teacher": "LAD teacher", "iters": 3}}
+
+
+def _study_file(tmp_path, **sections):
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({**STUDY, **sections}))
+    return path
+
+
+@pytest.mark.parametrize("section, where", [
+    ({"common": {"iters": 0}}, "common: iters=0 is not valid: expected an integer >= 1"),
+    ({"baseline": {"lr": -1}}, "baseline: lr=-1.0 is not valid: expected a number > 0"),
+    ({"conventional": {"backbone": "resnet99"}}, "conventional: backbone='resnet99' is not valid"),
+    ({"teachers": {"LAD teacher": {"cons_weight": -1}}},
+     "teachers.LAD teacher: cons_weight=-1.0 is not valid: expected a number >= 0"),
+    ({"teachers": {"LAD teacher": {"kd_weight": 2}}},
+     "teachers.LAD teacher: unknown parameter(s) kd_weight for TeacherConfig; valid:"),
+    ({"teachers": {"LAD teacher": [1, 2]}}, "teachers.LAD teacher: expected a mapping of parameter: value"),
+    ({"student": {"kd_kind": "cwdd"}}, "student: kd_kind='cwdd' is not valid: expected one of 'none', 'kd', 'cwd'"),
+    ({"finetune": {"teacher": "LAD teacher", "lr": 0}}, "finetune: lr=0.0 is not valid: expected a number > 0"),
+    ({"finetune": {"teacher": "nope"}}, "finetune.teacher 'nope' is not one of the study's teachers (LAD teacher)"),
+    ({"seeds": [-1]}, "seeds: seed=-1 is not valid"),
+])
+def test_a_bad_value_in_a_section_is_one_line_naming_the_file_and_the_section(tmp_path, section, where, capsys):
+    from ladkit import cli
+    from ladkit.config import ConfigError
+
+    path = _study_file(tmp_path, out_dir=str(tmp_path / "runs"), **section)
+    with pytest.raises(ConfigError) as err:
+        load_study(path)  # found when the study is loaded, before any run starts
+    assert str(err.value).startswith(f"{path}: {where}") and "\n" not in str(err.value)
+    assert cli.main(["study", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ladkit: error: {path}: {where}") and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_value_at_fault_is_named_where_it_was_set_and_sections_override_common(tmp_path):
+    from ladkit.config import ConfigError
+
+    path = _study_file(tmp_path, common={"iters": 0}, baseline={"iters": 4})
+    with pytest.raises(ConfigError, match=r"study\.yaml: common: iters=0"):  # the conventional teacher's, from common
+        load_study(path)
+    path = _study_file(tmp_path, baseline={"iters": 4})
+    runs = {run.name: run.cfg for run in study_runs(load_study(path), seed=3)}
+    assert runs["baseline"].iters == 4 and runs["LAD teacher"].iters == 5 and runs["LAD teacher"].seed == 3
+
+
+def test_the_frozen_study_loads():
+    from pathlib import Path
+
+    cfg = load_study(Path(__file__).resolve().parents[1] / "configs" / "study.yaml")
+    assert len(study_runs(cfg, seed=cfg.seeds[0])) == 11
