@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import ConfigError, EvalConfig, from_dict, load_config, parse_yaml, train_config
+from .config import JOBS, ConfigError, EvalConfig, from_dict, load_config, parse_yaml, train_config
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a baseline, a LAD teacher or a distilled student",
                        epilog="Any config field can be set as key=value, e.g. iters=200 backbone=resnet50.")
-    p.add_argument("--job", choices=["baseline", "lad-teacher", "distill"])
+    p.add_argument("--job", choices=list(JOBS))
     p.add_argument("--config", help="YAML/JSON config (see configs/)")
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     p.add_argument("--overwrite", action="store_true",

@@ -153,7 +153,9 @@ class EvalConfig:
         check_config(self)
 
 
-JOBS = {"baseline": BaselineConfig, "lad-teacher": TeacherConfig, "distill": DistillConfig}
+# The one list of jobs: each config class names its job (its ``job`` default); the CLI, the
+# loaders and ``jobs.build_job`` (config class -> job class) read it from here.
+JOBS = {cls.job: cls for cls in (BaselineConfig, TeacherConfig, DistillConfig)}
 
 
 def config_class(job: str):

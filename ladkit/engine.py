@@ -7,134 +7,27 @@ checkpoints, exact resume, CUDA AMP / channels_last / compile, and DDP under tor
 from __future__ import annotations
 
 import json
-import os
-import random
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .checkpoint import (load_checkpoint, load_weights, remove_stale_temps, rng_state, save_checkpoint, save_json,
                          set_rng_state)
 from .config import ConfigError, config_class, from_dict, read_yaml, save_config, to_dict
-from .constants import IGNORE_INDEX
+from .data.loader import SeededSamples, build_datasets, epoch_batches, val_loader
 from .evaluate import evaluate_model
 from .jobs import build_job
+from .runlog import RunLog, remove_log
+from .runtime import init_distributed, pick_device, seed_everything
 
 
 class NonFiniteLossError(RuntimeError):
     pass
-
-
-# ---------------------------------------------------------------- devices and processes
-
-def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("device 'cuda' asked for but no CUDA device is visible; use device: cpu")
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
-
-
-def init_distributed() -> tuple[int, int, int]:
-    """(rank, world_size, local_rank); starts the process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    return rank, world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-# ---------------------------------------------------------------- data
-
-class SeededSamples(Dataset):
-    """Seeds each sample's random augmentation by (seed, epoch, index): the data of an epoch is
-    fixed by the seed whatever the worker count, and a resumed run sees exactly what it would
-    have seen, without replaying the batches before the interruption."""
-
-    def __init__(self, dataset: Dataset, seed: int):
-        self.dataset, self.seed, self.epoch = dataset, seed, 0
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, index):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index)
-            return self.dataset[index]
-
-
-def epoch_batches(dataset, batch_size: int, seed: int, epoch: int, rank: int, world: int) -> list[list[int]]:
-    """This process's batches of one epoch; incomplete batches are dropped (BN needs full ones)."""
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
-    sampler.set_epoch(epoch)
-    idx = list(sampler)
-    return [idx[i:i + batch_size] for i in range(0, len(idx) - batch_size + 1, batch_size)]
-
-
-def pad_collate(batch):
-    """Stack samples of different sizes: images padded with 0, labels with ignore."""
-    h = max(img.shape[-2] for img, _ in batch)
-    w = max(img.shape[-1] for img, _ in batch)
-    images = torch.zeros(len(batch), batch[0][0].shape[0], h, w)
-    labels = torch.full((len(batch), h, w), IGNORE_INDEX, dtype=torch.long)
-    for i, (img, lab) in enumerate(batch):
-        images[i, :, : img.shape[-2], : img.shape[-1]] = img
-        labels[i, : lab.shape[-2], : lab.shape[-1]] = lab
-    return images, labels
-
-
-def val_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                      collate_fn=pad_collate)
-
-
-def first_images(dataset, count: int):
-    """The first ``count`` items of ``dataset`` (all of them when ``count`` is 0)."""
-    if count < 0:
-        raise ValueError(f"image count must be >= 0 (0: all), got {count}")
-    if count == 0 or count >= len(dataset):
-        return dataset
-    return torch.utils.data.Subset(dataset, range(count))
-
-
-def build_datasets(cfg):
-    from .data import build_dataset, build_transforms
-    from .data.synthetic import ensure_synthetic
-
-    if cfg.dataset == "synthetic":
-        ensure_synthetic(cfg.data_root)  # the embedded default: generated on first use, seconds
-    train_tf = build_transforms(True, cfg.crop_size, cfg.scale_range)
-    train = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split, transforms=train_tf)
-    val = first_images(build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=build_transforms(False)),
-                       cfg.val_images)
-    if len(train) < cfg.batch_size:
-        raise ValueError(f"{cfg.dataset} split {cfg.train_split!r} has {len(train)} images, fewer than "
-                         f"batch_size={cfg.batch_size}; lower batch_size or add data")
-    check_labels(val)  # a bad val file would otherwise surface only after the whole training budget
-    return train, val
-
-
-def check_labels(dataset) -> None:
-    """Every label file of ``dataset`` (a SegmentationDataset or a Subset of one) read and checked."""
-    if isinstance(dataset, torch.utils.data.Subset):
-        dataset.dataset.check_labels(dataset.indices)
-    else:
-        dataset.check_labels()
 
 
 # ---------------------------------------------------------------- optimisation
@@ -190,16 +83,17 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
         optimizer.load_state_dict(ckpt["optimizer"])
         set_rng_state(ckpt["rng"], noise_gen)
         start, best = ckpt["iteration"], ckpt["best_miou"]
-    started = False
+    log = None
 
     def start_folder():
         """The first write to out_dir, once the run is sure to start."""
-        nonlocal started
-        if rank == 0 and not started:
+        nonlocal log
+        if rank == 0 and log is None:
             prepare_run_folder(out_dir, cfg, start)
-        started = True
+            log = RunLog(out_dir, start)
 
-    if world > 1:
+    distributed = dist.is_initialized()  # under torchrun: DDP, also for one process
+    if distributed:
         if cfg.sync_bn and device.type == "cuda":
             # convert_sync_batchnorm swaps BN modules in place below the top module
             torch.nn.SyncBatchNorm.convert_sync_batchnorm(job.module)
@@ -215,7 +109,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     if per_epoch == 0:
         raise ValueError(f"no full batch per process: {len(train_set)} images, batch_size={cfg.batch_size}, "
                          f"{world} processes")
-    vloader = val_loader(val_set, cfg.val_batch_size, cfg.num_workers)
+    vloader = val_loader(val_set, cfg.val_batch_size, cfg.num_workers, rank, world)
     amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
     use_amp = amp_dtype is not None and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -228,14 +122,20 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
         save_checkpoint(state, path)
 
     def validate_and_keep(it):
-        """Validate; keep best.pt when it is the best so far, and last.pt with the metrics."""
+        """Validate (every process its share of the images, the confusion matrices summed); rank 0
+        keeps best.pt when it is the best so far, and last.pt with the metrics."""
         nonlocal best
+        if distributed:  # each rank's last forward moved its own BN statistics: score rank 0's, the saved ones
+            for buffer in model.buffers():
+                dist.broadcast(buffer, 0)
         metrics = evaluate_model(model, vloader, info.num_classes, device, job.eval_inputs)
-        _log(out_dir, {"iter": it, "kind": "val", "miou": metrics["miou"], "pixel_acc": metrics["pixel_acc"]})
         if metrics["miou"] > best:
             best = metrics["miou"]
-            checkpoint(best_path, it, metrics, resumable=False)
-        checkpoint(last_path, it, metrics)
+            if rank == 0:
+                checkpoint(best_path, it, metrics, resumable=False)
+        if rank == 0:
+            log.write({"iter": it, "kind": "val", "miou": metrics["miou"], "pixel_acc": metrics["pixel_acc"]})
+            checkpoint(last_path, it, metrics)
         return metrics
 
     end = cfg.iters if stop_after is None else min(cfg.iters, start + stop_after)
@@ -243,6 +143,9 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     bar = tqdm(total=cfg.iters, initial=start, disable=not cfg.progress or rank != 0,
                desc=f"{cfg.job} {cfg.model}-{cfg.backbone}", dynamic_ncols=True)
     it, metrics = start, None
+    # Non-finite losses are flagged on the device and read back only where the step syncs anyway
+    # (a log line, a checkpoint, a validation; every step on the CPU): no host sync per CUDA step.
+    first_bad = torch.tensor(-1, device=device)
     while it < end:
         epoch, skip = divmod(it, per_epoch)
         samples.epoch = epoch
@@ -262,37 +165,38 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
                 group["lr"] = lr * group.get("lr_mult", 1.0)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 loss, terms = job.loss(images, labels)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"non-finite loss at iteration {it + 1}: " + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
-                    + f"; the last good checkpoint {last_path} is kept. Lower lr, or disable amp.")
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), it + 1, first_bad)
+            logging = rank == 0 and ((it + 1) % cfg.log_every == 0 or it + 1 == end)
+            validating = it + 1 == cfg.iters or (cfg.val_every and (it + 1) % cfg.val_every == 0)
+            saving = rank == 0 and ((it + 1) % cfg.ckpt_every == 0 or it + 1 == end or validating)
+            if device.type == "cpu" or logging or saving or validating:
+                check_finite(first_bad, terms, last_path)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             it += 1
             now = time.perf_counter()
-            if rank == 0 and (it % cfg.log_every == 0 or it == end):
+            if logging:
                 rec = {"iter": it, "kind": "train", "lr": lr, "loss": float(loss.detach()),
                        **{k: float(v) for k, v in terms.items()},
                        "img_per_s": images.shape[0] * world / max(now - tick, 1e-9)}
-                _log(out_dir, rec)
+                log.write(rec)
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             tick = now
             bar.update(1)
-            validating = it == cfg.iters or (cfg.val_every and it % cfg.val_every == 0)
-            if rank == 0 and (it % cfg.ckpt_every == 0 or it == end or validating):
+            if saving:
                 # before validating, so a validation that fails never costs the training; its metrics
                 # are the new validation's (None until it ends), never an older one's
                 checkpoint(last_path, it, None if validating else metrics)
-            if rank == 0 and validating:
+            if validating:
                 metrics = validate_and_keep(it)
-            if world > 1 and validating:
+            if distributed and validating:
                 dist.barrier()
             if it >= end:
                 break
     bar.close()
-    if rank == 0 and it >= cfg.iters and metrics is None:
+    if it >= cfg.iters and metrics is None:
         # resumed a finished run: report what it ended with, or validate now if that validation never ended
         metrics = load_checkpoint(last_path)["metrics"] if last_path.exists() else None
         if metrics is None:
@@ -302,14 +206,25 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
                "best_miou": best, "final": metrics, "val_images": len(val_set), "model_meta": job.meta}
     if rank == 0 and it >= cfg.iters:
         save_json(summary, out_dir / "metrics.json")
-    if world > 1:
+    if log is not None:
+        log.close()
+    if distributed:
         dist.barrier()
     return summary
 
 
+def check_finite(first_bad: torch.Tensor, terms: dict, last_path: Path) -> None:
+    """Raise when a loss since the last check was not finite (``first_bad``: its iteration, or -1)."""
+    bad = int(first_bad)
+    if bad >= 0:
+        raise NonFiniteLossError(
+            f"non-finite loss at iteration {bad}: " + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+            + f"; the last good checkpoint {last_path} is kept. Lower lr, or disable amp.")
+
+
 # What a run writes into its out_dir; a fresh run removes the previous run's before it writes its
 # own, so no best.pt or evaluation of another config is left beside the new config.yaml.
-RUN_FILES = ("best.pt", "last.pt", "metrics.json", "log.jsonl")
+RUN_FILES = ("best.pt", "last.pt", "metrics.json")  # and the log (runlog.remove_log)
 EVAL_FILE_PATTERNS = ("*_eval.json", "eval_*.json")
 # Config fields that do not change what a run computes.
 NOT_COMPARED = ("progress", "num_workers", "out_dir")
@@ -365,8 +280,8 @@ def prepare_run_folder(out_dir: Path, cfg, start: int) -> None:
         old += [p for pattern in EVAL_FILE_PATTERNS for p in out_dir.glob(pattern)]
         for path in old:
             path.unlink(missing_ok=True)
+        remove_log(out_dir)
     save_config(cfg, out_dir / "config.yaml")
-    _truncate_log(out_dir / "log.jsonl", start)
 
 
 def _check_resumable(cfg, ckpt, path):
@@ -377,30 +292,3 @@ def _check_resumable(cfg, ckpt, path):
         raise ValueError(f"cannot resume from {path}: the config differs in "
                          + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, (a, b) in differs.items())
                          + "; use the same config, another out_dir, or --overwrite (overwrite=True) to replace the run")
-
-
-def _log(out_dir: Path, record: dict) -> None:
-    with open(out_dir / "log.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _truncate_log(path: Path, start: int) -> None:
-    """On resume, drop log lines written after the checkpoint we continue from."""
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if _log_iteration(line) <= start]
-    path.write_text("".join(line + "\n" for line in keep))
-
-
-def _log_iteration(line: str) -> float:
-    """A log line's iteration; a line torn by a kill (or not ours) counts as after any checkpoint."""
-    try:
-        return json.loads(line)["iter"]
-    except (ValueError, KeyError, TypeError):
-        return float("inf")
-
-
-def read_log(run_dir) -> list[dict]:
-    path = Path(run_dir) / "log.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    return [json.loads(line) for line in lines if _log_iteration(line) != float("inf")]

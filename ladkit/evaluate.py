@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .checkpoint import load_checkpoint, load_weights, save_json
 from .constants import IGNORE_INDEX
 from .metrics import ConfusionMatrix
-from .noising import noise_labels
+from .noising import with_label
 
 
 @torch.no_grad()
@@ -52,6 +52,7 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, device,
         x = make_inputs(images, labels) if make_inputs else images
         prob = predict_logits(model, x, labels.shape[-2:], scales, flip)
         cm.update(prob.argmax(1).cpu(), labels.cpu())
+    cm.all_reduce(device)  # under DDP each process scored its share of the images
     model.train(was_training)
     return cm.compute()
 
@@ -63,20 +64,21 @@ def label_input(num_classes: int, mode: str, noise_std: float, scale: float, see
     def make(images: Tensor, labels: Tensor) -> Tensor:
         gen = torch.Generator(device=labels.device).manual_seed(seed)
         # ids_checked: a loader's labels were checked on the CPU by the reader's LabelMap
-        extra = noise_labels(labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=gen,
-                             ids_checked=True)
+        x = with_label(images, labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=gen,
+                       ids_checked=True)
         if zero:
-            extra = torch.zeros_like(extra)
+            x[:, 3:] = 0
         if zero_image:
-            images = torch.zeros_like(images)
-        return torch.cat([images, extra.to(images.dtype)], dim=1)
+            x[:, :3] = 0
+        return x
     return make
 
 
 def evaluate_checkpoint(cfg) -> dict:
     """The ``evaluate`` job: ``cfg`` is an ``EvalConfig``. Writes the metrics JSON and returns it."""
     from .data import build_dataset, build_transforms
-    from .engine import first_images, pick_device, val_loader
+    from .data.loader import first_images, val_loader
+    from .runtime import pick_device
     from .jobs import as_model_checkpoint, model_from_meta, teacher_label_mode
 
     if not cfg.ckpt:

@@ -11,9 +11,10 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import load_checkpoint, load_weights, plain_state_dict
+from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
 from .losses import cwd_loss, dual_path_consistency, kd_loss, seg_ce_loss
 from .models import build_model, first_conv_of
-from .noising import label_channels, noise_labels
+from .noising import check_label_mode, label_channels, with_label
 
 KD_KINDS = ("none", "kd", "cwd")
 
@@ -109,7 +110,7 @@ def scale_extra_input_weights(model: nn.Module, seed: int) -> None:
 
 
 class BaselineJob:
-    def __init__(self, cfg, num_classes: int, device):
+    def __init__(self, cfg, num_classes: int, device, generator: torch.Generator | None = None):
         self.cfg = cfg
         self.model = build_trainable(cfg, num_classes, 3).to(device)
         self.module = self.model
@@ -158,9 +159,8 @@ class TeacherJob:
 
     def _with_label(self, images, labels, mode, std, generator):
         # ids_checked: the loader's labels were checked on the CPU, so no host sync per step
-        extra = noise_labels(labels, self.num_classes, mode=mode, noise_std=std,
-                             scale=self.cfg.noise_scale, generator=generator, ids_checked=True)
-        return torch.cat([images, extra.to(images.dtype)], dim=1)
+        return with_label(images, labels, self.num_classes, mode=mode, noise_std=std, scale=self.cfg.noise_scale,
+                          generator=generator, ids_checked=True)
 
     def loss(self, images: Tensor, labels: Tensor):
         cfg = self.cfg
@@ -196,12 +196,7 @@ class FrozenTeacher:
                              f"has {num_classes}. Train the teacher on the same dataset.")
         if self.label_channels:
             noise_mode = teacher_label_mode(meta, noise_mode)
-            want = label_channels(noise_mode, num_classes)
-            if want != self.label_channels:
-                raise ValueError(
-                    f"teacher {path} takes {meta['in_channels']} input channels (3 + {self.label_channels} "
-                    f"label); noise mode {noise_mode!r} gives 3 + {want}. Use the mode the teacher was "
-                    f"trained with ({meta.get('noise_mode')!r}) or one with as many channels.")
+            check_label_mode(self.label_channels, noise_mode, num_classes, f"teacher {path}", meta.get("noise_mode"))
         self.model = model_from_meta(meta).to(device).eval().requires_grad_(False)
         load_weights(self.model, ckpt["model"], source=f"teacher {path}")
         self.meta, self.num_classes, self.generator = meta, num_classes, generator
@@ -210,12 +205,10 @@ class FrozenTeacher:
 
     @torch.no_grad()
     def __call__(self, images: Tensor, labels: Tensor) -> dict:
-        x = images
-        if self.label_channels:
-            extra = noise_labels(labels, self.num_classes, mode=self.noise_mode, noise_std=self.noise_std,
-                                 scale=self.noise_scale, generator=self.generator, ids_checked=True)
-            x = torch.cat([images, extra.to(images.dtype)], dim=1)
-        return self.model(x)
+        if not self.label_channels:
+            return self.model(images)
+        return self.model(with_label(images, labels, self.num_classes, mode=self.noise_mode, noise_std=self.noise_std,
+                                     scale=self.noise_scale, generator=self.generator, ids_checked=True))
 
 
 class DistillJob:
@@ -256,10 +249,8 @@ class DistillJob:
 
 
 def build_job(cfg, num_classes: int, device, generator: torch.Generator):
-    if cfg.job == "baseline":
-        return BaselineJob(cfg, num_classes, device)
-    if cfg.job == "lad-teacher":
-        return TeacherJob(cfg, num_classes, device, generator)
-    if cfg.job == "distill":
-        return DistillJob(cfg, num_classes, device, generator)
-    raise ValueError(f"unknown job {cfg.job!r}; valid: baseline, lad-teacher, distill")
+    """The job that trains ``cfg`` (a config of ``ladkit.config.JOBS``)."""
+    job_class = {BaselineConfig: BaselineJob, TeacherConfig: TeacherJob, DistillConfig: DistillJob}.get(type(cfg))
+    if job_class is None:
+        raise ValueError(f"no job trains a {type(cfg).__name__}; valid configs: {', '.join(JOBS)}")
+    return job_class(cfg, num_classes, device, generator)

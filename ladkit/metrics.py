@@ -33,6 +33,16 @@ class ConfusionMatrix:
     def merge(self, other: "ConfusionMatrix") -> None:
         self.mat += other.mat
 
+    def all_reduce(self, device=None) -> None:
+        """Sum the matrices of every process of the group (each validated its share of the images);
+        ``device``: where the backend reduces (NCCL: the process's GPU)."""
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            mat = self.mat.to(device or "cpu")
+            dist.all_reduce(mat)
+            self.mat = mat.cpu()
+
     def reset(self) -> None:
         self.mat.zero_()
 

@@ -64,6 +64,25 @@ def noise_labels(
     return out.add_(noise, alpha=noise_std * scale) if out.is_contiguous() else out + noise_std * scale * noise
 
 
+def with_label(images: Tensor, labels: Tensor, num_classes: int, *, mode: str, noise_std: float, scale: float,
+               generator: torch.Generator | None = None, ids_checked: bool = False) -> Tensor:
+    """A LAD teacher's input: the images ``(B, 3, H, W)`` with the noised label channel(s) of
+    ``labels`` appended (training, distillation, evaluation and the explorer all build it here)."""
+    extra = noise_labels(labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=generator,
+                         ids_checked=ids_checked)
+    return torch.cat([images, extra.to(images.dtype)], dim=1)
+
+
+def check_label_mode(channels: int, mode: str, num_classes: int, what: str, trained_mode=None) -> None:
+    """Refuse feeding a model that takes ``channels`` label channels with a ``mode`` that gives
+    another count (a one-hot teacher takes K channels, the code modes one)."""
+    want = label_channels(mode, num_classes)
+    if want != channels:
+        trained = f"the mode it was trained with ({trained_mode!r}) or " if trained_mode else ""
+        raise ValueError(f"{what} takes {channels} label channel(s) (3 + {channels} inputs); noise mode {mode!r} "
+                         f"gives {want}. Use {trained}a mode with as many channels.")
+
+
 def check_label_ids(labels: Tensor, valid: Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX,
                     ids_checked: bool = False) -> None:
     """Raise ValueError naming an id that is neither a class nor ignore (``valid`` False).

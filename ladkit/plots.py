@@ -28,7 +28,7 @@ def plot_comparison(table: pd.DataFrame, path=None, value: str = "miou", by: str
 
 def plot_training_curves(run_dirs: dict, path=None):
     """Training loss (left) and validation mIoU (right) for named run folders."""
-    from .engine import read_log
+    from .runlog import read_log
 
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
     for name, run_dir in run_dirs.items():
@@ -69,7 +69,7 @@ def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
     headline = headline[headline["measure"] == first].assign(value=lambda d: 100 * d["value"])
     curve = rows[rows["measure"].str.match(r"with label \(fixed codes")].copy()
     curve["noise std"] = curve["measure"].map(lambda m: float(re.search(r"std ([\d.e-]+)", m).group(1)))
-    fig, (ax_bars, ax_noise) = plt.subplots(1, 2, figsize=(13, 0.8 + 0.42 * headline["arm"].nunique()),
+    fig, (ax_bars, ax_noise) = plt.subplots(1, 2, figsize=(13, max(3.2, 0.8 + 0.42 * headline["arm"].nunique())),
                                             gridspec_kw={"width_ratios": [3, 2]})
     sns.pointplot(data=headline, y="arm", x="value", errorbar=("ci", 95), linestyle="none", ax=ax_bars,
                   color="#4c72b0", capsize=0.2)

@@ -19,7 +19,8 @@ import torch
 from matplotlib.figure import Figure
 
 from .constants import IGNORE_INDEX
-from .noising import NOISE_MODES, label_channels, noise_labels
+from . import noising
+from .noising import NOISE_MODES, noise_labels
 
 # ---------------------------------------------------------------- paths and data
 
@@ -89,12 +90,13 @@ class LoadedModel:
         return f"{kind} {self.meta['model']}-{self.meta['backbone']}"
 
 
-def load_model(ckpt, device="cpu") -> LoadedModel:
-    """Any ladkit checkpoint (baseline, LAD teacher, student) ready for prediction."""
-    from .checkpoint import load_checkpoint, load_weights
-    from .jobs import model_from_meta
+def load_model(ckpt, device="cpu", model: str = "", backbone: str = "", num_classes: int = 0) -> LoadedModel:
+    """Any ladkit checkpoint (baseline, LAD teacher, student) ready for prediction; a plain
+    state_dict of a ladkit architecture with ``model``, ``backbone`` and ``num_classes``."""
+    from .checkpoint import load_weights
+    from .jobs import model_from_meta, read_model_checkpoint
 
-    state = load_checkpoint(ckpt)
+    state = read_model_checkpoint(ckpt, model, backbone, num_classes)
     meta = state["model_meta"]
     device = torch.device(device)
     model = model_from_meta(meta).to(device).eval()
@@ -117,18 +119,15 @@ def predict(loaded: LoadedModel, image: torch.Tensor, label: torch.Tensor | None
     x = image.unsqueeze(0).to(loaded.device)
     if loaded.label_channels:
         mode = teacher_label_mode(meta, noise_mode)
-        if label_channels(mode, meta["num_classes"]) != loaded.label_channels:
-            raise ValueError(f"{loaded.path} takes {loaded.label_channels} label channel(s); noise mode "
-                             f"{mode!r} gives {label_channels(mode, meta['num_classes'])}")
+        noising.check_label_mode(loaded.label_channels, mode, meta["num_classes"], loaded.path, meta.get("noise_mode"))
         if label is None or not with_label:
-            extra = torch.zeros(1, loaded.label_channels, *x.shape[-2:], device=loaded.device)
+            x = torch.cat([x, torch.zeros(1, loaded.label_channels, *x.shape[-2:], device=loaded.device)], dim=1)
         else:
             gen = torch.Generator(device=loaded.device).manual_seed(seed)
             std = meta.get("val_noise_std", 0.02) if noise_std is None else noise_std
             scale = meta.get("noise_scale", 1.0) if noise_scale is None else noise_scale
-            extra = noise_labels(label.unsqueeze(0).to(loaded.device), meta["num_classes"], mode=mode,
-                                 noise_std=std, scale=scale, generator=gen)
-        x = torch.cat([x, extra.to(x.dtype)], dim=1)
+            x = noising.with_label(x, label.unsqueeze(0).to(loaded.device), meta["num_classes"], mode=mode,
+                                   noise_std=std, scale=scale, generator=gen)
     pred = predict_logits(loaded.model, x, x.shape[-2:]).argmax(1)[0].cpu()
     if label is None:
         return pred, None
@@ -348,13 +347,12 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
     image, label = dataset[index]
     meta, k = teacher.meta, dataset.info.num_classes
     scale = meta.get("noise_scale", 1.0) if noise_scale is None else noise_scale
-    x = image.unsqueeze(0).to(teacher.device)
     paths = []
     for offset in (0, 1):
-        gen = torch.Generator().manual_seed(int(seed) + offset)
-        channel = noise_labels(label.unsqueeze(0), k, mode="random", noise_std=noise_std, scale=scale, generator=gen)
-        out = teacher.model(torch.cat([x, channel.to(x)], 1))
-        paths.append((channel[0, 0].cpu(), out))
+        gen = torch.Generator().manual_seed(int(seed) + offset)  # each path its own codes and noise
+        inputs = noising.with_label(image.unsqueeze(0), label.unsqueeze(0), k, mode="random", noise_std=noise_std,
+                                    scale=scale, generator=gen)
+        paths.append((inputs[0, 3], teacher.model(inputs.to(teacher.device))))
     tau, kind = meta.get("tau", 4.0), meta.get("cons_kind", "cwd")
     distance = float(dual_path_consistency(paths[0][1]["out_low"], paths[1][1]["out_low"], tau, kind))
     low, high = code_range("random", k, scale)

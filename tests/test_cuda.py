@@ -18,7 +18,8 @@ import torch
 from ladkit.checkpoint import load_checkpoint
 from ladkit.config import TeacherConfig, config_class
 from ladkit.data.synthetic import make_synthetic
-from ladkit.engine import build_optimizer, poly_lr, read_log, train
+from ladkit.engine import build_optimizer, poly_lr, train
+from ladkit.runlog import read_log
 from ladkit.jobs import build_job
 
 pytestmark = [

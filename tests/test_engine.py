@@ -13,7 +13,8 @@ from ladkit.checkpoint import load_checkpoint, save_checkpoint
 from ladkit.cli import main as cli_main
 from ladkit.config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig, from_dict, load_config
 from ladkit.data.synthetic import make_synthetic
-from ladkit.engine import NonFiniteLossError, read_log, train
+from ladkit.engine import NonFiniteLossError, train
+from ladkit.runlog import read_log
 from ladkit.evaluate import evaluate_checkpoint
 
 from fixtures_data import make_learnable_voc
@@ -155,7 +156,7 @@ def test_teacher_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
     # wrong input channels: onehot needs 3 + 21 channels (VOC), the teacher has 3 + 1
     cfg = DistillConfig(out_dir=str(tmp_path / "a"), teacher_ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
                         teacher_noise_mode="onehot", **common)
-    with pytest.raises(ValueError, match=r"takes 4 input channels .*gives 3 \+ 21"):
+    with pytest.raises(ValueError, match=r"takes 1 label channel\(s\) \(3 \+ 1 inputs\); noise mode .onehot. gives 21"):
         train(cfg)
     # wrong class count
     lad["model_meta"] = {**lad["model_meta"], "num_classes": 9}
@@ -223,6 +224,23 @@ def test_ddp_two_gloo_processes(data_root, tmp_path):
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["world_size"] == 2 and ckpt["iteration"] == 3
     assert json.loads((out / "metrics.json").read_text())["finished"]
+
+
+def test_ddp_validates_on_every_rank_and_counts_each_image_once(data_root, tmp_path):
+    """Two processes validate half the images each; the all-reduced confusion matrix gives the
+    mIoU one process scoring every image gives (3 val images: an uneven split)."""
+    out = tmp_path / "ddp_val"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "ladkit.cli", "train", "--job", "baseline", f"data_root={data_root}", f"out_dir={out}",
+           "model=fcn", "backbone=resnet18_quarter", "iters=2", "crop_size=48", "batch_size=2", "val_images=3",
+           "val_batch_size=1", "progress=false"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    alone = evaluate_checkpoint(EvalConfig(ckpt=str(out / "last.pt"), max_images=3, device="cpu"))["metrics"]
+    assert final["miou"] == pytest.approx(alone["miou"], abs=1e-9)
+    assert final["pixel_acc"] == pytest.approx(alone["pixel_acc"], abs=1e-9)
 
 
 def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):

@@ -17,7 +17,8 @@ from ladkit.checkpoint import atomic_write, load_checkpoint, save_json
 from ladkit.config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig
 from ladkit.data import DatasetError
 from ladkit.data.synthetic import make_synthetic
-from ladkit.engine import read_log, train
+from ladkit.engine import train
+from ladkit.runlog import read_log
 from ladkit.evaluate import evaluate_checkpoint
 
 TINY = dict(model="fcn", backbone="resnet18_quarter", crop_size=32, batch_size=4, val_batch_size=4,
@@ -117,7 +118,8 @@ def test_a_fresh_run_removes_the_previous_runs_files_and_stale_temps(finished, d
     (run / ".notes.backup.tmp").write_text("mine too")  # not a temp of a file ladkit writes
     train(BaselineConfig(out_dir=str(run), data_root=str(data_root), **{**TINY, "lr": 0.01}), overwrite=True)
     names = sorted(p.name for p in run.iterdir())
-    assert names == [".notes", ".notes.backup.tmp", "best.pt", "config.yaml", "last.pt", "log.jsonl", "metrics.json"]
+    assert names == [".notes", ".notes.backup.tmp", "best.pt", "config.yaml", "last.pt", "log.jsonl", "metrics.json",
+                     "tb"]
     # a run killed mid-write and resumed keeps its files and drops the stale temp
     cut = BaselineConfig(out_dir=str(tmp_path / "cut"), data_root=str(data_root), **{**TINY, "iters": 3})
     train(cut, stop_after=1)

@@ -1,0 +1,72 @@
+"""A run's log: ``log.jsonl`` (one JSON record per line: every loss term, LR, images/s, each
+validation) and the same scalars for TensorBoard in ``tb/`` beside it
+(``tensorboard --logdir runs``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+LOG_FILE, TENSORBOARD_DIR = "log.jsonl", "tb"
+
+
+class RunLog:
+    """Appends records to ``out_dir/log.jsonl`` and their numbers to TensorBoard (``kind/key``
+    at step ``iter``). ``start``: the iteration a resumed run continues from; log lines and
+    TensorBoard events written after it (by the interrupted run) are dropped."""
+
+    def __init__(self, out_dir, start: int = 0):
+        self.out_dir, self.start = Path(out_dir), start
+        self._writer = None
+        truncate_log(self.out_dir / LOG_FILE, start)
+
+    def write(self, record: dict) -> None:
+        with open(self.out_dir / LOG_FILE, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        writer = self._tensorboard()
+        for key, value in record.items():
+            if key not in ("iter", "kind") and isinstance(value, (int, float)):
+                writer.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record["iter"])
+
+    def _tensorboard(self):
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter  # imported once a run logs
+
+            # purge_step: TensorBoard hides the interrupted run's events from step start + 1 on
+            purge = self.start + 1 if self.start else None
+            self._writer = SummaryWriter(str(self.out_dir / TENSORBOARD_DIR), purge_step=purge)
+        return self._writer
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def remove_log(out_dir) -> None:
+    """A fresh run's first step: the previous run's log and TensorBoard events go."""
+    (Path(out_dir) / LOG_FILE).unlink(missing_ok=True)
+    shutil.rmtree(Path(out_dir) / TENSORBOARD_DIR, ignore_errors=True)
+
+
+def truncate_log(path: Path, start: int) -> None:
+    """On resume, drop log lines written after the checkpoint we continue from."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if _log_iteration(line) <= start]
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def _log_iteration(line: str) -> float:
+    """A log line's iteration; a line torn by a kill (or not ours) counts as after any checkpoint."""
+    try:
+        return json.loads(line)["iter"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
+def read_log(run_dir) -> list[dict]:
+    path = Path(run_dir) / LOG_FILE
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if _log_iteration(line) != float("inf")]

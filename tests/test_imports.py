@@ -1,0 +1,96 @@
+"""The library's import graph runs one way: data -> noising -> models -> losses -> jobs ->
+evaluate -> engine -> study/demo/sweep -> cli. Imports inside functions count too (a lazy import
+is still a dependency)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ladkit"
+# Each module may import only modules of an earlier layer or its own (layers from the bottom up).
+LAYERS = [
+    {"constants", "checkpoint", "config", "metrics", "runtime", "runlog", "results"},
+    {"data"},
+    {"noising"},
+    {"models"},
+    {"losses"},
+    {"jobs"},
+    {"evaluate"},
+    {"engine"},
+    {"plots"},
+    {"study", "sweep", "widgets"},
+    {"demo"},
+    {"cli"},
+]
+# Lower layers may still name a registry above them to validate a config's names (config checks a
+# dataset/model exists): those lazy lookups are listed here, and nothing else crosses upwards.
+ALLOWED_UPWARD = {("config", "data"), ("config", "models"), ("config", "checkpoint")}
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """ladkit modules ``path`` imports, anywhere in the file."""
+    here = _module(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("ladkit")}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            name = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            if name.startswith("ladkit"):
+                found.add(name)
+                found |= {f"{name}.{a.name}" for a in node.names if (PACKAGE.parent / f"{name}.{a.name}".replace(".", "/")).with_suffix(".py").exists()}
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    return {m: {i for i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
+
+
+def _top(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+def test_no_import_cycle():
+    graph, state, stack = _graph(), {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == "open":
+                pytest.fail("import cycle: " + " -> ".join(stack[stack.index(n):] + [n]))
+            if n not in state:
+                visit(n)
+        stack.pop()
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_imports_run_one_way():
+    layer = {name: i for i, names in enumerate(LAYERS) for name in names}
+    wrong = []
+    for m, deps in _graph().items():
+        a = _top(m)
+        for d in deps:
+            b = _top(d)
+            if a in layer and b in layer and a != b and layer[b] > layer[a] and (a, b) not in ALLOWED_UPWARD:
+                wrong.append(f"{m} imports {d}")
+    assert not wrong, "imports against the layer order: " + "; ".join(sorted(wrong))
+
+
+def test_every_module_has_a_layer():
+    tops = {_top(m) for m in _graph()} - {"__init__"}
+    assert tops <= set().union(*LAYERS), f"put {sorted(tops - set().union(*LAYERS))} in a layer of LAYERS"
