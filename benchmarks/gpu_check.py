@@ -151,7 +151,10 @@ def part_ddp(out: Path, smoke: bool, limit: float) -> dict:
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1"]
     deadline = time.monotonic() + limit
     legs = {}
-    for leg, extra in (("first", ["--stop-after", str(DDP_STEPS // 2)]), ("resumed", ["--resume"])):
+    # the first leg starts afresh: a rerun into this folder (other sizes: --smoke, then the real
+    # check) finds a finished run of another config there, which train() refuses without overwrite
+    first = ["--stop-after", str(DDP_STEPS // 2), "--overwrite"]
+    for leg, extra in (("first", first), ("resumed", ["--resume"])):
         cmd = launch + [str(Path(__file__).resolve()), "--ddp-worker", str(run_dir / "config.yaml"),
                         "--report", str(run_dir / f"{leg}.json"), *extra]
         legs[leg] = run_child(cmd, deadline - time.monotonic(), run_dir / f"{leg}.log")
@@ -177,9 +180,10 @@ def ddp_verdict(run_dir: Path, legs: dict) -> dict:
             "legs": legs, "engine_wraps_ddp": first["engine_wraps_ddp"]}
 
 
-def ddp_worker(config: str, report: str, stop_after: int | None, resume: bool) -> int:
+def ddp_worker(config: str, report: str, stop_after: int | None, resume: bool, overwrite: bool = False) -> int:
     """Under torchrun: start the process group (the engine only does when WORLD_SIZE > 1), check
-    one DDP-wrapped step over it, then train (``stop_after`` steps, or resume to the end)."""
+    one DDP-wrapped step over it, then train (``stop_after`` steps, or resume to the end;
+    ``overwrite``: afresh, whatever run the folder holds)."""
     import torch
     import torch.distributed as dist
 
@@ -193,7 +197,7 @@ def ddp_worker(config: str, report: str, stop_after: int | None, resume: bool) -
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend)
     probe = ddp_probe(cfg, local_rank)
-    summary = train(cfg, resume=resume, stop_after=stop_after)
+    summary = train(cfg, resume=resume, stop_after=stop_after, overwrite=overwrite)
     Path(report).write_text(json.dumps({
         "backend": dist.get_backend(), "world_size": dist.get_world_size(), "iteration": summary["iteration"],
         "finished": summary["finished"], "ddp_probe_finite": probe,
@@ -537,11 +541,12 @@ def main(argv=None) -> int:
     parser.add_argument("--report", help=argparse.SUPPRESS)
     parser.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bench-worker", metavar="REPORT", help=argparse.SUPPRESS)
     parser.add_argument("--study-worker", nargs=2, metavar=("CONFIG", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.ddp_worker:
-        return ddp_worker(args.ddp_worker, args.report, args.stop_after, args.resume)
+        return ddp_worker(args.ddp_worker, args.report, args.stop_after, args.resume, args.overwrite)
     if args.bench_worker:
         return bench_worker(args.bench_worker, args.smoke)
     if args.study_worker:
