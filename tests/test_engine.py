@@ -95,6 +95,11 @@ def test_distill_from_baseline_checkpoint_init(trained, tmp_path):
     base_ckpt = str(Path(trained["base"]["out_dir"]) / "best.pt")
     cfg = DistillConfig(out_dir=str(tmp_path / "ft"), teacher_ckpt=base_ckpt, init=base_ckpt,
                         **{**trained["common"], "iters": 2, "lr": 0.001})
+    from ladkit.jobs import build_trainable
+
+    start = build_trainable(cfg, 21, 3).state_dict()  # before its first step: the baseline's weights (VOC: 21)
+    saved = load_checkpoint(base_ckpt)["model"]
+    assert start.keys() == saved.keys() and all(torch.equal(start[k], saved[k]) for k in saved)
     assert train(cfg)["model_meta"]["init"] == base_ckpt
 
 
@@ -124,7 +129,20 @@ def test_same_seed_same_weights(data_root, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_paths_as_one_batch_runs(data_root, tmp_path):
+def test_paths_as_one_batch_computes_the_separate_passes(data_root, tmp_path):
+    """One concatenated batch gives each path what its own pass gives (in eval mode, where BN
+    uses its running statistics; in training BN then sees both paths at once), and trains."""
+    from ladkit.jobs import PathsModel
+    from ladkit.models import build_model
+
+    model = build_model("fcn", 5, in_channels=4, backbone="resnet18_quarter").eval()
+    paths = [torch.randn(2, 4, 32, 32), torch.randn(2, 4, 32, 32)]
+    with torch.no_grad():
+        together, apart = PathsModel(model, True)(paths), PathsModel(model, False)(paths)
+    for a, b in zip(together, apart):
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
     cfg = TeacherConfig(out_dir=str(tmp_path / "one"), data_root=data_root, model="fcn", iters=2,
                         paths_as_one_batch=True, **TINY)
     assert train(cfg)["iteration"] == 2
@@ -284,7 +302,11 @@ def test_val_images_limits_validation_and_evaluation(data_root, tmp_path):
 def test_distill_feeds_a_teacher_the_codes_it_was_validated_with_by_default(trained, tmp_path):
     onehot = str(Path(trained["onehot"]["out_dir"]) / "best.pt")
     cfg = DistillConfig(out_dir=str(tmp_path / "s"), teacher_ckpt=onehot, **{**trained["common"], "iters": 1})
-    assert cfg.teacher_noise_mode == "" and train(cfg)["finished"]
+    from ladkit.jobs import build_job
+
+    job = build_job(cfg, 21, torch.device("cpu"), torch.Generator())  # the VOC-layout fixture: 21 classes
+    assert cfg.teacher_noise_mode == "" and job.teacher.noise_mode == "onehot"  # fixed codes would not fit
+    assert train(cfg)["finished"]
 
 
 @pytest.mark.parametrize("dropout", [True, False])
