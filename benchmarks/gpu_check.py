@@ -165,7 +165,7 @@ def part_ddp(out: Path, smoke: bool, limit: float) -> dict:
 
 
 def ddp_verdict(run_dir: Path, legs: dict) -> dict:
-    from ladkit.engine import read_log
+    from ladkit.runlog import read_log
 
     reports = {leg: json.loads((run_dir / f"{leg}.json").read_text()) for leg in legs}
     steps = [r["iter"] for r in read_log(run_dir / "run") if r["kind"] == "train"]
@@ -212,7 +212,7 @@ def ddp_probe(cfg, local_rank: int) -> bool:
     over the process group): finite loss and gradients."""
     import torch
 
-    from ladkit.engine import pick_device
+    from ladkit.runtime import pick_device
     from ladkit.jobs import build_job
 
     device = pick_device(cfg.device, local_rank)
