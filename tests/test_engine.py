@@ -198,20 +198,6 @@ def test_config_errors(tmp_path, data_root):
         train(cfg, resume=True)
 
 
-def test_presets_load():
-    from ladkit.study import load_study, study_runs
-
-    for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
-        if path.name.endswith("_grid.yaml"):  # sweep grids, not job configs
-            continue
-        if path.name == "study.yaml":  # the study: every run of a seed builds its job config
-            runs = study_runs(load_study(path), seed=0)
-            assert len(runs) >= 7 and all(run.cfg.iters > 0 for run in runs)
-            continue
-        cfg = load_config(path)
-        assert cfg.iters > 0, path
-
-
 def test_cli_train_and_evaluate(data_root, tmp_path, capsys):
     out = tmp_path / "cli"
     rc = cli_main(["train", "--job", "lad-teacher", f"data_root={data_root}", f"out_dir={out}", "model=fcn",

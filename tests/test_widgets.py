@@ -4,7 +4,6 @@ the LAD teachers on disk, colours sit on a fixed scale, and the dual-path view m
 import time
 
 import pytest
-import torch
 
 from ladkit.config import BaselineConfig, TeacherConfig
 from ladkit.data.synthetic import make_synthetic
