@@ -13,6 +13,7 @@ from torchvision import tv_tensors
 
 from ladkit.constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 from ladkit.data import DatasetError, build_dataset, build_transforms, dataset_info, dataset_names
+from ladkit.data.synthetic import make_synthetic
 
 VOC_SPLITS = {"train": ["2007_000032", "2007_000039"], "val": ["2007_000033"]}
 
@@ -372,3 +373,38 @@ def test_make_synthetic_repairs_missing_files_and_names_a_corrupt_meta(tmp_path,
     assert "synthetic_meta.json cannot be read" in capsys.readouterr().err
     assert main([*cli_args, "--overwrite"]) == 0  # the fix it names works
     assert ensure_synthetic(tmp_path) == voc
+
+
+# ---- every registered dataset -----------------------------------------------------------------------
+
+# One small on-disk layout per registered dataset (raw label values the reader maps, ignore
+# included); a dataset added to the registry without one here fails the test below.
+LAYOUTS = {
+    "synthetic": lambda root: make_synthetic(root, num_train=2, num_val=2, num_test=2, size=32),
+    "voc": lambda root: make_voc(root, {"val": ["a", "b"]}, values=(0, 1, 20, 255)),
+    "cityscapes": lambda root: make_cityscapes(root, "val", [("ulm", "ulm_000000_000019"),
+                                                            ("ulm", "ulm_000001_000019")], values=(0, 7, 26, 33)),
+    "ade20k": lambda root: make_ade20k(root, "validation", ["ADE_val_00000001", "ADE_val_00000002"],
+                                       values=(0, 1, 150)),
+    "cocostuff10k": lambda root: make_cocostuff10k(root, {"test": ["COCO_train2014_000000000077", "x2"]},
+                                                   values=(0, 1, 182), as_mat=False),
+    "cocostuff164k": lambda root: make_cocostuff164k(root, "val2017", ["000000000139", "000000000285"],
+                                                     values=(255, 0, 181)),
+}
+
+
+def test_every_registered_dataset_has_a_layout_here():
+    assert set(dataset_names()) == set(LAYOUTS), "a new dataset? add its tiny on-disk layout to LAYOUTS"
+
+
+@pytest.mark.parametrize("name", dataset_names())
+def test_every_dataset_reads_its_val_split(tmp_path, name):
+    LAYOUTS[name](tmp_path)
+    dataset = build_dataset(name, tmp_path, "val", transforms=build_transforms(False))
+    info = dataset_info(name)
+    assert len(dataset) == 2 and dataset.info == info
+    image, label = dataset[0]
+    assert image.shape[0] == 3 and image.shape[-2:] == label.shape and label.dtype == torch.int64
+    values = set(label.unique().tolist())
+    assert values <= set(range(info.num_classes)) | {IGNORE_INDEX} and len(values) >= 2
+    dataset.check_labels()

@@ -8,8 +8,9 @@ import torch
 
 from fixtures_data import TINY
 from ladkit.checkpoint import load_checkpoint, save_checkpoint
-from ladkit.config import DistillConfig, TeacherConfig
+from ladkit.config import JOBS, DistillConfig, EvalConfig, TeacherConfig, config_class
 from ladkit.engine import train
+from ladkit.evaluate import evaluate_checkpoint
 
 def test_distill_from_baseline_checkpoint_init(trained, tmp_path):
     base_ckpt = str(Path(trained["base"]["out_dir"]) / "best.pt")
@@ -79,3 +80,14 @@ def test_dropout_switch_makes_two_training_passes_identical(dropout):
     first = model(x)["out"]
     second = model(x)["out"]  # same batch, so the same BatchNorm statistics: only dropout differs
     assert torch.equal(first, second) is (not dropout)
+
+
+@pytest.mark.parametrize("job", list(JOBS))
+def test_every_job_trains_and_its_checkpoint_evaluates(job, trained, tmp_path):
+    """Every registered job: two steps, a finished run, a best.pt the evaluation reads back."""
+    extra = {"teacher_ckpt": str(Path(trained["lad"]["out_dir"]) / "best.pt")} if job == "distill" else {}
+    cfg = config_class(job)(out_dir=str(tmp_path / job), **{**trained["common"], "iters": 2}, **extra)
+    summary = train(cfg)
+    assert summary["finished"] and summary["model_meta"]["job"] == job
+    report = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / job / "best.pt"), noise_levels=(0.02,)))
+    assert 0 <= report["metrics"]["miou"] <= 1 and ("with_label" in report) == (job == "lad-teacher")
