@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Lets `python data_scripts/prepare_x.py` import ladkit from a plain checkout (not pip-installed).
@@ -29,8 +27,6 @@ if str(REPO_ROOT) not in sys.path:
 
 CHUNK_BYTES = 1 << 20
 PROGRESS_EVERY_S = 5.0
-# VOC paints void (255) pixels in this colour; SegmentationClassAug keeps the convention.
-VOC_VOID_COLOUR = (224, 224, 192)
 # Looked up at call time, so tests can replace it with a fake server.
 urlopen = urllib.request.urlopen
 
@@ -270,25 +266,6 @@ def write_lines(path: Path, lines: Sequence[str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # Label files
 # ---------------------------------------------------------------------------------------------
-
-def label_palette(colours: Sequence[tuple[int, int, int]], void_colour=VOC_VOID_COLOUR) -> list[int]:
-    """Flat 768-entry PNG palette: class colours first, void colour at index 255, black elsewhere."""
-    table = np.zeros((256, 3), dtype=np.uint8)
-    table[: len(colours)] = np.asarray(colours, dtype=np.uint8)
-    table[255] = void_colour
-    return table.reshape(-1).tolist()
-
-
-def save_label_png(label: np.ndarray, path: Path, palette: list[int] | None = None) -> None:
-    """8-bit class-index PNG; with a palette it displays in colour but still reads back as indices."""
-    if label.ndim != 2 or label.size and (label.min() < 0 or label.max() > 255):
-        raise PrepareError(f"label for {path} is not a 2-D map of values 0..255")
-    image = Image.fromarray(label.astype(np.uint8))
-    if palette is not None:
-        image.putpalette(palette)  # turns the "L" image into "P" with the same indices
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, optimize=False)
-
 
 def load_mat(path: Path) -> dict:
     """A MATLAB v5 .mat file as a dict (scipy is needed only for SBD and COCO-Stuff-10k)."""

@@ -78,11 +78,14 @@ def write_aug_label(image_id: str, voc_dir: Path, sbd_dir: Path, palette: list[i
     label = sbd_label(sbd_dir / "cls" / f"{image_id}.mat")
     if label.max(initial=0) > 20 and label.max(initial=0) != 255:
         raise PrepareError(f"{sbd_dir / 'cls' / (image_id + '.mat')} has class {label.max()} > 20")
-    _fetch.save_label_png(label, target, palette)
+    from ladkit.data.reading import save_label_png  # imported late: --help should not wait for torch
+
+    save_label_png(label, target, palette)
 
 
 def prepare_sbd(args, voc_dir: Path) -> None:
-    from ladkit.data.voc import VOC_INFO  # imported late: --help should not wait for torch
+    from ladkit.data.reading import label_palette  # imported late: --help should not wait for torch
+    from ladkit.data.voc import VOC_INFO
 
     sbd_root = args.out / "sbd"
     _fetch.extract_once(_fetch.obtain_archive(SBD_ARCHIVE, args), sbd_root)
@@ -92,7 +95,7 @@ def prepare_sbd(args, voc_dir: Path) -> None:
     if missing:
         raise PrepareError(f"{len(missing)} SBD images have no VOC2012 JPEG, e.g. {missing[0]}")
     (voc_dir / "SegmentationClassAug").mkdir(exist_ok=True)
-    palette = _fetch.label_palette(VOC_INFO.palette)
+    palette = label_palette(VOC_INFO.palette)
     for done, image_id in enumerate(ids, start=1):
         write_aug_label(image_id, voc_dir, sbd_dir, palette)
         _fetch.report_progress(done, len(ids), "SegmentationClassAug")

@@ -10,6 +10,7 @@ from PIL import Image
 
 from ladkit.constants import IGNORE_INDEX
 from ladkit.data import synthetic
+from ladkit.data.reading import VOC_VOID_COLOUR
 from ladkit.data.synthetic import (
     SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, make_synthetic, read_meta, render_sample,
 )
@@ -122,7 +123,7 @@ def test_written_layout_is_voc(dataset):
             palette = png.getpalette()
         assert values <= set(range(NUM_CLASSES)) | {IGNORE_INDEX}
         assert [tuple(palette[3 * k:3 * k + 3]) for k in range(NUM_CLASSES)] == SYNTHETIC_PALETTE
-        assert tuple(palette[3 * 255:3 * 255 + 3]) == synthetic.VOC_VOID_COLOUR
+        assert tuple(palette[3 * 255:3 * 255 + 3]) == VOC_VOID_COLOUR
 
 
 def test_written_labels_match_render(dataset):

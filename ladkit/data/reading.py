@@ -85,3 +85,32 @@ def check_same_size(image: torch.Tensor, label: torch.Tensor, image_path: Path, 
             f"{label_path} is {label_size[0]}x{label_size[1]}; one of the two files is wrong, "
             "re-run the dataset's prepare script"
         )
+
+
+# ---------------------------------------------------------------- writing label maps
+
+# VOC draws its void (255) pixels in this colour; our palette PNGs keep it so they look like VOC's.
+VOC_VOID_COLOUR = (224, 224, 192)
+
+
+def label_palette(colours, void_colour=VOC_VOID_COLOUR) -> list[int]:
+    """Flat 768-entry PNG palette: class colours first, the void colour at 255, black elsewhere."""
+    table = np.zeros((256, 3), dtype=np.uint8)
+    table[: len(colours)] = np.asarray(colours, dtype=np.uint8)
+    table[255] = void_colour
+    return table.reshape(-1).tolist()
+
+
+def save_label_png(label: np.ndarray, path, palette: list[int] | None = None) -> None:
+    """An 8-bit class-index PNG (what the readers read); with a palette it displays in colour and
+    still reads back as the indices."""
+    label = np.asarray(label)
+    if label.ndim != 2 or label.size and (label.min() < 0 or label.max() > 255):
+        raise ValueError(f"label for {path} is not a 2-D map of values 0..255")
+    height, width = label.shape
+    pixels = np.ascontiguousarray(label, dtype=np.uint8).tobytes()
+    png = Image.frombytes("P" if palette is not None else "L", (width, height), pixels)
+    if palette is not None:
+        png.putpalette(palette)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    png.save(path, format="PNG", optimize=False)

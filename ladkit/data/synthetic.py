@@ -46,13 +46,12 @@ from PIL import Image, ImageFilter
 
 from ladkit.constants import IGNORE_INDEX
 from ladkit.data.errors import DatasetError
+from ladkit.data.reading import label_palette, save_label_png
 
 SYNTHETIC_CLASSES: list[str] = ["background", "coral", "moss", "sand", "sky", "plum"]
 SYNTHETIC_PALETTE: list[tuple[int, int, int]] = [
     (0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (145, 30, 180),
 ]
-# VOC draws its void (255) pixels in this colour; keeping it makes our PNGs look like VOC's.
-VOC_VOID_COLOUR = (224, 224, 192)
 
 # Bump whenever render_sample's output changes, so stale data on disk is detected via the meta.
 # 1-2: shape classes (the label's partition added little to what the image showed);
@@ -279,22 +278,6 @@ def render_sample(seed: int, index: int, size: int, *, ignore_border: float = 1.
 # Writing the VOC layout
 # ---------------------------------------------------------------------------------------------
 
-def voc_label_palette() -> list[int]:
-    """768 palette bytes: our class colours, black elsewhere, VOC's void colour at 255."""
-    palette = [0] * 768
-    for class_id, colour in enumerate(SYNTHETIC_PALETTE):
-        palette[3 * class_id:3 * class_id + 3] = colour
-    palette[3 * IGNORE_INDEX:3 * IGNORE_INDEX + 3] = VOC_VOID_COLOUR
-    return palette
-
-
-def save_label_png(label: np.ndarray, path: Path) -> None:
-    height, width = label.shape
-    png = Image.frombytes("P", (width, height), np.ascontiguousarray(label).tobytes())
-    png.putpalette(voc_label_palette())
-    png.save(path, format="PNG", optimize=False)
-
-
 def split_items(counts: dict[str, int]) -> dict[str, list[tuple[str, int]]]:
     """(file id, sample index) per split, for ``counts`` = {split: number of images}."""
     return {split: [(f"{split}_{i:06d}", SPLIT_INDEX_OFFSET[split] + i) for i in range(count)]
@@ -307,7 +290,7 @@ def write_samples(voc_dir: Path, items: list[tuple[str, int]], seed: int, size: 
         image, label = render_sample(seed, index, size, ignore_border=ignore_border)
         Image.fromarray(image).save(voc_dir / "JPEGImages" / f"{sample_id}.jpg",
                                     quality=JPEG_QUALITY)
-        save_label_png(label, voc_dir / "SegmentationClass" / f"{sample_id}.png")
+        save_label_png(label, voc_dir / "SegmentationClass" / f"{sample_id}.png", label_palette(SYNTHETIC_PALETTE))
 
 
 def write_all_samples(voc_dir: Path, items, seed, size, ignore_border, num_workers) -> None:
@@ -398,7 +381,7 @@ def repair(voc_dir: Path, meta: dict) -> int:
         _replace_with(voc_dir / "JPEGImages" / f"{sample_id}.jpg",
                       lambda tmp: Image.fromarray(image).save(tmp, format="JPEG", quality=JPEG_QUALITY))
         _replace_with(voc_dir / "SegmentationClass" / f"{sample_id}.png",
-                      lambda tmp: save_label_png(label, tmp))
+                      lambda tmp: save_label_png(label, tmp, label_palette(SYNTHETIC_PALETTE)))
     return len(missing)
 
 
