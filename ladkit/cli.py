@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -27,9 +28,11 @@ def parse_overrides(pairs: list[str]) -> dict:
 def cmd_make_synthetic(args) -> None:
     from .data.synthetic import make_synthetic
 
+    start = time.perf_counter()
     path = make_synthetic(args.out, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test, size=args.size,
-                          seed=args.seed, overwrite=args.overwrite)
-    print(f"synthetic dataset ready at {path}")
+                          seed=args.seed, overwrite=args.overwrite, ignore_border=args.ignore_border,
+                          num_workers=args.num_workers)
+    print(f"synthetic dataset ready at {path} ({time.perf_counter() - start:.1f} s)")
 
 
 def cmd_train(args) -> None:
@@ -100,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-test", type=int, default=500)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--ignore-border", type=float, default=1.0,
+                   help="width in pixels of the void (255) band on object outlines; 0 = none")
+    p.add_argument("--num-workers", type=int, default=0, help="parallel processes")
+    p.add_argument("--overwrite", action="store_true", help="replace existing synthetic data made with other parameters")
     p.set_defaults(func=cmd_make_synthetic)
 
     p = sub.add_parser("train", help="train a baseline, a LAD teacher or a distilled student",
