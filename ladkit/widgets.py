@@ -153,7 +153,13 @@ def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: i
                 pred, miou = predict(loaded, image, label, seed=seed, with_label=with_label)
                 row.append((f"{name}{suffix}\n{100 * miou:.0f}%", colorize(pred, palette)))
         rows.append(row)
-    return plot_panel_grid(rows, path=path)
+    fig = plot_panel_grid(rows)
+    fig.subplots_adjust(bottom=0.04 + 0.12 / len(rows))  # room for the legend
+    class_legend(fig, dataset.info)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
 
 
 # ---------------------------------------------------------------- teachers on disk
