@@ -1,6 +1,6 @@
 """The training loop: one plain loop for every job (baseline, LAD teacher, distillation).
 
-SGD + poly LR per iteration, JSON-lines log, periodic validation, atomic ``best``/``last``
+SGD or AdamW with poly LR (PolynomialLR) per iteration, JSON-lines log, periodic validation, atomic ``best``/``last``
 checkpoints, exact resume, CUDA AMP / channels_last / compile, and DDP under torchrun.
 """
 
@@ -32,17 +32,22 @@ class NonFiniteLossError(RuntimeError):
 
 # ---------------------------------------------------------------- optimisation
 
-def poly_lr(base_lr: float, it: int, total: int, power: float) -> float:
-    return base_lr * (1 - it / total) ** power
+class PolyLR(torch.optim.lr_scheduler.PolynomialLR):
+    """torch's PolynomialLR (the release's poly schedule, per iteration), each step from its closed
+    form ``base_lr * (1 - it / total) ** power``: the recursive update drifts in the last bits,
+    and the closed form keeps every run byte-identical to the schedule the frozen study ran."""
+
+    def get_lr(self):
+        return self._get_closed_form_lr()
 
 
 def build_optimizer(cfg, model) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": params, "lr_mult": 1.0}]
+    groups = [{"params": params, "lr": cfg.lr}]
     if cfg.head_lr_mult != 1.0 and hasattr(model, "head_parameters"):
         head = {id(p) for p in model.head_parameters()}
-        groups = [{"params": [p for p in params if id(p) not in head], "lr_mult": 1.0},
-                  {"params": [p for p in params if id(p) in head], "lr_mult": cfg.head_lr_mult}]
+        groups = [{"params": [p for p in params if id(p) not in head], "lr": cfg.lr},
+                  {"params": [p for p in params if id(p) in head], "lr": cfg.lr * cfg.head_lr_mult}]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
@@ -73,6 +78,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model)
+    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
     start, best = 0, -1.0
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
 
@@ -83,6 +89,9 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
         optimizer.load_state_dict(ckpt["optimizer"])
         set_rng_state(ckpt["rng"], noise_gen)
         start, best = ckpt["iteration"], ckpt["best_miou"]
+        schedule.last_epoch = start  # the closed form needs nothing else (older checkpoints hold no schedule)
+        for group, lr in zip(optimizer.param_groups, schedule.get_lr()):
+            group["lr"] = lr
     log = None
 
     def start_folder():
@@ -160,21 +169,14 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             if cfg.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            lr = poly_lr(cfg.lr, it, cfg.iters, cfg.poly_power)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * group.get("lr_mult", 1.0)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                loss, terms = job.loss(images, labels)
+            lr = optimizer.param_groups[0]["lr"]  # this iteration's (the schedule stepped after the last)
+            loss, terms = train_step(job, optimizer, schedule, scaler, images, labels, amp_dtype if use_amp else None)
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), it + 1, first_bad)
             logging = rank == 0 and ((it + 1) % cfg.log_every == 0 or it + 1 == end)
             validating = it + 1 == cfg.iters or (cfg.val_every and (it + 1) % cfg.val_every == 0)
             saving = rank == 0 and ((it + 1) % cfg.ckpt_every == 0 or it + 1 == end or validating)
             if device.type == "cpu" or logging or saving or validating:
                 check_finite(first_bad, terms, last_path)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
             it += 1
             now = time.perf_counter()
             if logging:
@@ -211,6 +213,19 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     if distributed:
         dist.barrier()
     return summary
+
+
+def train_step(job, optimizer, schedule, scaler, images, labels, amp_dtype=None):
+    """One optimisation step of ``job``: its loss (under autocast when ``amp_dtype``), backward,
+    the optimizer and the schedule. Returns (loss, terms) on the device: nothing read back."""
+    with torch.autocast(images.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        loss, terms = job.loss(images, labels)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    schedule.step()
+    return loss, terms
 
 
 def check_finite(first_bad: torch.Tensor, terms: dict, last_path: Path) -> None:

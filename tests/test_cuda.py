@@ -18,7 +18,7 @@ import torch
 from ladkit.checkpoint import load_checkpoint
 from ladkit.config import TeacherConfig, config_class
 from ladkit.data.synthetic import make_synthetic
-from ladkit.engine import build_optimizer, poly_lr, train
+from ladkit.engine import PolyLR, build_optimizer, train, train_step
 from ladkit.runlog import read_log
 from ladkit.jobs import build_job
 
@@ -130,18 +130,12 @@ def test_noise_labels_bad_id_on_cuda_is_a_value_error_and_the_context_survives(b
 # ---------------------------------------------------------------- no host sync per step
 
 def engine_step(job, optimizer, cfg, images, labels, it: int = 0) -> None:
-    """The body of engine.train's loop (it has no callable step): lr, autocast, loss, backward,
-    optimizer step. Without the loop's `torch.isfinite(loss)` check and its log lines, which sync
-    on purpose; fp16's GradScaler.step syncs by design (it reads found_inf), so fp16 is not here."""
-    lr = poly_lr(cfg.lr, it, cfg.iters, cfg.poly_power)
-    for group in optimizer.param_groups:
-        group["lr"] = lr * group.get("lr_mult", 1.0)
+    """engine.train_step, the body of the training loop (its non-finite check and log lines sync on
+    purpose and are not here); fp16's GradScaler.step syncs by design (it reads found_inf), so fp16
+    is not here."""
     amp_dtype = {"none": None, "bf16": torch.bfloat16}[cfg.amp]
-    with torch.autocast("cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
-        loss, _ = job.loss(images, labels)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
+    train_step(job, optimizer, schedule, torch.amp.GradScaler("cuda", enabled=False), images, labels, amp_dtype)
 
 
 @pytest.mark.parametrize("amp", ["none", "bf16"])

@@ -136,3 +136,19 @@ def test_ddp_validates_on_every_rank_and_counts_each_image_once(data_root, tmp_p
     alone = evaluate_checkpoint(EvalConfig(ckpt=str(out / "last.pt"), max_images=3, device="cpu"))["metrics"]
     assert final["miou"] == pytest.approx(alone["miou"], abs=1e-9)
     assert final["pixel_acc"] == pytest.approx(alone["pixel_acc"], abs=1e-9)
+
+
+def test_poly_schedule_is_the_closed_form_in_every_group():
+    """PolynomialLR stepped once per iteration gives base_lr * (1 - it / iters) ** power exactly,
+    the backbone at lr and the heads at head_lr_mult x lr."""
+    from ladkit.engine import PolyLR, build_optimizer
+    from ladkit.models import build_model
+
+    cfg = BaselineConfig(lr=0.02, iters=7, poly_power=0.9, head_lr_mult=10.0, optimizer="sgd")
+    optimizer = build_optimizer(cfg, build_model("fcn", 3, backbone="resnet18_quarter"))
+    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
+    for it in range(cfg.iters):
+        assert [g["lr"] for g in optimizer.param_groups] == [
+            base * (1 - it / cfg.iters) ** cfg.poly_power for base in (0.02, 0.02 * 10.0)], it
+        optimizer.step()
+        schedule.step()
