@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoint import atomic_write
+from .config import DistillConfig
 from .study import StudyConfig, run_study
 
 
@@ -31,12 +32,13 @@ class DemoConfig:
     iters: int = 0
     max_images: int = 0  # 0: the whole test split (quick: 100 images)
     seed: int = 0
-    split: str = "test"
-    teacher_backbone: str = "resnet18_half"
-    kd_kind: str = "cwd"
-    noise_levels: tuple = (0.02, 0.3, 1.0, 3.0)
-    jobs: int = 2
-    progress: bool = False
+    # the study's own defaults (one place: StudyConfig and the job configs)
+    split: str = StudyConfig.split
+    teacher_backbone: str = StudyConfig().conventional["backbone"]
+    kd_kind: str = DistillConfig.kd_kind
+    noise_levels: tuple = StudyConfig.noise_levels
+    jobs: int = StudyConfig.jobs
+    progress: bool = StudyConfig.progress
     # any other TrainConfig field for every run, e.g. {crop_size: 48, batch_size: 4}
     common: dict = dataclasses.field(default_factory=dict)
 
