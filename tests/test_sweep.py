@@ -154,12 +154,16 @@ def test_grid_format_fixed_and_union_of_grids():
             load_grid(bad)
 
 
-def test_workers_get_one_gpu_each_when_several_are_visible():
+def test_workers_get_one_gpu_each_when_several_are_visible(monkeypatch):
     assert [_worker_env(slot, 4, ["0", "1"])["CUDA_VISIBLE_DEVICES"] for slot in range(4)] == ["0", "1", "0", "1"]
+    # no GPU: the device list is left as it was (absent stays absent), and CPU workers split the cores
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
     env = _worker_env(0, 2, [])
-    assert "CUDA_VISIBLE_DEVICES" not in env or env["CUDA_VISIBLE_DEVICES"] == __import__("os").environ.get(
-        "CUDA_VISIBLE_DEVICES")
-    assert int(env["OMP_NUM_THREADS"]) >= 1
+    assert "CUDA_VISIBLE_DEVICES" not in env and env["OMP_NUM_THREADS"] == "4"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert _worker_env(1, 2, ["3"])["CUDA_VISIBLE_DEVICES"] == "3", "one visible GPU: every worker shares it"
 
 
 def test_example_grid_fits_the_runner_notebook():
