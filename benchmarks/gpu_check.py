@@ -181,8 +181,8 @@ def ddp_verdict(run_dir: Path, legs: dict) -> dict:
 
 
 def ddp_worker(config: str, report: str, stop_after: int | None, resume: bool, overwrite: bool = False) -> int:
-    """Under torchrun: start the process group (the engine only does when WORLD_SIZE > 1), check
-    one DDP-wrapped step over it, then train (``stop_after`` steps, or resume to the end;
+    """Under torchrun: start the process group (the engine would too, also for one process),
+    check one DDP-wrapped step over it, then train (``stop_after`` steps, or resume to the end;
     ``overwrite``: afresh, whatever run the folder holds)."""
     import torch
     import torch.distributed as dist
@@ -201,8 +201,8 @@ def ddp_worker(config: str, report: str, stop_after: int | None, resume: bool, o
     Path(report).write_text(json.dumps({
         "backend": dist.get_backend(), "world_size": dist.get_world_size(), "iteration": summary["iteration"],
         "finished": summary["finished"], "ddp_probe_finite": probe,
-        # one process: engine.train leaves the model unwrapped (world_size 1), see the report
-        "engine_wraps_ddp": int(os.environ.get("WORLD_SIZE", "1")) > 1}))
+        # under torchrun engine.train wraps DDP whenever the process group is up, one process too
+        "engine_wraps_ddp": dist.is_initialized()}))
     dist.destroy_process_group()
     return 0
 
