@@ -21,7 +21,7 @@
 # distillation). Three arms of the study, on the student's architecture and budget:
 #
 # * the **baseline**: the student trained alone (the reference every student is paired with);
-# * a student of the **conventional teacher**: a larger model (`teacher_backbone`, twice the width)
+# * a student of the **conventional teacher**: a larger model (`conventional_backbone`, twice the width)
 #   on the image;
 # * a student of the **LAD teacher**: the student's own small architecture trained with the noised
 #   label (fed the fixed codebook while it teaches).
@@ -43,7 +43,7 @@ model = "deeplabv3"
 backbone = "resnet18_quarter"  # the student's (and the LAD teacher's) backbone
 crop_size = 64
 batch_size = 16
-val_batch_size = 16
+val_batch_size = 8
 optimizer = "adamw"
 lr = 0.002
 iters = 500                   # every run
@@ -52,7 +52,7 @@ device = "auto"
 amp = "none"
 progress = False
 # the teachers
-teacher_backbone = "resnet18_half"  # the conventional teacher: twice the width, 4x the FLOPs
+conventional_backbone = "resnet18_half"  # the conventional teacher: twice the width, 4x the FLOPs
 noise_scale = 1.7             # the LAD teacher (the rest at 02's defaults)
 cons_weight = 0.2
 # distillation
@@ -76,7 +76,7 @@ common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbo
               val_every=val_every, device=device, amp=amp, log_every=max(iters // 30, 1),
               ckpt_every=max(iters // 4, 1))
 study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), jobs=jobs, common=common,
-                    conventional={"backbone": teacher_backbone},
+                    conventional={"backbone": conventional_backbone},
                     teachers={"LAD teacher": {"noise_scale": noise_scale, "cons_weight": cons_weight}},
                     student={"kd_kind": kd_kind, "kd_weight": kd_weight, "tau": tau},
                     noise_levels=tuple(noise_levels), progress=progress,

@@ -37,7 +37,7 @@ def _params(name, data_root, out_dir, **extra):
         "00_quickstart.ipynb": TINY,
         "01_label_noising.ipynb": {"noise_levels": [0.0, 0.3]},
         "02_teacher_training.ipynb": TINY_STUDY,
-        "03_distillation.ipynb": {**TINY_STUDY, "teacher_backbone": "resnet18_quarter"},
+        "03_distillation.ipynb": {**TINY_STUDY, "conventional_backbone": "resnet18_quarter"},
         RUN_POINT: {**TINY, "job": "lad-teacher", "noise_levels": [0.0, 1.0], "distill_student": True},
     }[name]
     return {**base, **specific, **extra}
@@ -183,6 +183,27 @@ def test_notebook_parameters_cover_out_dir_and_data(name):
     assert "out_dir" in params
     if name not in ("04_ablations.ipynb", RUN_POINT):
         assert {"dataset", "data_root"} <= set(params)
+
+
+# Parameters a notebook sets on purpose to other values than the job's defaults.
+OWN_VALUES = {"out_dir", "val_every", "progress", "device"}
+
+
+@pytest.mark.parametrize("name", [n for n in EXPECTED if n != RUN_POINT])
+def test_notebook_parameters_named_like_config_fields_hold_the_jobs_defaults(name):
+    """A parameter cell spells its values out for a newcomer; this keeps them the job's defaults
+    (one source of truth: ladkit.config), so a changed default cannot leave a notebook behind."""
+    import ast
+    import dataclasses
+
+    from ladkit.config import DistillConfig, TeacherConfig
+
+    defaults = {**dataclasses.asdict(DistillConfig()), **dataclasses.asdict(TeacherConfig())}
+    plain = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    params = papermill.inspect_notebook(str(NB_DIR / name))
+    differ = {k: (ast.literal_eval(p["default"]), defaults[k]) for k, p in params.items()
+              if k in defaults and k not in OWN_VALUES and plain(ast.literal_eval(p["default"])) != plain(defaults[k])}
+    assert not differ, f"{name}: parameters differ from the job's defaults (notebook, ladkit.config): {differ}"
 
 
 def test_run_point_exposes_every_config_field():
