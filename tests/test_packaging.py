@@ -13,15 +13,35 @@ def _name(req: str) -> str:
     return re.split(r"[=<>!~\[ ]", req.strip(), maxsplit=1)[0].lower()
 
 
-def test_environment_yml_matches_pyproject():
+def _requirements() -> set[str]:
+    """Every requirement of pyproject.toml, the extras' included (``ladkit[...]`` expanded)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    reqs = set(project["dependencies"])
+    for group in extras.values():
+        for req in group:
+            if _name(req) == "ladkit":
+                reqs |= {r for extra in req.split("[")[1].rstrip("]").split(",") for r in extras[extra]}
+            else:
+                reqs.add(req)
+    return reqs
+
+
+def test_pyproject_has_lower_bounds_and_constraints_the_exact_pins():
+    reqs = _requirements()
+    assert all(">=" in r and "==" not in r for r in reqs), [r for r in reqs if ">=" not in r]
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert {_name(r) for r in reqs} == set(pins), "every requirement pinned once in constraints.txt, nothing else"
+    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
+    assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+
+
+def test_environment_yml_installs_what_make_installs():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    listed = {p for p in pip if not p.startswith("-e")}
-    assert listed == wanted, f"only in environment.yml: {listed - wanted}; only in pyproject: {wanted - listed}"
-    assert "torch==2.14.1" in listed and "torchvision==0.29.1" in listed
+    assert pip == ["-c constraints.txt", "-e .[dev]"]
 
 
 def test_ci_runs_the_readme_test_command():
