@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .checkpoint import load_checkpoint, load_weights, save_json
 from .constants import IGNORE_INDEX
 from .metrics import ConfusionMatrix
-from .noising import with_label
+from .noising import check_label_mode, with_label
 
 
 @torch.no_grad()
@@ -105,6 +105,7 @@ def evaluate_checkpoint(cfg) -> dict:
         report["metrics"] = run(None)
     else:
         mode = teacher_label_mode(meta, cfg.noise_mode)
+        check_label_mode(meta["in_channels"] - 3, mode, k, f"checkpoint {cfg.ckpt}", meta.get("noise_mode"))
         scale = meta.get("noise_scale", 1.0) if cfg.noise_scale < 0 else cfg.noise_scale
         report["noise_mode"] = mode
         report["without_label"] = run(label_input(k, mode, 0.0, scale, cfg.seed, zero=True))

@@ -77,3 +77,10 @@ def test_val_images_limits_validation_and_evaluation(data_root, tmp_path):
     assert whole["images"] == 4 and sum(map(sum, whole["metrics"]["confusion"])) > scored
     with pytest.raises(ValueError, match=r"val_images=-1 is not valid: expected an integer >= 0"):
         train(BaselineConfig(out_dir=str(tmp_path / "c"), data_root=data_root, model="fcn", iters=1, val_images=-1, **TINY))
+
+
+def test_evaluate_refuses_a_noise_mode_the_teacher_cannot_take(trained, capsys):
+    lad = str(trained["out"] / "lad" / "best.pt")
+    assert cli_main(["evaluate", lad, "noise_mode=onehot"]) == 2
+    err = capsys.readouterr().err
+    assert "takes 1 label channel(s)" in err and "noise mode 'onehot' gives 21" in err and err.count("\n") == 1
