@@ -27,8 +27,9 @@
 # plus a full 2-D grid for a heatmap; points shared between them run once. `05_results` reads
 # everything back.
 #
-# **Time:** the defaults (13 points × 2 seeds at 500 iterations) take about an hour on a 2-core CPU
-# with `jobs = 2`, a few minutes on a GPU; lower `fixed["iters"]` for a first look.
+# **Time:** the defaults are 20 runs (10 settings × 2 seeds, 500 iterations each): about 40 minutes
+# on a 2-core CPU with `jobs = 2` (a run takes 2.5–4 min on one core), a few minutes on a GPU; lower
+# `fixed["iters"]` for a first look.
 
 # %% tags=["parameters"]
 out_dir = "runs/ablations"
