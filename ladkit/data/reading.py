@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -15,37 +16,36 @@ from ladkit.data.errors import DatasetError
 LABEL_MODES = ("P", "L", "I", "I;16", "I;16B", "I;16L")
 
 
+@contextlib.contextmanager
+def _opened_image(path: Path):
+    """The image file open with PIL; a missing or undecodable file is a DatasetError naming it."""
+    try:
+        with Image.open(path) as image:
+            yield image
+    except FileNotFoundError:
+        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DatasetError(
+            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
+            "delete it and re-run the dataset's prepare script"
+        ) from error
+
+
 def read_image(path: Path) -> torch.Tensor:
     """RGB image as a uint8 tensor (3, H, W).
 
     PIL rather than torchvision.io: torchvision 0.29 deprecates its decoders, and both use
     libjpeg-turbo, so speed is the same.
     """
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"))
-    except FileNotFoundError:
-        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DatasetError(
-            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
-            "delete it and re-run the dataset's prepare script"
-        ) from error
+    with _opened_image(path) as image:
+        array = np.asarray(image.convert("RGB"))
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
 def image_size(path: Path) -> torch.Tensor:
     """An empty (0, H, W) tensor of the image's size, read from its header (no pixels decoded)."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except FileNotFoundError:
-        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DatasetError(
-            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
-            "delete it and re-run the dataset's prepare script"
-        ) from error
+    with _opened_image(path) as image:
+        width, height = image.size
     return torch.empty(0, height, width)
 
 
