@@ -23,7 +23,7 @@ def plot_comparison(table: pd.DataFrame, path=None, value: str = "miou", by: str
     for container in ax.containers:
         ax.bar_label(container, fmt="%.1f", padding=3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_training_curves(run_dirs: dict, path=None):
@@ -43,7 +43,7 @@ def plot_training_curves(run_dirs: dict, path=None):
     ax_val.set(xlabel="iteration", ylabel="val mIoU (%)", title="validation")
     ax_loss.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_noise_curve(table: pd.DataFrame, path=None, hue: str | None = None):
@@ -55,7 +55,7 @@ def plot_noise_curve(table: pd.DataFrame, path=None, hue: str | None = None):
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlim(left=0)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
@@ -89,7 +89,7 @@ def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
                      title="teachers vs label noise (dotted: no label)")
         ax_noise.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def denormalize(image: torch.Tensor) -> np.ndarray:
@@ -116,13 +116,15 @@ def plot_panels(panels: list[tuple[str, object]], path=None, cmap="coolwarm"):
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig, path):
+def save_figure(fig, path, dpi: int = 110):
+    """Write ``fig`` as a PNG at ``path`` (its folder made) and close it, so a notebook shows it
+    once, by the returned figure; ``path`` None: nothing written."""
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=dpi)
         plt.close(fig)
     return fig
 
@@ -141,7 +143,7 @@ def plot_seed_bars(table: pd.DataFrame, x: str, value: str = "miou", hue: str | 
                   legend=False, ax=ax)
     ax.set(ylabel=f"{value} (%)", xlabel=x, title=f"{value}: mean ± std over seeds")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_grid_heatmap(table: pd.DataFrame, x: str, y: str, value: str = "miou", path=None):
@@ -152,7 +154,7 @@ def plot_grid_heatmap(table: pd.DataFrame, x: str, y: str, value: str = "miou", 
     sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", cbar_kws={"label": f"{value} (%)"}, ax=ax)
     ax.set_title(f"{value} (%), mean over seeds")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolwarm"):
@@ -171,4 +173,4 @@ def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolw
             ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, interpolation="nearest")
             ax.set_title(title, fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

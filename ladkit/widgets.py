@@ -139,7 +139,7 @@ def predict(loaded: LoadedModel, image: torch.Tensor, label: torch.Tensor | None
 def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: int = 0, device="cpu", path=None):
     """One row per image of ``dataset``: the image, its ground truth and every checkpoint's
     prediction with its mIoU on that image; a LAD teacher twice, fed its label and fed none."""
-    from .plots import colorize, denormalize, plot_panel_grid
+    from .plots import colorize, denormalize, plot_panel_grid, save_figure
 
     models = {name: load_model(ckpt, device) for name, ckpt in checkpoints.items()}
     palette = dataset.info.palette
@@ -156,10 +156,7 @@ def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: i
     fig = plot_panel_grid(rows)
     fig.subplots_adjust(bottom=0.04 + 0.12 / len(rows))  # room for the legend
     class_legend(fig, dataset.info)
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-    return fig
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------- teachers on disk
@@ -232,7 +229,7 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
     sample (or ``teacher_error`` when its input does not fit the chosen mode). ``path``: also
     save a PNG.
     """
-    from .plots import colorize, denormalize
+    from .plots import colorize, denormalize, save_figure
 
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, data_root or f"data/{dataset}", split)
@@ -289,20 +286,24 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
     fig.suptitle(f"{info_ds.name} sample {index}", fontsize=9)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     class_legend(fig, info_ds)
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-    return fig, info
+    return save_figure(fig, path, dpi=100), info
+
+
+def code_spread(label: torch.Tensor, num_classes: int, noise_mode: str, noise_scale: float, seed: int = 0) -> float:
+    """The spread of one sample's clean codes, in code units (``noise_scale`` divided out)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    clean = noise_labels(label[None], num_classes, mode=noise_mode, noise_std=0.0, scale=noise_scale, generator=gen)
+    return float(clean.std()) / max(noise_scale, 1e-12)
 
 
 def separability(label: torch.Tensor, num_classes: int, noise_mode: str, noise_std: float, noise_scale: float,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, spread: float | None = None) -> dict:
     """How far apart the regions' codes are compared with the pixel noise: the spread of the clean
     codes over ``noise_std`` (``noise_scale`` cancels). Above ~3 regions are easy to tell apart,
-    below ~1 the channel is mostly noise; None for a clean label."""
-    gen = torch.Generator().manual_seed(int(seed))
-    clean = noise_labels(label[None], num_classes, mode=noise_mode, noise_std=0.0, scale=noise_scale, generator=gen)
-    spread = float(clean.std()) / max(noise_scale, 1e-12)
+    below ~1 the channel is mostly noise; None for a clean label. ``spread``: ``code_spread``'s
+    answer when the caller has it already."""
+    if spread is None:
+        spread = code_spread(label, num_classes, noise_mode, noise_scale, seed)
     return {"noise_std": float(noise_std), "code_spread": spread,
             "separability": spread / noise_std if noise_std > 0 else None}
 
@@ -312,16 +313,19 @@ def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0,
     """One sample's label channel at each noise std, from a clean label to mostly noise, with each
     level's separability in its title, on one fixed colour scale. Returns the figure and one
     ``separability`` dict per level."""
+    from .plots import save_figure
+
     _, label = dataset[index]
     k = dataset.info.num_classes
     low, high = code_range(noise_mode, k, float(noise_scale))
+    spread = code_spread(label, k, noise_mode, noise_scale, seed)  # the same clean codes at every level
     fig = Figure(figsize=(2.4 * len(noise_levels) + 0.8, 2.9))
     axes = np.atleast_1d(fig.subplots(1, len(noise_levels)))
     levels = []
     for ax, std in zip(axes, noise_levels):
         gen = torch.Generator().manual_seed(int(seed))
         channel = noise_labels(label[None], k, mode=noise_mode, noise_std=std, scale=noise_scale, generator=gen)[0]
-        level = separability(label, k, noise_mode, std, noise_scale, seed)
+        level = separability(label, k, noise_mode, std, noise_scale, seed, spread)
         sep = level["separability"]
         shown = ax.imshow((channel[0] if channel.shape[0] == 1 else channel.max(0).values).numpy(), cmap="coolwarm",
                           vmin=low, vmax=high, interpolation="nearest")
@@ -330,10 +334,7 @@ def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0,
         levels.append(level)
     fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, extend="both").set_label("code value", fontsize=9)
     fig.suptitle(f"sample {index}: {noise_mode} codes x scale {noise_scale:g}, from a clean label to noise", fontsize=10)
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-    return fig, levels
+    return save_figure(fig, path, dpi=100), levels
 
 
 @torch.no_grad()
@@ -343,7 +344,7 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
     (random codes, as in training), the teacher's prediction on each, and the dual-path
     consistency distance between the two (at the teacher's temperature and kind)."""
     from .losses import dual_path_consistency
-    from .plots import colorize
+    from .plots import colorize, save_figure
 
     if isinstance(teacher, (str, os.PathLike)):
         teacher = load_model(teacher)
@@ -373,10 +374,7 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
         ax.axis("off")
     fig.colorbar(shown, ax=list(axes[:2]), fraction=0.03, pad=0.01).set_label("code value", fontsize=7)
     fig.suptitle(f"dual path, sample {index}: consistency distance ({kind}, tau {tau:g}) = {distance:.4f}", fontsize=9)
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-    return fig, {"consistency": distance, "kind": kind, "tau": tau}
+    return save_figure(fig, path, dpi=100), {"consistency": distance, "kind": kind, "tau": tau}
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:
