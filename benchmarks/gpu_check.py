@@ -333,11 +333,13 @@ def bench_worker(report: str, smoke: bool) -> int:
 
 
 def time_variant(variant: dict, spec: dict, images, labels) -> dict:
-    """A LAD-teacher step as engine.train runs it (autocast, channels_last model and input,
-    torch.compile of job.module), SGD as the release; 2 warm-up steps (compile happens there)."""
+    """A LAD-teacher step as engine.train runs it (engine.train_step: autocast, the poly schedule;
+    channels_last model and input, torch.compile of job.module), SGD as the release; 2 warm-up
+    steps (compile happens there)."""
     import torch
 
     from ladkit.config import TeacherConfig
+    from ladkit.engine import PolyLR, train_step
     from ladkit.jobs import build_job
 
     device = images.device
@@ -351,14 +353,12 @@ def time_variant(variant: dict, spec: dict, images, labels) -> dict:
     if variant.get("compile"):
         job.module = torch.compile(job.module)
     optimizer = torch.optim.SGD(job.model.parameters(), lr=0.01, momentum=0.9)
+    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 and fp32 need no loss scaling
     amp = {"bf16": torch.bfloat16, None: None}[variant["amp"]]
 
     def step():
-        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            loss, _ = job.loss(images, labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(job, optimizer, schedule, scaler, images, labels, amp)
 
     if device.type == "cuda":
         torch.cuda.empty_cache()
