@@ -1,7 +1,8 @@
 """The training loop: one plain loop for every job (baseline, LAD teacher, distillation).
 
-SGD or AdamW with poly LR (PolynomialLR) per iteration, JSON-lines log, periodic validation, atomic ``best``/``last``
-checkpoints, exact resume, CUDA AMP / channels_last / compile, and DDP under torchrun.
+SGD or AdamW with poly LR (PolynomialLR) per iteration, JSON-lines and TensorBoard log, periodic
+validation, atomic ``best``/``last`` checkpoints, exact resume, CUDA AMP / channels_last /
+compile, and DDP under torchrun.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
 
     ``resume`` continues from ``out_dir/last.pt`` exactly; ``stop_after`` ends the run after that
     many iterations of this call (as an interruption would), leaving a resumable checkpoint;
-    ``overwrite`` starts afresh, replacing whatever run ``out_dir`` holds. Nothing in it changes until the run has really started (data and model built, first
-    batch read), and a finished run of another config there is refused unless ``overwrite``.
+    ``overwrite`` starts afresh, replacing whatever run ``out_dir`` holds. Nothing in it changes
+    until the run has really started (data and model built, first batch read), and a finished
+    run of another config there is refused unless ``overwrite``.
     """
     rank, world, local_rank = init_distributed()
     device = pick_device(cfg.device, local_rank)
