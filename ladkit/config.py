@@ -272,7 +272,7 @@ def to_dict(cfg) -> dict:
 
 
 def save_config(cfg, path) -> None:
-    from .checkpoint import atomic_write  # atomic: a crash mid-write never leaves half a config
+    from .files import atomic_write  # atomic: a crash mid-write never leaves half a config
 
     path = Path(path)
     text = json.dumps(to_dict(cfg), indent=2) if path.suffix == ".json" else yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .checkpoint import atomic_write
+from .files import atomic_write
 from .config import DistillConfig
 from .study import StudyConfig, run_study
 

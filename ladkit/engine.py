@@ -17,11 +17,12 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .checkpoint import (load_checkpoint, load_weights, remove_stale_temps, rng_state, save_checkpoint, save_json,
+from .checkpoint import (load_checkpoint, load_weights, rng_state, save_checkpoint, save_json,
                          set_rng_state)
 from .config import ConfigError, config_class, from_dict, read_yaml, save_config, to_dict
 from .data.loader import SeededSamples, build_datasets, epoch_batches, val_loader
 from .evaluate import evaluate_model
+from .files import remove_stale_temps
 from .jobs import build_job
 from .runlog import RunLog, remove_log
 from .runtime import init_distributed, pick_device, seed_everything

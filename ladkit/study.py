@@ -36,7 +36,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .checkpoint import atomic_write, save_json
+from .checkpoint import save_json
+from .files import atomic_write
 from .config import BaselineConfig, ConfigError, DistillConfig, EvalConfig, TeacherConfig, load_config
 
 

@@ -40,7 +40,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +47,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import read_yaml  # no torch at import: config imports it only to check names
+from .files import atomic_write  # torch-free too: every point's runner process writes the manifest
 
 KERNEL_NAME = "python3"
 MANIFEST = "manifest.json"
@@ -225,7 +225,7 @@ def _update_manifest(out_dir: Path, header: dict | None = None, points: dict | N
         manifest.update(header or {})
         manifest.setdefault("points", {}).update(points or {})
         manifest["updated"] = _now()
-        _write_atomic(out_dir / MANIFEST, json.dumps(manifest, indent=2))
+        atomic_write(out_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
         return manifest
 
 
@@ -237,20 +237,6 @@ def manifest_frame(manifest: dict):
                           "seconds": rec.get("seconds"), "error": rec.get("error"), **rec["params"]}
                          for pid, rec in manifest["points"].items()])
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write then rename: readers see the old manifest or the new one. Not checkpoint.atomic_write:
-    that module imports torch, seconds of start-up in every point's runner process."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-# ---------------------------------------------------------------- running
 
 def visible_gpus() -> list[str]:
     """CUDA device ids a worker may be pinned to (CUDA_VISIBLE_DEVICES, else what torch sees)."""

@@ -125,7 +125,8 @@ else:
 # ## Mean ± std over seeds
 
 # %%
-from ladkit.checkpoint import atomic_write, save_json
+from ladkit.checkpoint import save_json
+from ladkit.files import atomic_write
 from ladkit.results import summary_table
 
 by = list(group_by) or varied or ["job"]

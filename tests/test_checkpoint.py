@@ -5,8 +5,9 @@ import errno
 import pytest
 import torch
 
-from ladkit import checkpoint
-from ladkit.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from ladkit import files
+from ladkit.checkpoint import load_checkpoint, save_checkpoint
+from ladkit.files import atomic_write
 
 
 def _torn_write(tmp):
@@ -28,7 +29,7 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
 def test_full_disk_is_named_with_the_path_and_the_fix(tmp_path, monkeypatch):
     path = tmp_path / "best.pt"
     save_checkpoint({"iteration": 3, "w": torch.ones(2)}, path)
-    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda _: type("U", (), {"free": 5 << 20})())
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda _: type("U", (), {"free": 5 << 20})())
     with pytest.raises(OSError, match="disk is full") as info:
         atomic_write(path, _torn_write)
     assert info.value.errno == errno.ENOSPC

@@ -13,7 +13,8 @@ import torch
 from fixtures_data import make_voc, write_label
 
 from ladkit import cli
-from ladkit.checkpoint import atomic_write, load_checkpoint, save_json
+from ladkit.checkpoint import load_checkpoint, save_json
+from ladkit.files import atomic_write
 from ladkit.config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig
 from ladkit.data import DatasetError
 from ladkit.data.synthetic import make_synthetic
