@@ -134,15 +134,14 @@ def test_committed_notebook_is_clean(name):
 
 @pytest.fixture(scope="module")
 def kernel_language_info():
-    """What a kernel of this interpreter reports (the ladkit kernel runs the same python)."""
-    from jupyter_client.manager import start_new_kernel
+    """What a kernel of this interpreter reports, asked the way `make notebooks` asks when it
+    stamps the notebooks (tools/sync_notebooks.py; python3: the ladkit kernel runs the same python)."""
+    import importlib.util
 
-    manager, client = start_new_kernel(kernel_name="python3")
-    try:
-        return client.kernel_info(reply=True)["content"]["language_info"]
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+    spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "tools" / "sync_notebooks.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool.kernel_language_info("python3")
 
 
 @pytest.mark.parametrize("name", ALL_NOTEBOOKS)
