@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 
 from .config import JOBS, ConfigError, EvalConfig, from_dict, load_config, parse_yaml, train_config
+from .data.synthetic import DEFAULT_DESIGN, DESIGNS
+from .demo import QUICK_IMAGES, QUICK_ITERS
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -28,10 +30,16 @@ def parse_overrides(pairs: list[str]) -> dict:
 def cmd_make_synthetic(args) -> None:
     from .data.synthetic import make_synthetic
 
+    for flag, value, low in (("--num-train", args.num_train, 0), ("--num-val", args.num_val, 0),
+                             ("--num-test", args.num_test, 0), ("--size", args.size, 1), ("--num-workers", args.num_workers, 0),
+                             ("--ignore-border", args.ignore_border, 0)):
+        if value < low:
+            raise ConfigError(f"make-synthetic: {flag} {value} is not valid: expected a number >= {low}")
+    design = {"design": args.design, **parse_overrides(args.set)}
     start = time.perf_counter()
     path = make_synthetic(args.out, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test, size=args.size,
                           seed=args.seed, overwrite=args.overwrite, ignore_border=args.ignore_border,
-                          num_workers=args.num_workers)
+                          num_workers=args.num_workers, design=design)
     print(f"synthetic dataset ready at {path} ({time.perf_counter() - start:.1f} s)")
 
 
@@ -107,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="width in pixels of the void (255) band on object outlines; 0 = none")
     p.add_argument("--num-workers", type=int, default=0, help="parallel processes")
     p.add_argument("--overwrite", action="store_true", help="replace existing synthetic data made with other parameters")
+    p.add_argument("--design", default=DEFAULT_DESIGN, choices=list(DESIGNS),
+                   help="the generator design (README 'The embedded default'); knobs follow as key=value")
+    p.add_argument("set", nargs="*", metavar="knob=value", help="Design knobs, e.g. class_noise=0.3 decoy_cue=0.2")
     p.set_defaults(func=cmd_make_synthetic)
 
     p = sub.add_parser("train", help="train a baseline, a LAD teacher or a distilled student",
@@ -127,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: baseline, teachers and students on the synthetic default")
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--quick", action="store_true", help="a smoke run (10 iterations, 40 val images): under 2 minutes on 2 CPU cores")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a smoke run ({QUICK_ITERS} iterations, scored on {QUICK_IMAGES} test images); shows the plumbing, not LAD")
     p.add_argument("set", nargs="*", metavar="key=value")
     p.set_defaults(func=cmd_demo)
 

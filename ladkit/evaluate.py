@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -38,23 +39,57 @@ def predict_logits(model: nn.Module, x: Tensor, size, scales=(1.0,), flip: bool 
     return total
 
 
+def region_majority(pred: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """``pred`` with every true region (a connected segment of one class in ``target``) given its
+    majority predicted class: what a perfect partition would add to these predictions (the
+    headroom of the label's partition, README "The embedded default")."""
+    from scipy import ndimage
+
+    target_np = target.cpu().numpy()
+    within_image = np.zeros((3, 3, 3), dtype=bool)  # 4-connected in each image, never across the batch
+    within_image[1] = ndimage.generate_binary_structure(2, 1)
+    segments = torch.zeros(target.shape, dtype=torch.int64)
+    offset = 0
+    for class_id in (c for c in target.unique().tolist() if c != ignore_index):
+        found, count = ndimage.label(target_np == class_id, structure=within_image)
+        found = torch.from_numpy(found).long()
+        segments = torch.where(found > 0, found + offset, segments)
+        offset += count
+    k = int(pred.max()) + 1 if pred.numel() else 1
+    votes = torch.bincount((segments * k + pred.cpu()).flatten(), minlength=(offset + 1) * k).view(offset + 1, k)
+    majority = votes.argmax(1)
+    return torch.where(segments > 0, majority[segments], pred.cpu())
+
+
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, num_classes: int, device,
                    make_inputs: Callable[[Tensor, Tensor], Tensor] | None = None,
-                   scales=(1.0,), flip: bool = False, ignore_index: int = IGNORE_INDEX) -> dict:
+                   scales=(1.0,), flip: bool = False, ignore_index: int = IGNORE_INDEX,
+                   regions: bool = False) -> dict:
     """Accumulate one confusion matrix over ``loader``; ``make_inputs(images, labels)`` builds the
-    model's input (a LAD teacher's adds its label channel)."""
+    model's input (a LAD teacher's adds its label channel). Labels (B, 2, H, W) (a dataset
+    ``with_second_labels``) feed the model the first and score against the second (the clean
+    label). ``regions``: also the predictions pooled over the true regions (``region_majority``),
+    as ``regions`` in the result."""
     was_training = model.training
     model.eval()
     cm = ConfusionMatrix(num_classes, ignore_index)
+    cm_regions = ConfusionMatrix(num_classes, ignore_index)
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
-        x = make_inputs(images, labels) if make_inputs else images
-        prob = predict_logits(model, x, labels.shape[-2:], scales, flip)
-        cm.update(prob.argmax(1).cpu(), labels.cpu())
+        fed, scored = (labels[:, 0], labels[:, 1]) if labels.dim() == 4 else (labels, labels)
+        x = make_inputs(images, fed) if make_inputs else images
+        pred = predict_logits(model, x, labels.shape[-2:], scales, flip).argmax(1).cpu()
+        cm.update(pred, scored.cpu())
+        if regions:
+            cm_regions.update(region_majority(pred, scored.cpu(), ignore_index), scored.cpu())
     cm.all_reduce(device)  # under DDP each process scored its share of the images
     model.train(was_training)
-    return cm.compute()
+    metrics = cm.compute()
+    if regions:
+        cm_regions.all_reduce(device)
+        metrics["regions"] = cm_regions.compute()
+    return metrics
 
 
 def label_input(num_classes: int, mode: str, noise_std: float, scale: float, seed: int,
@@ -95,12 +130,18 @@ def evaluate_checkpoint(cfg) -> dict:
     device = pick_device(cfg.device)
     model = model_from_meta(meta).to(device)
     load_weights(model, ckpt["model"], source=f"checkpoint {cfg.ckpt}")
+    if cfg.against_clean:
+        from .data.synthetic_reader import with_clean_labels
+
+        dataset = with_clean_labels(dataset, dataset.info.name)
     dataset = first_images(dataset, cfg.max_images)
     loader = val_loader(dataset, cfg.batch_size)
     k = meta["num_classes"]
     report = {"ckpt": str(cfg.ckpt), "model_meta": meta, "split": cfg.split, "scales": list(cfg.scales),
-              "flip": cfg.flip, "images": len(dataset), "iteration": ckpt.get("iteration")}
-    run = lambda make: evaluate_model(model, loader, k, device, make, cfg.scales, cfg.flip)  # noqa: E731
+              "flip": cfg.flip, "images": len(dataset), "iteration": ckpt.get("iteration"),
+              "against_clean": cfg.against_clean}
+    run = lambda make: evaluate_model(model, loader, k, device, make, cfg.scales, cfg.flip,  # noqa: E731
+                                      regions=cfg.regions)
     if meta["in_channels"] == 3:
         report["metrics"] = run(None)
     else:

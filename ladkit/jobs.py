@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from .checkpoint import load_checkpoint, load_weights, plain_state_dict
 from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
-from .losses import cwd_loss, dual_path_consistency, kd_loss, seg_ce_loss
+from .losses import cwd_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
 from .models import build_model, first_conv_of
 from .noising import check_label_mode, label_channels, with_label
 
@@ -117,7 +117,7 @@ class BaselineJob:
         self.meta = model_meta(cfg, num_classes, 3)
 
     def loss(self, images: Tensor, labels: Tensor):
-        ce = seg_ce_loss(self.module(images), labels, self.cfg.aux_weight)
+        ce = seg_ce_loss(self.module(images), labels, self.cfg.aux_weight, label_smoothing=self.cfg.label_smoothing)
         return ce, {"ce": ce.detach()}
 
     def eval_inputs(self, images: Tensor, labels: Tensor) -> Tensor:
@@ -168,7 +168,8 @@ class TeacherJob:
         inputs = [self._with_label(images, labels, cfg.noise_mode, cfg.noise_std, self.generator)
                   for _ in range(paths)]
         outs = self.module(inputs)
-        terms = {f"ce{i + 1}": seg_ce_loss(o, labels, cfg.aux_weight) for i, o in enumerate(outs)}
+        terms = {f"ce{i + 1}": seg_ce_loss(o, labels, cfg.aux_weight, label_smoothing=cfg.label_smoothing)
+                 for i, o in enumerate(outs)}
         loss = sum(terms.values())
         if paths == 2 and cfg.cons_weight:
             cons = dual_path_consistency(outs[0]["out_low"], outs[1]["out_low"], cfg.tau, cfg.cons_kind)
@@ -215,12 +216,13 @@ class DistillJob:
     def __init__(self, cfg, num_classes: int, device, generator: torch.Generator):
         if cfg.kd_kind not in KD_KINDS:
             raise ValueError(f"unknown kd_kind {cfg.kd_kind!r}; valid: {', '.join(KD_KINDS)}")
-        if not cfg.teacher_ckpt and cfg.kd_kind != "none":
+        if cfg.kd_source == "teacher" and not cfg.teacher_ckpt and cfg.kd_kind != "none":
             raise ValueError("distill needs teacher_ckpt (a checkpoint from `ladkit train`), "
-                             "or kd_kind: none")
+                             "or kd_kind: none, or kd_source: label / clean-label")
         self.cfg = cfg
+        self.num_classes = num_classes
         self.teacher = None
-        if cfg.teacher_ckpt:
+        if cfg.teacher_ckpt and cfg.kd_source == "teacher":
             self.teacher = FrozenTeacher(cfg.teacher_ckpt, num_classes, device, cfg.teacher_noise_mode,
                                          cfg.teacher_noise_std, cfg.teacher_noise_scale, generator,
                                          cfg.teacher_model, cfg.teacher_backbone)
@@ -228,16 +230,29 @@ class DistillJob:
         self.module = self.model
         teacher = self.teacher.meta if self.teacher else None
         self.meta = model_meta(cfg, num_classes, 3, teacher=teacher, teacher_ckpt=cfg.teacher_ckpt,
-                               kd_kind=cfg.kd_kind, init=cfg.init)
+                               kd_kind=cfg.kd_kind, kd_source=cfg.kd_source, init=cfg.init)
+
+    def targets(self, images: Tensor, labels: Tensor, clean: Tensor | None, size) -> Tensor:
+        """The logits the KD term imitates, at the student's ``out_low`` size."""
+        source = self.cfg.kd_source
+        if source == "teacher":
+            return self.teacher(images, labels)["out_low"].float()
+        if source == "clean-label" and clean is None:
+            raise ValueError("kd_source=clean-label: the batch carries no clean labels (build the "
+                             "training data with ladkit.data.loader.build_datasets)")
+        return label_logits(labels if source == "label" else clean, self.num_classes, size, self.cfg.label_logit)
 
     def loss(self, images: Tensor, labels: Tensor):
         cfg = self.cfg
+        clean = None
+        if labels.dim() == 4:  # [training label, clean label] (kd_source=clean-label)
+            labels, clean = labels[:, 0], labels[:, 1]
         out = self.module(images)
-        ce = seg_ce_loss(out, labels, cfg.aux_weight)
+        ce = seg_ce_loss(out, labels, cfg.aux_weight, label_smoothing=cfg.label_smoothing)
         terms = {"ce": ce}
         loss = ce
         if cfg.kd_kind != "none":
-            t_low = self.teacher(images, labels)["out_low"].float()
+            t_low = self.targets(images, labels, clean, out["out_low"].shape[-2:])
             distance = cwd_loss if cfg.kd_kind == "cwd" else kd_loss
             kd = distance(out["out_low"].float(), t_low, cfg.tau)
             terms["kd"] = kd

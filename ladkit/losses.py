@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -11,12 +12,24 @@ CONSISTENCY_KINDS = ("cwd", "kl", "mse")
 
 
 def seg_ce_loss(outputs: dict, target: Tensor, aux_weight: float = 0.4,
-                ignore_index: int = IGNORE_INDEX) -> Tensor:
+                ignore_index: int = IGNORE_INDEX, label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy on ``outputs["out"]`` plus ``aux_weight`` × CE on ``outputs["aux"]`` if present."""
-    loss = F.cross_entropy(outputs["out"], target, ignore_index=ignore_index)
+    loss = F.cross_entropy(outputs["out"], target, ignore_index=ignore_index, label_smoothing=label_smoothing)
     if aux_weight and "aux" in outputs:
-        loss = loss + aux_weight * F.cross_entropy(outputs["aux"], target, ignore_index=ignore_index)
+        loss = loss + aux_weight * F.cross_entropy(outputs["aux"], target, ignore_index=ignore_index,
+                                                   label_smoothing=label_smoothing)
     return loss
+
+
+def label_logits(labels: Tensor, num_classes: int, size, logit: float,
+                 ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """A label map as a model-free teacher's logits at ``size``: ``logit`` × the share of each
+    class in every output cell (one-hot where the cell is one class; ignore pixels count for
+    none, so an all-ignore cell is uniform)."""
+    valid = labels != ignore_index
+    onehot = F.one_hot(torch.where(valid, labels, 0), num_classes).movedim(-1, 1).float()
+    onehot = onehot * valid[:, None]
+    return logit * F.adaptive_avg_pool2d(onehot, size)
 
 
 def kd_loss(student: Tensor, teacher: Tensor, tau: float = 4.0) -> Tensor:

@@ -53,6 +53,13 @@ class StudyConfig:
     conventional: dict = field(default_factory=lambda: {"backbone": "resnet18_half"})
     teachers: dict = field(default_factory=lambda: {"LAD teacher": {}})  # name -> TeacherConfig fields
     student: dict = field(default_factory=dict)  # DistillConfig fields of every distilled student
+    # Control arms, name -> fields: with a kd_source (label: gt-kd; clean-label: the oracle) a
+    # student of the ``student`` section with no teacher; else a baseline with these fields (e.g.
+    # label_smoothing). Each is paired with the baseline by seed.
+    controls: dict = field(default_factory=dict)
+    # Extra paired differences, each [arm, reference] (e.g. the LAD student against gt-kd), beside
+    # the automatic ones (students against the baseline and the conventional teacher's student)
+    comparisons: tuple = ()
     # The release's protocol: {teacher: NAME, iters: N, lr: X} fine-tunes the trained baseline with
     # that teacher, and (the control) without one; empty: not run.
     finetune: dict = field(default_factory=dict)
@@ -107,6 +114,12 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
              for name, fields in teachers.items()]
     runs.append(student("student <- conventional teacher", "conventional teacher"))
     runs += [student(f"student <- {name}", name) for name in teachers]
+    for name, fields in _section(cfg.controls, "controls").items():
+        section = (f"controls.{name}", _section(fields, f"controls.{name}"))
+        if "kd_source" in section[1]:
+            runs.append(Run(name, job(DistillConfig, name, students, section)))
+        else:
+            runs.append(Run(name, job(BaselineConfig, name, ("baseline", _section(cfg.baseline, "baseline")), section)))
     if cfg.finetune:
         ft = dict(_section(cfg.finetune, "finetune"))
         teacher = ft.pop("teacher", None)
@@ -188,19 +201,43 @@ def run_one(run: Run, split: str, noise_levels, threads: int, max_images: int = 
     cfg = run.cfg
     t0 = time.perf_counter()
     train(cfg, resume=True)
+    ckpt = str(Path(cfg.out_dir) / "best.pt")
     report = evaluate_checkpoint(EvalConfig(
-        ckpt=str(Path(cfg.out_dir) / "best.pt"), split=split, noise_levels=tuple(noise_levels),
-        diagnostics=True, device=cfg.device, max_images=max_images,
-        out=str(Path(cfg.out_dir) / f"eval_{split}.json")))
+        ckpt=ckpt, split=split, noise_levels=tuple(noise_levels), diagnostics=True, device=cfg.device,
+        max_images=max_images, regions=cfg.dataset == "synthetic", out=str(Path(cfg.out_dir) / f"eval_{split}.json")))
     rows = [dict(measure=measure, value=value) for measure, value in report_measures(report)]
+    if cfg.dataset == "synthetic" and cfg.job != "distill":
+        rows += [dict(measure=m, value=v) for m, v in training_images_measures(cfg, ckpt, noise_levels[0], max_images)]
     seconds = round(time.perf_counter() - t0, 1)
     return [{"arm": run.name, **row, "seed": cfg.seed, "seconds": seconds} for row in rows]
+
+
+TRAIN_IMAGES = 200  # the training images a model's outputs are scored on (what a student imitates)
+
+
+def training_images_measures(cfg, ckpt: str, noise_std: float, max_images: int = 0) -> list[tuple[str, float]]:
+    """How a model (a teacher, or a baseline for reference) does on its own first training images,
+    against the labels it was trained on and against the generator's clean labels: a teacher
+    that memorised its noisy training labels passes the noise on to its student."""
+    from .evaluate import evaluate_checkpoint
+
+    out = []
+    for against_clean, words in ((False, "training labels"), (True, "clean labels")):
+        report = evaluate_checkpoint(EvalConfig(
+            ckpt=ckpt, split=cfg.train_split, noise_levels=(noise_std,), device=cfg.device,
+            max_images=max_images or TRAIN_IMAGES, against_clean=against_clean,
+            out=str(Path(cfg.out_dir) / f"eval_{cfg.train_split}{'_clean' if against_clean else ''}.json")))
+        metrics = report["with_label"][0] if "with_label" in report else report["metrics"]
+        out.append((f"train images vs {words}", metrics["miou"]))
+    return out
 
 
 def report_measures(report: dict) -> list[tuple[str, float]]:
     """(measure, mIoU) pairs of an evaluation report, in words."""
     if "with_label" not in report:
-        return [("mIoU", report["metrics"]["miou"])]
+        metrics = report["metrics"]
+        return [("mIoU", metrics["miou"])] + ([("true regions' majority", metrics["regions"]["miou"])]
+                                                if "regions" in metrics else [])
     mode = report["noise_mode"]
     out = [(f"with label ({mode} codes, noise std {r['noise_std']:g})", r["miou"]) for r in report["with_label"]]
     for key in ("with_random_codes", "with_fixed_codes"):
@@ -268,7 +305,7 @@ def run_study(cfg: StudyConfig) -> pd.DataFrame:
     runs = [run for seed in cfg.seeds for run in study_runs(cfg, seed)]
     first = runs[0].cfg
     if first.dataset == "synthetic":  # once, before the workers start
-        ensure_synthetic(first.data_root)
+        ensure_synthetic(first.data_root, first.synthetic)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "study.yaml", lambda tmp: Path(tmp).write_text(
@@ -278,7 +315,7 @@ def run_study(cfg: StudyConfig) -> pd.DataFrame:
     order = {name: i for i, name in enumerate(dict.fromkeys(r.name for r in runs))}  # the runs' order
     table = rows.sort_values(["arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c, kind="stable")
     table = table.reset_index(drop=True)
-    write_results(table, out)
+    write_results(table, out, cfg.comparisons)
     return table
 
 
@@ -368,7 +405,7 @@ def paired(rows: pd.DataFrame, arm: str, reference: str, measure: str = "mIoU",
             "higher": int((diff > 0).sum()), "lower": int((diff < 0).sum()), "seeds": len(diff)}
 
 
-def paired_table(rows: pd.DataFrame) -> pd.DataFrame:
+def paired_table(rows: pd.DataFrame, comparisons=()) -> pd.DataFrame:
     """The study's claims as paired differences: every student against the baseline student (and
     the release-protocol student against its fine-tuned control), LAD students against the
     conventional teacher's, and each LAD teacher with its label against the baseline and
@@ -377,7 +414,10 @@ def paired_table(rows: pd.DataFrame) -> pd.DataFrame:
     measures = rows.groupby("arm")["measure"].apply(list).to_dict()
     out = []
     for arm in arms:
-        if arm.startswith("student <- ") and "fine-tuned" in arm:
+        if "mIoU" in measures[arm] and arm not in ("baseline", "conventional teacher") and not arm.startswith(
+                ("student <- ", "baseline, fine-tuned")):
+            out.append(paired(rows, arm, "baseline"))  # the control arms
+        elif arm.startswith("student <- ") and "fine-tuned" in arm:
             out.append(paired(rows, arm, "baseline, fine-tuned"))
         elif arm.startswith("student <- "):
             out.append(paired(rows, arm, "baseline"))
@@ -387,6 +427,7 @@ def paired_table(rows: pd.DataFrame) -> pd.DataFrame:
             first = next(m for m in measures[arm] if m.startswith("with label"))
             out.append(paired(rows, arm, "baseline", measure=first))
             out.append(paired(rows, arm, arm, measure=first, reference_measure="without label"))
+    out += [paired(rows, arm, reference) for arm, reference in comparisons]
     return pd.DataFrame([p for p in out if p], columns=["comparison", "mean", "std", "ci_low", "ci_high",
                                                         "higher", "lower", "seeds"])
 
@@ -410,10 +451,10 @@ def markdown_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
             + diffs.to_markdown(index=False, colalign=("left", "right", "right", "right")))
 
 
-def write_results(rows: pd.DataFrame, out: Path) -> str:
+def write_results(rows: pd.DataFrame, out: Path, comparisons=()) -> str:
     from .plots import plot_study
 
-    stats, pairs = stats_table(rows), paired_table(rows)
+    stats, pairs = stats_table(rows), paired_table(rows, comparisons)
     for name, frame in (("per_seed.csv", rows), ("stats.csv", stats), ("paired.csv", pairs)):
         atomic_write(out / name, lambda tmp, f=frame: f.to_csv(tmp, index=False))
     text = markdown_tables(stats, pairs)

@@ -56,9 +56,9 @@ conventional_backbone = "resnet18_half"  # the conventional teacher: twice the w
 noise_scale = 1.7             # the LAD teacher (the rest at 02's defaults)
 cons_weight = 0.2
 # distillation
-kd_kind = "cwd"               # cwd | kd
-kd_weight = 3.0
-tau = 4.0
+kd_kind = "kd"                # kd | cwd (the release: cwd, weight 3, tau 4)
+kd_weight = 10.0
+tau = 1.0
 noise_levels = [0.02, 0.3, 1.0, 3.0]
 num_samples = 2
 

@@ -91,3 +91,64 @@ def test_every_job_trains_and_its_checkpoint_evaluates(job, trained, tmp_path):
     assert summary["finished"] and summary["model_meta"]["job"] == job
     report = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / job / "best.pt"), noise_levels=(0.02,)))
     assert 0 <= report["metrics"]["miou"] <= 1 and ("with_label" in report) == (job == "lad-teacher")
+
+
+def test_label_logits_are_the_label_as_a_model_free_teacher():
+    from ladkit.losses import label_logits
+
+    labels = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 255], [2, 2, 255, 255], [2, 0, 255, 255]]])
+    logits = label_logits(labels, 3, (2, 2), logit=5.0)
+    assert logits.shape == (1, 3, 2, 2)
+    torch.testing.assert_close(logits[0, :, 0, 0], torch.tensor([5.0, 0.0, 0.0]))  # one class: one-hot × logit
+    torch.testing.assert_close(logits[0, :, 0, 1], torch.tensor([0.0, 3.75, 0.0]))  # 3 of 4 pixels, one ignored
+    torch.testing.assert_close(logits[0, :, 1, 0], torch.tensor([1.25, 0.0, 3.75]))  # shares
+    torch.testing.assert_close(logits[0, :, 1, 1], torch.zeros(3))  # all ignore: uniform
+
+
+@pytest.mark.parametrize("source", ["label", "clean-label"])
+def test_label_sources_imitate_the_training_or_the_clean_label(source):
+    """gt-kd imitates the label its CE sees; the oracle the second (clean) label of the batch."""
+    from ladkit.jobs import build_job
+    from ladkit.losses import label_logits
+
+    cfg = DistillConfig(kd_source=source, label_logit=4.0, crop_size=32, backbone="resnet18_quarter")
+    job = build_job(cfg, 6, torch.device("cpu"), torch.Generator())
+    assert job.teacher is None and job.meta["kd_source"] == source
+    noisy, clean = torch.randint(0, 6, (2, 2, 32, 32)).unbind(1)
+    targets = job.targets(torch.zeros(2, 3, 32, 32), noisy, clean, (4, 4))
+    torch.testing.assert_close(targets, label_logits(noisy if source == "label" else clean, 6, (4, 4), 4.0))
+    loss, terms = job.loss(torch.randn(2, 3, 32, 32), torch.stack([noisy, clean], 1))
+    assert set(terms) == {"ce", "kd"} and torch.isfinite(loss)
+    if source == "clean-label":
+        with pytest.raises(ValueError, match="carries no clean labels"):
+            job.loss(torch.randn(2, 3, 32, 32), noisy)
+
+
+def test_oracle_student_trains_on_noisy_data_and_evaluates_against_clean_labels(tmp_path):
+    """The whole path: data with annotation errors, an oracle student reading both labels, and
+    evaluation of its training images against the training and the clean labels."""
+    from ladkit.data.synthetic import make_synthetic
+
+    design = {"design": "decoys", "class_noise": 0.5}
+    make_synthetic(tmp_path / "data", num_train=8, num_val=4, num_test=4, size=32, design=design)
+    cfg = DistillConfig(out_dir=str(tmp_path / "oracle"), data_root=str(tmp_path / "data"), synthetic=design,
+                        kd_source="clean-label", iters=2, crop_size=32, batch_size=4, progress=False)
+    assert train(cfg)["iteration"] == 2
+    ckpt = str(tmp_path / "oracle" / "best.pt")
+    scores = {against: evaluate_checkpoint(EvalConfig(ckpt=ckpt, split="train", against_clean=against, regions=True,
+                                                      out=str(tmp_path / f"{against}.json")))["metrics"]
+              for against in (False, True)}
+    clean_split = evaluate_checkpoint(EvalConfig(ckpt=ckpt, split="train_clean", out=str(tmp_path / "c.json")))
+    assert scores[True]["confusion"] == clean_split["metrics"]["confusion"]  # scored against the clean labels
+    assert scores[False]["confusion"] != scores[True]["confusion"]
+    assert "regions" in scores[True]
+
+
+def test_region_majority_pools_predictions_over_true_regions():
+    from ladkit.evaluate import region_majority
+
+    target = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 255, 1]], [[1, 1, 1, 1], [3, 3, 3, 3], [3, 3, 3, 3]]])
+    pred = torch.tensor([[[0, 3, 1, 0], [0, 0, 1, 1], [2, 2, 4, 1]], [[0, 0, 1, 0], [3, 2, 2, 2], [2, 3, 3, 2]]])
+    pooled = region_majority(pred, target)
+    expected = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 4, 1]], [[0, 0, 0, 0], [2, 2, 2, 2], [2, 2, 2, 2]]])
+    assert torch.equal(pooled, expected)  # ignore pixels keep their prediction; images never merge

@@ -1,6 +1,7 @@
 """The study: its runs and their order, its statistics, and a tiny real run end to end."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -97,7 +98,10 @@ def test_a_tiny_study_runs_end_to_end_and_reuses_finished_runs(tmp_path):
     assert arms[0] == "baseline" and "student <- LAD teacher" in arms
     teacher = set(rows[rows["arm"] == "LAD teacher"]["measure"])
     assert teacher == {"with label (fixed codes, noise std 0.02)", "with label (fixed codes, noise std 1)",
-                       "with label (random codes, noise std 0.02)", "without label", "label only (image zeroed)"}
+                       "with label (random codes, noise std 0.02)", "without label", "label only (image zeroed)",
+                       "train images vs training labels", "train images vs clean labels"}
+    assert set(rows[rows["arm"] == "baseline"]["measure"]) == {
+        "mIoU", "true regions' majority", "train images vs training labels", "train images vs clean labels"}
     first_cells = [line.split("|")[1].strip() for line in (out / "summary.md").read_text().splitlines() if "|" in line]
     assert "student <- LAD teacher − baseline" in first_cells
     # scored on the test split (3 images), not val (2)
@@ -161,8 +165,53 @@ def test_a_value_at_fault_is_named_where_it_was_set_and_sections_override_common
     assert runs["baseline"].iters == 4 and runs["LAD teacher"].iters == 5 and runs["LAD teacher"].seed == 3
 
 
-def test_the_frozen_study_loads():
-    from pathlib import Path
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
-    cfg = load_study(Path(__file__).resolve().parents[1] / "configs" / "study.yaml")
-    assert len(study_runs(cfg, seed=cfg.seeds[0])) == 11
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("study*.yaml")))
+def test_every_study_config_loads(name):
+    cfg = load_study(CONFIGS / name)
+    assert study_runs(cfg, seed=cfg.seeds[0])
+
+
+def test_the_frozen_study_has_its_controls():
+    cfg = load_study(CONFIGS / "study.yaml")
+    runs = {run.name: run.cfg for run in study_runs(cfg, seed=cfg.seeds[0])}
+    assert list(runs) == ["baseline", "conventional teacher", "LAD teacher", "student <- conventional teacher",
+                          "student <- LAD teacher", "student <- oracle (clean labels)",
+                          "student <- training label (gt-kd)", "baseline, label smoothing", "baseline, fine-tuned",
+                          "student <- LAD teacher, fine-tuned from the baseline"]
+    assert runs["student <- oracle (clean labels)"].kd_source == "clean-label"
+    assert runs["student <- training label (gt-kd)"].kd_source == "label"
+    assert {cfg.split, *(r.synthetic["design"] for r in runs.values())} == {"test", "noisy-labels"}
+
+
+def test_control_arms_and_named_comparisons(tmp_path):
+    """Controls with a kd_source are teacher-free students, others baselines with their fields;
+    each is paired with the baseline, and ``comparisons`` adds the differences it names."""
+    cfg = StudyConfig(out_dir=str(tmp_path), student={"kd_kind": "kd", "label_logit": 3.0},
+                      controls={"student <- oracle": {"kd_source": "clean-label"},
+                                "baseline, label smoothing": {"label_smoothing": 0.1}},
+                      comparisons=[["student <- LAD teacher", "student <- oracle"]])
+    by_name = {r.name: r for r in study_runs(cfg, seed=3)}
+    oracle = by_name["student <- oracle"]
+    assert oracle.needs == () and oracle.cfg.kd_source == "clean-label" and oracle.cfg.label_logit == 3.0
+    assert type(by_name["baseline, label smoothing"].cfg).__name__ == "BaselineConfig"
+    assert by_name["baseline, label smoothing"].cfg.label_smoothing == 0.1
+    rows = _rows({("baseline", "mIoU"): [0.5, 0.4], ("student <- LAD teacher", "mIoU"): [0.6, 0.5],
+                  ("student <- conventional teacher", "mIoU"): [0.5, 0.4],
+                  ("student <- oracle", "mIoU"): [0.55, 0.42], ("baseline, label smoothing", "mIoU"): [0.49, 0.41]})
+    table = paired_table(rows, cfg.comparisons).set_index("comparison")["mean"]
+    assert table["student <- oracle − baseline"] == pytest.approx(0.035)
+    assert table["baseline, label smoothing − baseline"] == pytest.approx(0.0)
+    assert table["student <- LAD teacher − student <- oracle"] == pytest.approx(0.065)
+
+
+def test_arms_and_comparisons_are_given_by_name(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("arms: [baseline]\ncomparisons: [[baseline, conventional teacher]]\n")
+    cfg = load_study(path)
+    assert cfg.arms == ("baseline",) and cfg.comparisons == (("baseline", "conventional teacher"),)
+    assert [r.name for r in study_runs(cfg, 0)] == ["baseline"]
+    with pytest.raises(ValueError, match="unknown arm.*'nope'.*this study's arms: 'baseline'"):
+        study_runs(StudyConfig(arms=("nope",)), 0)

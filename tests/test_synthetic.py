@@ -27,8 +27,8 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rendered():
-    """150 samples at 64 px: enough for class statistics, cheap to render."""
-    return [render_sample(0, index, 64) for index in range(150)]
+    """150 samples at 64 px of version 3's scene: enough for class statistics, cheap to render."""
+    return [render_sample(0, index, 64, design="decoys") for index in range(150)]
 
 
 def test_names_and_palette():
@@ -73,9 +73,9 @@ def test_decoys_look_exactly_like_objects(monkeypatch):
     """The image does not depend on which patches are objects: rendered with every patch an
     object, the same scene gives the same pixels, and only the label changes. So the image alone
     cannot tell an object from a decoy; the label's partition can."""
-    scenes = [render_sample(0, index, 64) for index in range(40)]
+    scenes = [render_sample(0, index, 64, design="decoys") for index in range(40)]
     monkeypatch.setattr(synthetic, "OBJECT_PROB", 1.0)
-    all_objects = [render_sample(0, index, 64) for index in range(40)]
+    all_objects = [render_sample(0, index, 64, design="decoys") for index in range(40)]
     assert all(a[0].tobytes() == b[0].tobytes() for a, b in zip(scenes, all_objects))
     labels = np.stack([label for _, label in scenes])
     material = np.stack([label for _, label in all_objects])
@@ -103,7 +103,7 @@ def test_written_layout_is_voc(dataset):
     root, voc_dir = dataset
     assert voc_dir == root / "VOCdevkit" / "VOC2012"
     assert sorted(p.name for p in voc_dir.iterdir()) == [
-        "ImageSets", "JPEGImages", "SegmentationClass", "synthetic_meta.json"]
+        "ImageSets", "JPEGImages", "SegmentationClass", "SegmentationClassClean", "synthetic_meta.json"]
     assert [p.name for p in (root / "VOCdevkit").iterdir()] == ["VOC2012"]  # no leftovers
     lists = voc_dir / "ImageSets" / "Segmentation"
     train_ids = (lists / "train.txt").read_text().split()
@@ -129,9 +129,13 @@ def test_written_layout_is_voc(dataset):
 def test_written_labels_match_render(dataset):
     _, voc_dir = dataset
     for split in ("val", "test"):
-        _, label = render_sample(SMALL["seed"], synthetic.SPLIT_INDEX_OFFSET[split] + 1, SMALL["size"])
+        index = synthetic.SPLIT_INDEX_OFFSET[split] + 1
+        _, clean = render_sample(SMALL["seed"], index, SMALL["size"])
+        label = synthetic.training_label(SMALL["seed"], index, clean) if split == "val" else clean
         assert np.array_equal(np.asarray(Image.open(voc_dir / "SegmentationClass" / f"{split}_000001.png")),
                               label)
+        assert np.array_equal(np.asarray(Image.open(voc_dir / "SegmentationClassClean" / f"{split}_000001.png")),
+                              clean)
 
 
 def test_meta_records_parameters(dataset):

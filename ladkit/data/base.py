@@ -34,12 +34,26 @@ class SegmentationDataset(Dataset):
         self.pairs = list(pairs)
         self.label_map = label_map
         self.transforms = transforms if transforms is not None else build_transforms(train=False)
+        # second label files (the synthetic generator's clean labels): items then carry both labels
+        # stacked, (2, H, W), augmented together with the image (``with_second_labels``)
+        self.second_labels: list[Path] | None = None
+
+    def with_second_labels(self, paths: Sequence[Path]) -> "SegmentationDataset":
+        """This dataset with a second label file per item; item labels become (2, H, W): [label, second]."""
+        if len(paths) != len(self.pairs):
+            raise ValueError(f"{len(paths)} second label files for {len(self.pairs)} items")
+        self.second_labels = list(paths)
+        return self
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, label = self.read(index)
+        if self.second_labels is not None:
+            second = self.label_map(read_label(self.second_labels[index]), self.second_labels[index])
+            check_same_size(image, second, self.pairs[index][0], self.second_labels[index])
+            label = torch.stack([label, second])  # one Mask: every transform moves both alike
         image, label = self.transforms(tv_tensors.Image(image), tv_tensors.Mask(label))
         # Plain tensors out: tv_tensor subclasses would leak into collate, losses and metrics.
         return image.as_subclass(torch.Tensor), label.as_subclass(torch.Tensor)

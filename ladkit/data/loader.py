@@ -37,14 +37,14 @@ def epoch_batches(dataset, batch_size: int, seed: int, epoch: int, rank: int, wo
 
 
 def pad_collate(batch):
-    """Stack samples of different sizes: images padded with 0, labels with ignore."""
+    """Stack samples of different sizes: images padded with 0, labels (H, W) or (2, H, W) with ignore."""
     h = max(img.shape[-2] for img, _ in batch)
     w = max(img.shape[-1] for img, _ in batch)
     images = torch.zeros(len(batch), batch[0][0].shape[0], h, w)
-    labels = torch.full((len(batch), h, w), IGNORE_INDEX, dtype=torch.long)
+    labels = torch.full((len(batch), *batch[0][1].shape[:-2], h, w), IGNORE_INDEX, dtype=torch.long)
     for i, (img, lab) in enumerate(batch):
         images[i, :, : img.shape[-2], : img.shape[-1]] = img
-        labels[i, : lab.shape[-2], : lab.shape[-1]] = lab
+        labels[i, ..., : lab.shape[-2], : lab.shape[-1]] = lab
     return images, labels
 
 
@@ -69,9 +69,13 @@ def build_datasets(cfg):
     from .synthetic import ensure_synthetic
 
     if cfg.dataset == "synthetic":
-        ensure_synthetic(cfg.data_root)  # the embedded default: generated on first use, seconds
+        ensure_synthetic(cfg.data_root, cfg.synthetic)  # generated on first use, seconds
     train_tf = build_transforms(True, cfg.crop_size, cfg.scale_range)
     train = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split, transforms=train_tf)
+    if getattr(cfg, "kd_source", "") == "clean-label":  # the oracle imitates the generator's clean labels
+        from .synthetic_reader import with_clean_labels
+
+        train = with_clean_labels(train, cfg.dataset)
     val = first_images(build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=build_transforms(False)),
                        cfg.val_images)
     if len(train) < cfg.batch_size:

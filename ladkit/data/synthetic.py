@@ -34,11 +34,13 @@ the three always agree.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +57,15 @@ SYNTHETIC_PALETTE: list[tuple[int, int, int]] = [
 
 # Bump whenever render_sample's output changes, so stale data on disk is detected via the meta.
 # 1-2: shape classes (the label's partition added little to what the image showed);
-# 3: material classes with camouflaging decoys, and a test split.
-SYNTHETIC_VERSION = 3
+# 3: material classes with camouflaging decoys, and a test split;
+# 4: a family of designs (``Design``: the v3 decoys scene renders as before), clean labels of
+#    every split in SegmentationClassClean/ (train_clean, val_clean), the design in the meta.
+SYNTHETIC_VERSION = 4
 META_FILENAME = "synthetic_meta.json"
 # Val and test images use their own index ranges, so they do not change when num_train does.
 SPLIT_INDEX_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000}
+NOISY_SPLITS = ("train", "val")  # the design's annotation errors are in these labels; test stays clean
+LABEL_DIR, CLEAN_LABEL_DIR = "SegmentationClass", "SegmentationClassClean"
 JPEG_QUALITY = 95
 
 # Scene knobs: these set how hard the task is. Counts are inclusive ranges; radii and blur are
@@ -78,6 +84,95 @@ SENSOR_NOISE_STD = (2.0, 6.0)  # in 0-255 grey levels
 PREFERRED_HUE_PROB = 0.85
 PREFERRED_HUE_SPREAD = 0.04  # std, as a fraction of the hue circle
 TEXTURES = ["plain", "stripes", "checker", "dots", "speckle"]
+
+# Regions scene (the default design): the image is a partition into large regions, each a class,
+# whose per-pixel evidence is weak (a faint hue under strong noise) so the class is clear only when
+# pooled over the region.
+RIM_OFFSET = 1.5  # pixels: the decoy cue's rim peaks this far outside an object's outline
+REGIONS_PER_IMAGE = (3, 6)
+REGION_WARP = 0.12  # how far region boundaries wander from straight Voronoi edges (fraction of side)
+REGION_VALUE = (0.45, 0.65)
+REGION_HUE_SPREAD = 0.02  # per-region hue jitter, as a fraction of the hue circle
+REGION_ILLUMINATION = 0.12  # low-frequency brightness field across the whole image
+REGION_CLUTTER = (0.0, 0.25)  # strength of a class-independent texture laid over each region
+
+
+@dataclass(frozen=True)
+class Design:
+    """One member of the generator family: the scene, and what happens to the train/val labels.
+    The defaults are the embedded default, ``noisy-labels`` (README "The embedded default").
+
+    scene        "decoys": materials on random silhouettes among decoys labelled background
+                 (version 3's scene); "regions": large regions with weak per-pixel class evidence.
+    class_noise  share of the object segments in train/val labels relabelled to the class's
+                 confusable partner (the next material); test labels stay clean (annotation errors).
+    decoy_cue    decoys only: a dark rim just outside every object's outline, this much darker (0:
+                 none, version 3's invisible decoys): how far the image can tell an object from a decoy.
+    mask_jitter  train/val labels shifted, dilated or eroded by 1..mask_jitter pixels (0: off): a
+                 negative control, where the label's partition itself is noisy.
+    contrast     regions only: saturation of the class hues, i.e. per-pixel class evidence against
+                 the sensor noise (lower: harder; the partition matters more).
+    pixel_noise  regions only: sensor noise std in grey levels.
+    """
+
+    scene: str = "decoys"
+    class_noise: float = 0.3
+    decoy_cue: float = 0.2
+    mask_jitter: int = 0
+    contrast: float = 0.3
+    pixel_noise: float = 40.0
+
+    def __post_init__(self):
+        if self.scene not in SCENES:
+            raise ValueError(f"synthetic scene={self.scene!r} is not valid: expected one of {', '.join(SCENES)}")
+        for name, low, high in (("contrast", 0.0, 1.0), ("class_noise", 0.0, 1.0), ("pixel_noise", 0.0, 255.0),
+                                ("decoy_cue", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and low <= value <= high):
+                raise ValueError(f"synthetic {name}={value!r} is not valid: expected a number in [{low}, {high}]")
+        if not (isinstance(self.mask_jitter, int) and 0 <= self.mask_jitter <= 8):
+            raise ValueError(f"synthetic mask_jitter={self.mask_jitter!r} is not valid: expected an integer in 0 .. 8")
+
+
+SCENES = ("decoys", "regions")
+# The named designs (README "The embedded default"); a design is also any dict of Design fields.
+DESIGNS: dict[str, Design] = {
+    # the default: 30 % of the object segments mislabelled as their partner material, decoys
+    # faintly cued (what the label's partition adds, the image shows a little of)
+    "noisy-labels": Design(),
+    # negative control 1: generator version 3, clean labels, invisible decoys (what the label adds
+    # cannot be computed from the image)
+    "decoys": Design(class_noise=0.0, decoy_cue=0.0),
+    # negative control 2: clean classes, jittered masks (the label's partition itself is noisy)
+    "jittered-masks": Design(class_noise=0.0, mask_jitter=3),
+    # the partition-difficulty design: weak per-pixel evidence on large regions (teachers here
+    # ignored their random codes: README "The embedded default")
+    "regions": Design(scene="regions", decoy_cue=0.0),
+}
+DEFAULT_DESIGN = "noisy-labels"
+
+
+def as_design(design: str | dict | Design | None) -> Design:
+    """A Design from a name of DESIGNS, a dict of fields (``{"design": NAME}`` picks the base), or None."""
+    if design is None:
+        return DESIGNS[DEFAULT_DESIGN]
+    if isinstance(design, Design):
+        return design
+    if isinstance(design, str):
+        if design not in DESIGNS:
+            raise ValueError(f"synthetic design {design!r} is not valid: expected one of {', '.join(DESIGNS)}")
+        return DESIGNS[design]
+    if isinstance(design, dict):
+        fields = dict(design)
+        base = as_design(fields.pop("design", None))
+        valid = [f.name for f in dataclasses.fields(Design)]
+        unknown = sorted(set(fields) - set(valid))
+        if unknown:
+            raise ValueError(f"synthetic: unknown knob(s) {', '.join(unknown)}; valid: design, {', '.join(valid)}")
+        if "mask_jitter" in fields and isinstance(fields["mask_jitter"], float) and fields["mask_jitter"].is_integer():
+            fields["mask_jitter"] = int(fields["mask_jitter"])
+        return dataclasses.replace(base, **fields)
+    raise ValueError(f"synthetic design {design!r} is not valid: expected a name ({', '.join(DESIGNS)}) or a mapping of knobs")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,9 +319,11 @@ def paint(image, sdf, texture, softness):
     image += coverage * (texture - image)
 
 
-def add_patches(rng, image, label, void, size, min_stroke, void_half_width):
+def add_patches(rng, image, label, void, size, min_stroke, void_half_width, rim: float = 0.0):
     """Material patches, each an object (labelled with its material) or a decoy (background).
-    Later patches occlude earlier ones, in the image, the label and the void band."""
+    Later patches occlude earlier ones, in the image, the label and the void band. ``rim`` > 0
+    darkens a thin band just outside each object's outline by that share: a faint cue that
+    tells objects from decoys (0: none, the decoys are invisible; no extra random draws)."""
     for _ in range(rng.integers(PATCHES_PER_IMAGE[0], PATCHES_PER_IMAGE[1] + 1)):
         class_id = int(rng.integers(1, len(SYNTHETIC_CLASSES)))
         is_object = rng.uniform() < OBJECT_PROB
@@ -236,6 +333,8 @@ def add_patches(rng, image, label, void, size, min_stroke, void_half_width):
         kind = TEXTURES[rng.integers(len(TEXTURES))]
         texture = render_texture(kind, u, v, first, second, size, rng)
         paint(image[window], sdf, texture, rng.uniform(*EDGE_SOFTNESS))
+        if rim and is_object:
+            image[window] *= 1 - rim * np.clip(1 - np.abs(sdf - RIM_OFFSET) / RIM_OFFSET, 0, 1)[..., None]
         label[window][sdf < 0] = class_id if is_object else 0
         # The patch hides the void band of whatever it covers; only objects bring an outline.
         void[window][sdf < -void_half_width] = False
@@ -255,23 +354,132 @@ def degrade(rng, image, size):
     return np.clip(noisy, 0, 255).round().astype(np.uint8)
 
 
-def render_sample(seed: int, index: int, size: int, *, ignore_border: float = 1.0):
-    """One (image (H,W,3) uint8, label (H,W) uint8) pair, determined by (seed, index, size).
+def render_sample(seed: int, index: int, size: int, *, ignore_border: float = 1.0, design=None):
+    """One (image (H,W,3) uint8, clean label (H,W) uint8) pair, determined by (seed, index, size)
+    and the design's scene knobs (``training_label`` gives the train/val label from it).
 
     Labels hold class ids, and IGNORE_INDEX on a band ``ignore_border`` pixels wide centred on
-    visible object outlines (0 turns the band off). Geometry is drawn in units of `size`, so one
+    visible outlines (0 turns the band off). Geometry is drawn in units of `size`, so one
     (seed, index) shows the same scene at any resolution.
     """
+    design = as_design(design)
     scene_rng, camera_rng = (np.random.default_rng(s)
                              for s in np.random.SeedSequence([seed, index]).spawn(2))
     yy, xx = np.mgrid[0:size, 0:size] + 0.5  # pixel centres
+    if design.scene == "regions":
+        return render_regions(scene_rng, camera_rng, yy, xx, size, design, ignore_border)
     min_stroke = max(2.0, 0.03 * size)  # thin parts still keep a labelled core
     image = render_background(scene_rng, yy, xx, size)
     label = np.zeros((size, size), dtype=np.uint8)
     void = np.zeros((size, size), dtype=bool)
-    add_patches(scene_rng, image, label, void, size, min_stroke, ignore_border / 2)
+    add_patches(scene_rng, image, label, void, size, min_stroke, ignore_border / 2, design.decoy_cue)
     label[void] = IGNORE_INDEX
     return degrade(camera_rng, image, size), label
+
+
+def region_colour(rng, class_id, contrast):
+    """A class's faint hue (the six classes 1/6 of the circle apart), slightly varied per region."""
+    hue = class_id / len(SYNTHETIC_CLASSES) + rng.normal(0, REGION_HUE_SPREAD)
+    return hsv_to_rgb(hue % 1.0, contrast, rng.uniform(*REGION_VALUE))
+
+
+def render_regions(scene_rng, camera_rng, yy, xx, size, design: Design, ignore_border: float):
+    """Large regions with wandering boundaries (a warped Voronoi partition), each of a random
+    class worn as a faint hue under a class-independent texture, illumination and strong noise.
+    Neighbouring regions of one class merge, as touching objects of one class do in VOC."""
+    count = int(scene_rng.integers(REGIONS_PER_IMAGE[0], REGIONS_PER_IMAGE[1] + 1))
+    centres = scene_rng.uniform(0, size, (count, 2))
+    warp = REGION_WARP * size
+    wy, wx = (warp * smooth_noise(scene_rng, size, cells=4) for _ in range(2))
+    distance = np.hypot((yy + wy)[..., None] - centres[:, 0], (xx + wx)[..., None] - centres[:, 1])
+    region = np.argmin(distance, axis=-1)
+    classes = scene_rng.integers(0, len(SYNTHETIC_CLASSES), count)
+    label = classes[region].astype(np.uint8)
+    image = np.zeros((size, size, 3))
+    for r in range(count):
+        inside = region == r
+        first = region_colour(scene_rng, classes[r], design.contrast)
+        second = np.clip(first + scene_rng.uniform(*REGION_CLUTTER) * scene_rng.uniform(-1, 1, 3), 0, 1)
+        kind = TEXTURES[scene_rng.integers(len(TEXTURES))]
+        image[inside] = render_texture(kind, xx, yy, first, second, size, scene_rng)[inside]
+    image *= 1 + REGION_ILLUMINATION * smooth_noise(scene_rng, size)[..., None]
+    label[outline_band(label, ignore_border)] = IGNORE_INDEX
+    noise = camera_rng.normal(0, design.pixel_noise, image.shape)
+    pixels = np.clip(image, 0, 1) * 255 * camera_rng.uniform(0.9, 1.1) + noise
+    return np.clip(pixels, 0, 255).round().astype(np.uint8), label
+
+
+def outline_band(label: np.ndarray, width: float) -> np.ndarray:
+    """Pixels within about ``width`` / 2 of a class change: a 1-pixel band for width 1, none for 0."""
+    from scipy import ndimage
+
+    band = np.zeros(label.shape, dtype=bool)
+    if width <= 0:
+        return band
+    band[:, :-1] |= label[:, :-1] != label[:, 1:]
+    band[:-1, :] |= label[:-1, :] != label[1:, :]
+    extra = int(width // 2)
+    return ndimage.binary_dilation(band, iterations=extra) if extra else band
+
+
+def partner_class(label: np.ndarray, scene: str) -> np.ndarray:
+    """Each class's confusable partner, the class of the next hue (decoys: objects only)."""
+    classes = len(SYNTHETIC_CLASSES)
+    if scene == "regions":
+        return ((label.astype(np.int64) + 1) % classes).astype(np.uint8)
+    return np.where(label == 0, 0, label % (classes - 1) + 1).astype(np.uint8)
+
+
+def training_label(seed: int, index: int, label: np.ndarray, design=None) -> np.ndarray:
+    """The train/val label of a sample: the clean ``label`` with the design's annotation errors
+    (whole segments relabelled to their partner class; masks shifted, dilated or eroded). Its own
+    random stream, so the image and the clean label do not depend on these knobs."""
+    from scipy import ndimage
+
+    design = as_design(design)
+    if not design.class_noise and not design.mask_jitter:
+        return label
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index, 1]))
+    noisy = label.copy()
+    if design.class_noise:
+        partner = partner_class(label, design.scene)
+        for class_id in np.unique(label):
+            if class_id == IGNORE_INDEX:
+                continue
+            segments, count = ndimage.label(label == class_id)
+            flip = np.flatnonzero(rng.uniform(size=count) < design.class_noise) + 1
+            mask = np.isin(segments, flip)
+            noisy[mask] = partner[mask]
+    if design.mask_jitter:
+        noisy = jitter_mask(rng, noisy, int(rng.integers(1, design.mask_jitter + 1)))
+    return noisy
+
+
+def jitter_mask(rng, label: np.ndarray, amount: int) -> np.ndarray:
+    """``label`` shifted by ``amount`` pixels in a random direction, or one of its classes dilated
+    or eroded by ``amount`` (freed pixels take the nearest other label)."""
+    from scipy import ndimage
+
+    kind = ("shift", "dilate", "erode")[rng.integers(3)]
+    present = [c for c in np.unique(label) if c != IGNORE_INDEX]
+    if kind == "shift" or not present:
+        angle = rng.uniform(0, 2 * np.pi)
+        dy, dx = int(round(amount * np.sin(angle))), int(round(amount * np.cos(angle)))
+        rows = np.clip(np.arange(label.shape[0]) - dy, 0, label.shape[0] - 1)
+        cols = np.clip(np.arange(label.shape[1]) - dx, 0, label.shape[1] - 1)
+        return label[np.ix_(rows, cols)]
+    class_id = present[rng.integers(len(present))]
+    mask = label == class_id
+    out = label.copy()
+    if kind == "dilate":
+        out[ndimage.binary_dilation(mask, iterations=amount)] = class_id
+        return out
+    kept = ndimage.binary_erosion(mask, iterations=amount, border_value=1)
+    freed = mask & ~kept
+    if freed.any() and (~mask).any():
+        _, (iy, ix) = ndimage.distance_transform_edt(mask, return_indices=True)
+        out[freed] = label[iy[freed], ix[freed]]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,48 +492,74 @@ def split_items(counts: dict[str, int]) -> dict[str, list[tuple[str, int]]]:
             for split, count in counts.items()}
 
 
-def write_samples(voc_dir: Path, items: list[tuple[str, int]], seed: int, size: int,
-                  ignore_border: float) -> None:
+def sample_files(seed: int, index: int, meta: dict) -> dict[str, object]:
+    """The three files of one sample, by folder: the image, its (train/val: noised) label, its clean label."""
+    design = as_design(meta["design"])
+    image, clean = render_sample(seed, index, meta["size"], ignore_border=meta["ignore_border"], design=design)
+    noisy = index < SPLIT_INDEX_OFFSET["test"]  # train and val index ranges (NOISY_SPLITS)
+    label = training_label(seed, index, clean, design) if noisy else clean
+    palette = label_palette(SYNTHETIC_PALETTE)
+    return {"JPEGImages": lambda path: Image.fromarray(image).save(path, format="JPEG", quality=JPEG_QUALITY),
+            LABEL_DIR: lambda path: save_label_png(label, path, palette),
+            CLEAN_LABEL_DIR: lambda path: save_label_png(clean, path, palette)}
+
+
+def sample_path(voc_dir: Path, folder: str, sample_id: str) -> Path:
+    return voc_dir / folder / f"{sample_id}{'.jpg' if folder == 'JPEGImages' else '.png'}"
+
+
+def write_samples(voc_dir: Path, items: list[tuple[str, int]], meta: dict) -> None:
     for sample_id, index in items:
-        image, label = render_sample(seed, index, size, ignore_border=ignore_border)
-        Image.fromarray(image).save(voc_dir / "JPEGImages" / f"{sample_id}.jpg",
-                                    quality=JPEG_QUALITY)
-        save_label_png(label, voc_dir / "SegmentationClass" / f"{sample_id}.png", label_palette(SYNTHETIC_PALETTE))
+        for folder, write in sample_files(meta["seed"], index, meta).items():
+            write(sample_path(voc_dir, folder, sample_id))
 
 
-def write_all_samples(voc_dir: Path, items, seed, size, ignore_border, num_workers) -> None:
+def write_all_samples(voc_dir: Path, items, meta: dict, num_workers) -> None:
     if num_workers <= 1:
-        write_samples(voc_dir, items, seed, size, ignore_border)
+        write_samples(voc_dir, items, meta)
         return
     chunks = [items[start::num_workers * 4] for start in range(num_workers * 4)]
     with ProcessPoolExecutor(num_workers) as pool:
-        jobs = [pool.submit(write_samples, voc_dir, chunk, seed, size, ignore_border)
+        jobs = [pool.submit(write_samples, voc_dir, chunk, meta)
                 for chunk in chunks if chunk]
         for job in jobs:
             job.result()  # re-raises a worker's error here
 
 
-def ensure_synthetic(root: str | os.PathLike) -> Path:
-    """The synthetic default under `root`, generated on first use; returns the VOC2012 folder.
+def ensure_synthetic(root: str | os.PathLike, design=None) -> Path:
+    """The synthetic data of ``design`` (default: the embedded default) under `root`, generated
+    on first use; returns the VOC2012 folder.
 
-    Data made by another generator version is refused (it would silently change every number);
-    data made with other sizes or counts (e.g. the tests' tiny sets) is used as is. Safe to call
-    from several processes at once: each generates into its own staging folder.
+    Data made by another generator version or of another design is refused (it would silently
+    change every number); data made with other sizes or counts (e.g. the tests' tiny sets) is used
+    as is. Safe to call from several processes at once: each generates into its own staging folder.
     """
+    design = as_design(design)
     voc_dir = Path(root) / "VOCdevkit" / "VOC2012"
     found = read_meta(voc_dir)
     if found is None:
-        return make_synthetic(root)
+        return make_synthetic(root, design=design)
     if found.get("version") != SYNTHETIC_VERSION:
         raise DatasetError(
             f"{voc_dir / META_FILENAME}: synthetic data version {found.get('version')} is stale "
             f"(this ladkit makes version {SYNTHETIC_VERSION}); regenerate it with "
             f"`ladkit make-synthetic --out {root} --overwrite`")
+    if found.get("design") != dataclasses.asdict(design):
+        raise DatasetError(
+            f"{voc_dir / META_FILENAME}: {root} holds the synthetic design {design_words(found.get('design'))}, "
+            f"this config asks for {design_words(dataclasses.asdict(design))}; set synthetic= to the "
+            f"data's design, or another data_root for this one")
     repair(voc_dir, found)  # a file lost since generation comes back as it was (a stat per file)
     return voc_dir
 
 
-def expected_meta(num_train, num_val, num_test, size, seed, ignore_border) -> dict:
+def design_words(fields) -> str:
+    """A design for messages: its name when it is a named one, else its knobs."""
+    names = [name for name, d in DESIGNS.items() if isinstance(fields, dict) and dataclasses.asdict(d) == fields]
+    return repr(names[0]) if names else str(fields)
+
+
+def expected_meta(num_train, num_val, num_test, size, seed, ignore_border, design=None) -> dict:
     return {
         "dataset": "ladkit-synthetic",
         "version": SYNTHETIC_VERSION,
@@ -335,6 +569,7 @@ def expected_meta(num_train, num_val, num_test, size, seed, ignore_border) -> di
         "size": int(size),
         "seed": int(seed),
         "ignore_border": float(ignore_border),
+        "design": dataclasses.asdict(as_design(design)),
         "classes": SYNTHETIC_CLASSES,
     }
 
@@ -357,31 +592,33 @@ def read_meta(voc_dir: str | os.PathLike) -> dict | None:
 
 
 def missing_samples(voc_dir: Path, meta: dict) -> list[tuple[str, int]]:
-    """The samples of a finished dataset whose image or label file is gone (deleted, or lost in a copy)."""
+    """The samples of a finished dataset with a file gone (deleted, or lost in a copy)."""
     splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
     return [(sample_id, index) for items in splits.values() for sample_id, index in items
-            if not (voc_dir / "JPEGImages" / f"{sample_id}.jpg").is_file()
-            or not (voc_dir / "SegmentationClass" / f"{sample_id}.png").is_file()]
+            if not all(sample_path(voc_dir, folder, sample_id).is_file()
+                       for folder in ("JPEGImages", LABEL_DIR, CLEAN_LABEL_DIR))]
+
+
+def split_lists(meta: dict) -> dict[str, list[tuple[str, int]]]:
+    """Every split list the data has: train, val, test and the clean-label twins train_clean, val_clean."""
+    splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
+    return {**splits, **{f"{split}_clean": splits[split] for split in NOISY_SPLITS}}
 
 
 def repair(voc_dir: Path, meta: dict) -> int:
     """Re-render the missing samples and split lists of a finished dataset (every sample is a
     function of (seed, index), so the repaired files equal the lost ones); returns how many."""
-    splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
-    for split, items in splits.items():
+    for split, items in split_lists(meta).items():
         ids = voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt"
         if not ids.is_file():
             ids.parent.mkdir(parents=True, exist_ok=True)
             _replace_with(ids, lambda tmp: Path(tmp).write_text("".join(f"{i}\n" for i, _ in items)))
     missing = missing_samples(voc_dir, meta)
-    for sub in ("JPEGImages", "SegmentationClass"):
+    for sub in ("JPEGImages", LABEL_DIR, CLEAN_LABEL_DIR):
         (voc_dir / sub).mkdir(exist_ok=True)
     for sample_id, index in missing:
-        image, label = render_sample(meta["seed"], index, meta["size"], ignore_border=meta["ignore_border"])
-        _replace_with(voc_dir / "JPEGImages" / f"{sample_id}.jpg",
-                      lambda tmp: Image.fromarray(image).save(tmp, format="JPEG", quality=JPEG_QUALITY))
-        _replace_with(voc_dir / "SegmentationClass" / f"{sample_id}.png",
-                      lambda tmp: save_label_png(label, tmp, label_palette(SYNTHETIC_PALETTE)))
+        for folder, write in sample_files(meta["seed"], index, meta).items():
+            _replace_with(sample_path(voc_dir, folder, sample_id), write)
     return len(missing)
 
 
@@ -396,15 +633,14 @@ def _replace_with(path: Path, write) -> None:
 
 
 def generate_into(voc_dir: Path, meta: dict, num_workers: int) -> None:
-    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+    for sub in ("JPEGImages", LABEL_DIR, CLEAN_LABEL_DIR, "ImageSets/Segmentation"):
         (voc_dir / sub).mkdir(parents=True)
-    splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
-    for split, items in splits.items():
+    for split, items in split_lists(meta).items():
         ids = "".join(f"{sample_id}\n" for sample_id, _ in items)
         (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").write_text(ids)
+    splits = split_items({split: meta[f"num_{split}"] for split in SPLIT_INDEX_OFFSET})
     all_items = [item for items in splits.values() for item in items]
-    write_all_samples(voc_dir, all_items, meta["seed"], meta["size"], meta["ignore_border"],
-                      num_workers)
+    write_all_samples(voc_dir, all_items, meta, num_workers)
     (voc_dir / META_FILENAME).write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -437,15 +673,15 @@ def check_existing(voc_dir: Path, meta: dict, overwrite: bool) -> bool:
 
 def make_synthetic(root, *, num_train: int = 1000, num_val: int = 200, num_test: int = 500,
                    size: int = 64, seed: int = 0, overwrite: bool = False, ignore_border: float = 1.0,
-                   num_workers: int = 0) -> Path:
+                   num_workers: int = 0, design=None) -> Path:
     """Generates the synthetic dataset under `root` in VOC layout; returns the VOC2012 folder.
 
     Existing data with the same parameters is reused as is. Generation goes to a temporary
     sibling folder that is renamed into place only when complete (meta written last), so an
     interrupted run never looks finished. `num_workers` > 1 renders in parallel processes; the
-    output does not depend on it.
+    output does not depend on it. ``design``: a name of DESIGNS or a dict of Design knobs.
     """
-    meta = expected_meta(num_train, num_val, num_test, size, seed, ignore_border)
+    meta = expected_meta(num_train, num_val, num_test, size, seed, ignore_border, design)
     voc_dir = Path(root) / "VOCdevkit" / "VOC2012"
     if check_existing(voc_dir, meta, overwrite):
         return voc_dir
