@@ -37,7 +37,7 @@
 out_dir = "runs/tutorial"     # shared with 03_distillation
 dataset = "synthetic"         # synthetic | voc | cityscapes | ade20k | cocostuff10k | cocostuff164k
 data_root = "data/synthetic"  # the synthetic default is generated here on first use
-split = "val"                 # where the runs are scored (the study reports on test)
+split = "val_clean"           # where runs are validated and scored: synthetic val images with their clean labels (real data: "val"; the study reports on test)
 seed = 0
 jobs = 2                      # runs at a time (one thread each on CPU)
 model = "deeplabv3"
@@ -76,7 +76,7 @@ out = Path(out_dir)
 common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbone, crop_size=crop_size,
               batch_size=batch_size, val_batch_size=val_batch_size, optimizer=optimizer, lr=lr, iters=iters,
               val_every=val_every, device=device, amp=amp, log_every=max(iters // 30, 1),
-              ckpt_every=max(iters // 4, 1))
+              ckpt_every=max(iters // 4, 1), val_split=split)
 teacher = dict(noise_mode=noise_mode, noise_std=noise_std, noise_scale=noise_scale, dual_path=dual_path,
                cons_kind=cons_kind, cons_weight=cons_weight, tau=tau)
 study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), jobs=jobs, common=common,

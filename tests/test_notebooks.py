@@ -173,7 +173,8 @@ def test_notebook_is_thin(name):
         assert not defs, f"{name} code cell {i} defines {defs}: move them into ladkit"
         loops = [n for n in ast.walk(tree) if isinstance(n, (ast.For, ast.While))]
         assert not any(_training_calls(loop) for loop in loops), f"{name} code cell {i} trains in a loop"
-        assert len(source.splitlines()) <= 60, f"{name} code cell {i} is {len(source.splitlines())} lines"
+        if "parameters" not in cell.metadata.get("tags", []):  # a parameters cell only declares (run_point: every field)
+            assert len(source.splitlines()) <= 60, f"{name} code cell {i} is {len(source.splitlines())} lines"
 
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n != "05_results.ipynb"])
@@ -197,7 +198,9 @@ def test_notebook_parameters_named_like_config_fields_hold_the_jobs_defaults(nam
 
     from ladkit.config import DistillConfig, TeacherConfig
 
-    defaults = {**dataclasses.asdict(DistillConfig()), **dataclasses.asdict(TeacherConfig())}
+    # a name both jobs have (tau: the teacher's consistency, the student's KD) is the notebook's own job's
+    own_job_last = [DistillConfig, TeacherConfig] if name != "03_distillation.ipynb" else [TeacherConfig, DistillConfig]
+    defaults = {k: v for cls in own_job_last for k, v in dataclasses.asdict(cls()).items()}
     plain = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
     params = papermill.inspect_notebook(str(NB_DIR / name))
     differ = {k: (ast.literal_eval(p["default"]), defaults[k]) for k, p in params.items()

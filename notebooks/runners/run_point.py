@@ -43,10 +43,12 @@ batch_size = None
 val_batch_size = None
 val_images = None
 num_workers = None
+synthetic = None
 model = None
 backbone = None
 aux = None
 aux_weight = None
+label_smoothing = None
 dropout = None
 init = None
 iters = None
@@ -83,6 +85,8 @@ teacher_noise_mode = None
 teacher_noise_std = None
 teacher_noise_scale = None
 kd_kind = None
+kd_source = None
+label_logit = None
 kd_weight = None
 
 # %%
