@@ -51,6 +51,9 @@ def cmd_train(args) -> None:
         overrides["job"] = args.job
     cfg = load_config(args.config, **overrides) if args.config else train_config(overrides, source="command line")
     summary = train(cfg, resume=args.resume, overwrite=args.overwrite)
+    if summary["reused"]:
+        print(f"{summary['out_dir']} holds this config's finished run: reported as it is, nothing trained "
+              "(--overwrite trains it again)", file=sys.stderr)
     print(json.dumps({k: summary[k] for k in ("job", "out_dir", "iteration", "best_miou")}, indent=2))
 
 
@@ -179,7 +182,10 @@ def main(argv=None) -> int:
     try:
         args.func(args)
     except KeyboardInterrupt:
-        print("ladkit: interrupted (a training run resumes with --resume)", file=sys.stderr)
+        again = {"train": "a training run resumes with --resume"}.get(args.command, f"rerun `ladkit {args.command}` "
+                                                                      "with the same arguments: finished runs are reused, "
+                                                                      "an interrupted one resumes")
+        print(f"ladkit: interrupted ({again})", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
         if args.debug:

@@ -71,7 +71,8 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     rank, world, local_rank = init_distributed()
     device = pick_device(cfg.device, local_rank)
     out_dir = Path(cfg.out_dir)
-    check_run_folder(out_dir, cfg, resume, overwrite)
+    if check_run_folder(out_dir, cfg, resume, overwrite) == "finished":
+        resume = True  # this config's finished run is there: reported as it is, never deleted
     seed_everything(cfg.seed)
     train_set, val_set = build_datasets(cfg)
     info = train_set.info
@@ -209,13 +210,14 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
             metrics = validate_and_keep(it)
     summary = {"job": cfg.job, "out_dir": str(out_dir), "iteration": it, "finished": it >= cfg.iters,
                "best_miou": best, "final": metrics, "val_images": len(val_set), "model_meta": job.meta}
-    if rank == 0 and it >= cfg.iters:
+    reused = start >= cfg.iters  # a finished run, reported as it is
+    if rank == 0 and it >= cfg.iters and not (reused and (out_dir / "metrics.json").exists()):
         save_json(summary, out_dir / "metrics.json")
     if log is not None:
         log.close()
     if distributed:
         dist.barrier()
-    return summary
+    return {**summary, "reused": reused}
 
 
 def train_step(job, optimizer, schedule, scaler, images, labels, amp_dtype=None):
@@ -237,7 +239,9 @@ def check_finite(first_bad: torch.Tensor, terms: dict, last_path: Path) -> None:
     if bad >= 0:
         raise NonFiniteLossError(
             f"non-finite loss at iteration {bad}: " + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
-            + f"; the last good checkpoint {last_path} is kept. Lower lr, or disable amp.")
+            + (f"; the last good checkpoint {last_path} is kept" if last_path.exists() else
+               f"; no checkpoint was written yet (nothing in {last_path.parent} to resume from)")
+            + ". Lower lr, or disable amp.")
 
 
 # What a run writes into its out_dir; a fresh run removes the previous run's before it writes its
@@ -248,18 +252,24 @@ EVAL_FILE_PATTERNS = ("*_eval.json", "eval_*.json")
 NOT_COMPARED = ("progress", "num_workers", "out_dir")
 
 
-def check_run_folder(out_dir: Path, cfg, resume: bool, overwrite: bool) -> None:
-    """Refuse, before any work, a folder holding a finished run of another config."""
+def check_run_folder(out_dir: Path, cfg, resume: bool, overwrite: bool) -> str:
+    """Refuse, before any work, a folder holding a finished run of another config, or a path that
+    is a file. Returns "finished" when it holds this config's finished run (which a rerun then
+    reports as it is: only ``overwrite`` trains it again), else ""."""
+    for key, path in (("out_dir", out_dir), ("data_root", Path(cfg.data_root))):
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{key}={str(path)!r} is a file, not a folder; give a folder path for {key}")
     if overwrite or (resume and (out_dir / "last.pt").exists()):  # resuming compares last.pt's own config
-        return
+        return ""
     finished = _finished_config(out_dir)
     if finished is None:
-        return
+        return ""
     differs = _config_differences(finished, cfg)
     if differs:
         raise ValueError(f"{out_dir} holds a finished run of another config (differs in "
                          + ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(differs.items())[:5])
                          + "); choose another out_dir, or pass --overwrite (train(..., overwrite=True)) to replace it")
+    return "finished" if (out_dir / "last.pt").exists() else ""
 
 
 def _finished_config(out_dir: Path) -> dict | None:

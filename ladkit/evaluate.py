@@ -114,22 +114,33 @@ def evaluate_checkpoint(cfg) -> dict:
     from .data import build_dataset, build_transforms
     from .data.loader import first_images, val_loader
     from .runtime import pick_device
-    from .jobs import as_model_checkpoint, model_from_meta, teacher_label_mode
+    from .jobs import as_model_checkpoint, model_from_meta, require_weights, teacher_label_mode
 
     if not cfg.ckpt:
         raise ValueError("evaluate needs ckpt: the checkpoint to score (e.g. runs/baseline/best.pt)")
     raw = load_checkpoint(cfg.ckpt)
-    train_cfg = (raw.get("config") or {}) if isinstance(raw, dict) and "model_meta" in raw else {}
+    ours = isinstance(raw, dict) and "model_meta" in raw
+    if not ours:
+        require_weights(raw, cfg.ckpt)  # "not a ladkit checkpoint" before any question about its dataset
+    train_cfg = (raw.get("config") or {}) if ours else {}
     dataset = build_dataset(_required(cfg.dataset or train_cfg.get("dataset"), "dataset", cfg.ckpt),
                             _required(cfg.data_root or train_cfg.get("data_root"), "data_root", cfg.ckpt),
                             cfg.split, transforms=build_transforms(False))
     ckpt = as_model_checkpoint(raw, cfg.ckpt, cfg.model, cfg.backbone, cfg.num_classes or dataset.info.num_classes,
                                how="model=... backbone=... (and num_classes=... if not the dataset's)")
     meta = ckpt["model_meta"]
+    if ours:
+        _check_consistent(meta, train_cfg, cfg.ckpt)
     _check_class_count(meta, dataset.info, cfg.ckpt)
     device = pick_device(cfg.device)
     model = model_from_meta(meta).to(device)
-    load_weights(model, ckpt["model"], source=f"checkpoint {cfg.ckpt}")
+    try:
+        load_weights(model, ckpt["model"], source=f"checkpoint {cfg.ckpt}")
+    except ValueError as exc:
+        if not ours:
+            raise
+        raise ValueError(f"checkpoint {cfg.ckpt} is inconsistent: its weights do not match its own model_meta "
+                         f"({exc}); the file was changed after `ladkit train` wrote it: use the one it wrote") from None
     if cfg.against_clean:
         from .data.synthetic_reader import with_clean_labels
 
@@ -170,6 +181,21 @@ def _required(value, key: str, ckpt) -> str:
     if not value:  # a plain state_dict carries no training config to take it from
         raise ValueError(f"checkpoint {ckpt} does not say which {key} it was trained on; give {key}=...")
     return value
+
+
+def _check_consistent(meta: dict, train_cfg: dict, ckpt) -> None:
+    """A ladkit checkpoint's model_meta against its own config: they disagree only in a file changed since."""
+    from .data import dataset_info
+
+    name = train_cfg.get("dataset")
+    try:
+        classes = dataset_info(name).num_classes if name else None
+    except ValueError:
+        return
+    if classes is not None and meta.get("dataset", name) == name and meta["num_classes"] != classes:
+        raise ValueError(f"checkpoint {ckpt} is inconsistent: its model_meta says {meta['num_classes']} classes, "
+                         f"but the dataset it was trained on ({name!r}, its config) has {classes}; the file was "
+                         "changed after `ladkit train` wrote it: use the one it wrote")
 
 
 def _check_class_count(meta: dict, info, ckpt) -> None:

@@ -43,10 +43,7 @@ def as_model_checkpoint(ckpt, path, model: str = "", backbone: str = "", num_cla
     """``read_model_checkpoint`` of an object already loaded from ``path``."""
     if isinstance(ckpt, dict) and "model_meta" in ckpt:
         return ckpt
-    state = plain_state_dict(ckpt)
-    if state is None:
-        raise ValueError(f"{what} {path} is not a ladkit checkpoint (no model_meta) and holds no state_dict; "
-                         "use a best.pt/last.pt written by `ladkit train`")
+    state = require_weights(ckpt, path, what)
     if not (model and backbone and num_classes):
         raise ValueError(f"{what} {path} is a plain state_dict (no ladkit model_meta), so the model it holds "
                          f"is unknown; say which with {how} (a ladkit architecture), or use a checkpoint "
@@ -55,6 +52,16 @@ def as_model_checkpoint(ckpt, path, model: str = "", backbone: str = "", num_cla
             "in_channels": _input_channels(state, model, backbone, num_classes),
             "aux": any(k.startswith("aux_head.") for k in state), "job": "plain state_dict"}
     return {"model": state, "model_meta": meta, "config": {}, "iteration": None, "metrics": None}
+
+
+def require_weights(ckpt, path, what: str = "checkpoint") -> dict:
+    """The state_dict a checkpoint that is not ladkit's holds; refused when it holds none (a list,
+    a number, a dict of anything else)."""
+    state = plain_state_dict(ckpt)
+    if state is None:
+        raise ValueError(f"{what} {path} is not a ladkit checkpoint (no model_meta) and holds no state_dict; "
+                         "use a best.pt/last.pt written by `ladkit train`")
+    return state
 
 
 def _input_channels(state: dict, model: str, backbone: str, num_classes: int) -> int:

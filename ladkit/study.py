@@ -83,10 +83,33 @@ def load_study(path, **overrides) -> StudyConfig:
     in any section is refused here, in one line naming the file and the section."""
     cfg = load_config(path, StudyConfig, **overrides)
     try:
+        check_study(cfg)
         study_runs(cfg, seed=cfg.seeds[0] if cfg.seeds else 0)
-    except ConfigError as exc:
+    except ValueError as exc:  # ConfigError, or an unknown arm
         raise ConfigError(f"{path}: {exc}") from None
     return cfg
+
+
+def check_study(cfg: StudyConfig) -> None:
+    """The study's own fields (the runs' are checked by their job configs); a bad one is a
+    ConfigError naming the key, so nothing has trained when it is found."""
+    from .data.registry import dataset_splits
+
+    def bad(key, value, expected):
+        raise ConfigError(f"{key}={value!r} is not valid: expected {expected}")
+
+    if not cfg.seeds or not all(isinstance(s, int) and 0 <= s < 2**32 for s in cfg.seeds):
+        bad("seeds", list(cfg.seeds), "a non-empty list of integers >= 0, e.g. [0, 1, 2]")
+    if not isinstance(cfg.jobs, int) or cfg.jobs < 1:
+        bad("jobs", cfg.jobs, "an integer >= 1")
+    if not cfg.noise_levels or not all(math.isfinite(v) and v >= 0 for v in cfg.noise_levels):
+        bad("noise_levels", list(cfg.noise_levels), "a non-empty list of numbers >= 0, e.g. [0.02, 0.3]")
+    if not isinstance(cfg.max_images, int) or cfg.max_images < 0:
+        bad("max_images", cfg.max_images, "an integer >= 0 (0: the whole split)")
+    dataset = _section(cfg.common, "common").get("dataset", "synthetic")
+    splits = dataset_splits(dataset) if isinstance(dataset, str) else ()
+    if splits and cfg.split not in splits:
+        bad("split", cfg.split, f"a split of dataset {dataset!r}: {', '.join(splits)}")
 
 
 def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
