@@ -146,6 +146,28 @@ def plot_seed_bars(table: pd.DataFrame, x: str, value: str = "miou", hue: str | 
     return save_figure(fig, path)
 
 
+def plot_map(table: pd.DataFrame, x: str = "class_noise", y: str = "decoy_cue", path=None):
+    """One seaborn heatmap per paired difference of ``ladkit.study.map_table``: the mean in points,
+    its 95 % interval below it; diverging colours centred on 0 (LAD helps: red; hurts: blue)."""
+    differences = list(dict.fromkeys(table["difference"]))
+    fig, axes = plt.subplots(1, len(differences), figsize=(4.6 * len(differences), 3.8), squeeze=False)
+    limit = max(float((100 * table["mean"]).abs().max()), 1.0)
+    for ax, name in zip(axes[0], differences):
+        part = table[table["difference"] == name]
+        means = part.pivot_table(index=y, columns=x, values="mean") * 100
+        words = part.assign(text=[f"{100 * m:+.1f}\n{100 * lo:+.1f} … {100 * hi:+.1f}" if np.isfinite(lo) else f"{100 * m:+.1f}"
+                                  for m, lo, hi in zip(part["mean"], part["ci_low"], part["ci_high"])])
+        text = words.pivot(index=y, columns=x, values="text").reindex(index=means.index, columns=means.columns)
+        sns.heatmap(means, annot=text.to_numpy(), fmt="", cmap="RdBu_r", center=0, vmin=-limit, vmax=limit,
+                    cbar_kws={"label": "points (mIoU)"}, ax=ax)
+        ax.invert_yaxis()
+        ax.set_title(f"{name}\n(mean; 95 % interval over {int(part['seeds'].max())} seeds)", fontsize=9)
+    fig.tight_layout()
+    if path:
+        save_figure(fig, path)
+    return fig
+
+
 def plot_grid_heatmap(table: pd.DataFrame, x: str, y: str, value: str = "miou", path=None):
     """Mean ``value`` (in %) over a 2-D grid of two parameters, averaged over seeds."""
     data = table.dropna(subset=[value])

@@ -317,6 +317,47 @@ def run_point(job: str, out_dir, fields: dict, noise_levels=(0.0, 0.02, 0.1, 0.3
     return metrics
 
 
+# ---------------------------------------------------------------- the map: one study per design
+
+def map_point(path, knobs: dict, common: dict | None = None, **overrides) -> StudyConfig:
+    """The study file at ``path`` on the synthetic design of its ``common.synthetic`` changed by
+    ``knobs`` (None values: unchanged), its data in a folder of its own (data_root + the knobs);
+    ``common``: TrainConfig fields over the study's own; ``overrides``: study fields (out_dir,
+    seeds, ...). One point of a "when does LAD help" map."""
+    cfg = load_study(path, **overrides)
+    knobs = {k: v for k, v in knobs.items() if v is not None}
+    common = {**_section(cfg.common, "common"), **(common or {})}
+    if knobs:
+        common["synthetic"] = {**(common.get("synthetic") or {}), **knobs}
+        slug = "_".join(f"{k}{v:g}" if isinstance(v, (int, float)) else f"{k}{v}" for k, v in sorted(knobs.items()))
+        common["data_root"] = f"{common.get('data_root', 'data/synthetic')}_{slug}"
+    cfg = dataclasses.replace(cfg, common=common)
+    study_runs(cfg, seed=cfg.seeds[0])  # the changed knobs are checked here, before anything runs
+    return cfg
+
+
+MAP_DIFFERENCES = (("student <- LAD teacher", "baseline"), ("student <- conventional teacher", "baseline"))
+
+
+def map_table(sweep_dir, knobs=("class_noise", "decoy_cue")) -> pd.DataFrame:
+    """Every study below ``sweep_dir`` (each point's study.yaml and per_seed.csv) as rows of its
+    design knobs and the paired differences of MAP_DIFFERENCES (mean, 95 % interval, seeds)."""
+    from .data.synthetic import as_design
+
+    out = []
+    for per_seed in sorted(Path(sweep_dir).glob("**/per_seed.csv")):
+        saved = yaml.safe_load((per_seed.parent / "study.yaml").read_text())
+        design = dataclasses.asdict(as_design((saved.get("common") or {}).get("synthetic") or {}))
+        rows = pd.read_csv(per_seed)
+        for arm, reference in MAP_DIFFERENCES:
+            diff = paired(rows, arm, reference)
+            if diff:
+                out.append({**{k: design[k] for k in knobs}, "difference": f"{arm} − {reference}", "mean": diff["mean"],
+                            "ci_low": diff["ci_low"], "ci_high": diff["ci_high"], "seeds": diff["seeds"],
+                            "higher": diff["higher"], "point": str(per_seed.parent)})
+    return pd.DataFrame(out, columns=[*knobs, "difference", "mean", "ci_low", "ci_high", "seeds", "higher", "point"])
+
+
 def run_study(cfg: StudyConfig) -> pd.DataFrame:
     """Run every seed's runs (``jobs`` at a time) and write the tables and plot; returns per-seed rows."""
     from .data.synthetic import ensure_synthetic

@@ -36,6 +36,7 @@ out_dir = "runs/ablations"
 point_notebook = ""           # empty: notebooks/runners/run_point.ipynb of this checkout
 jobs = 2                      # points in parallel
 shard = "0/1"                 # i/n: this machine's slice of the grid
+map_dir = "runs/map"          # the "when does LAD help" sweep's output (see the last section)
 seeds = [0, 1]
 # one factor at a time (each varied alone, the others at the job's defaults)
 ablations = {
@@ -101,6 +102,29 @@ from ladkit.results import collect_runs, summary_table, varying_columns
 runs = collect_runs(out)
 by = [c for c in varying_columns(runs) if c in grid["grids"][0]] or ["job"]
 Markdown(summary_table(runs, by=by))
+
+# %% [markdown]
+# ## When does LAD help: the map
+#
+# The same sweep machinery over the *data*: `configs/map_grid.yaml` crosses two knobs of the
+# synthetic family, the share of mislabelled segments (`class_noise`) and how visible the decoys
+# are (`decoy_cue`), and each point runs a whole study (`configs/study_map.yaml`: baseline, LAD and
+# conventional students, 3 seeds) through the runner `runners/run_study.ipynb`:
+#
+#     ladkit sweep configs/map_grid.yaml --notebook notebooks/runners/run_study.ipynb --out runs/map --jobs 1
+#
+# Below: LAD student − baseline and conventional student − baseline in every cell, paired by seed,
+# with the 95 % interval (from `map_dir`; nothing is drawn before the sweep has run).
+
+# %%
+from ladkit.plots import plot_map
+from ladkit.study import map_table
+
+differences = map_table(map_dir) if Path(map_dir).exists() else None
+if differences is not None and len(differences):
+    display(plot_map(differences, path=out / "map.png"))
+else:
+    print(f"no map under {map_dir!r} yet: run the sweep above")
 
 # %% [markdown]
 # **Next:** `05_results`, the pre-registered study and these ablations as figures.

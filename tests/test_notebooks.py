@@ -13,6 +13,7 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
+import yaml
 
 from ladkit.study import config_fields
 from ladkit.sweep import check_parameters, read_manifest
@@ -22,8 +23,9 @@ NB_DIR = ROOT / "notebooks"
 ALL_NOTEBOOKS = sorted(p.relative_to(NB_DIR).as_posix() for p in NB_DIR.rglob("*.ipynb")
                        if ".ipynb_checkpoints" not in p.parts)
 EXPECTED = ["00_quickstart.ipynb", "01_label_noising.ipynb", "02_teacher_training.ipynb", "03_distillation.ipynb",
-            "04_ablations.ipynb", "05_results.ipynb", "runners/run_point.ipynb"]
+            "04_ablations.ipynb", "05_results.ipynb", "runners/run_point.ipynb", "runners/run_study.ipynb"]
 RUN_POINT = "runners/run_point.ipynb"
+RUN_STUDY = "runners/run_study.ipynb"
 
 # Tiny training: 2 iterations of a small model on 32x32 crops of a 16/8-image synthetic set.
 TINY = {"iters": 2, "crop_size": 32, "batch_size": 4, "val_batch_size": 4, "model": "fcn", "backbone": "resnet18",
@@ -39,7 +41,11 @@ def _params(name, data_root, out_dir, **extra):
         "02_teacher_training.ipynb": TINY_STUDY,
         "03_distillation.ipynb": {**TINY_STUDY, "conventional_backbone": "resnet18_quarter"},
         RUN_POINT: {**TINY, "job": "lad-teacher", "noise_levels": [0.0, 1.0], "distill_student": True},
-    }[name]
+    }.get(name)
+    if name == RUN_STUDY:  # its data folder comes from the study's common (data_root + the knobs)
+        return {"out_dir": str(out_dir), "study": str(ROOT / "configs" / "study_map.yaml"), "seeds": [0],
+                "max_images": 4, "class_noise": 0.5, "decoy_cue": 0.3,
+                "common": {k: v for k, v in {**TINY, "data_root": str(data_root)}.items() if k != "device"}, **extra}
     return {**base, **specific, **extra}
 
 
@@ -181,7 +187,7 @@ def test_notebook_is_thin(name):
 def test_notebook_parameters_cover_out_dir_and_data(name):
     params = papermill.inspect_notebook(str(NB_DIR / name))
     assert "out_dir" in params
-    if name not in ("04_ablations.ipynb", RUN_POINT):
+    if name not in ("04_ablations.ipynb", RUN_POINT, RUN_STUDY):
         assert {"dataset", "data_root"} <= set(params)
 
 
@@ -222,7 +228,7 @@ def test_run_point_exposes_every_config_field():
 # ---------------------------------------------------------------- execution
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_label_noising.ipynb", RUN_POINT])
+@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_label_noising.ipynb", RUN_POINT, RUN_STUDY])
 def test_notebook_executes(name, tiny_data, tmp_path):
     out = tmp_path / "out"
     nb = execute(name, tmp_path, _params(name, tiny_data, out))
@@ -239,6 +245,16 @@ def test_notebook_executes(name, tiny_data, tmp_path):
     elif name == RUN_POINT:
         assert metrics["job"] == "lad-teacher" and 0 <= metrics["miou"] <= 1
         assert {"miou_without_label", "miou_with_label@0", "student_miou_cwd"} <= set(metrics)
+    elif name == RUN_STUDY:  # a study of the map's arms on the point's own design, in its own data folder
+        assert {"baseline | mIoU", "student <- LAD teacher | mIoU", "student <- conventional teacher | mIoU"} <= set(metrics)
+        saved = yaml.safe_load((out / "study.yaml").read_text())["common"]
+        assert saved["synthetic"]["class_noise"] == 0.5 and saved["data_root"].endswith("_class_noise0.5_decoy_cue0.3")
+        from ladkit.study import map_table
+
+        table = map_table(out.parent)
+        assert set(table["difference"]) == {"student <- LAD teacher − baseline",
+                                            "student <- conventional teacher − baseline"}
+        assert set(table["class_noise"]) == {0.5} and set(table["decoy_cue"]) == {0.3}
 
 
 @pytest.mark.timeout(600)
@@ -257,7 +273,8 @@ def test_teacher_training_notebook_runs_two_arms(tutorial):
 def test_distillation_notebook_reuses_the_teacher_runs(tutorial):
     out, _, nb03, trained = tutorial
     assert _arms(out) == {"baseline", "conventional teacher", "LAD teacher", "student <- conventional teacher",
-                          "student <- LAD teacher"}
+                          "student <- LAD teacher", "student <- training label (gt-kd)",
+                          "student <- oracle (clean labels)"}
     assert {p: p.stat().st_mtime_ns for p in trained} == trained, "03 retrained a run 02 had finished"
     assert {p.name for p in out.glob("*.png")} >= {"students.png", "predictions.png"}
     assert _images(nb03) >= 2

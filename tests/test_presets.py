@@ -12,7 +12,7 @@ import yaml
 from ladkit.config import ConfigError, TeacherConfig, load_config, read_yaml, train_config
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_PRESETS = ("ablation_grid.yaml",)  # a sweep grid; the studies (study*.yaml) are not job configs either
+NOT_PRESETS = ("ablation_grid.yaml", "map_grid.yaml")  # sweep grids; the studies (study*.yaml) are not job configs either
 BEFORE = yaml.safe_load((Path(__file__).parent / "presets_before_inheritance.yaml").read_text())
 PRESETS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml") if p.name not in NOT_PRESETS and not p.name.startswith("study"))
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ladkit.config import ConfigError
 from ladkit.data.synthetic import make_synthetic
 from ladkit.study import (StudyConfig, load_study, paired, paired_table, run_study, study_runs, t_interval)
 
@@ -215,3 +216,35 @@ def test_arms_and_comparisons_are_given_by_name(tmp_path):
     assert [r.name for r in study_runs(cfg, 0)] == ["baseline"]
     with pytest.raises(ValueError, match="unknown arm.*'nope'.*this study's arms: 'baseline'"):
         study_runs(StudyConfig(arms=("nope",)), 0)
+
+
+def test_map_point_puts_each_design_in_its_own_data_folder(tmp_path):
+    from ladkit.study import map_point
+
+    cfg = map_point(CONFIGS / "study_map.yaml", {"class_noise": 0.15, "decoy_cue": None}, out_dir=str(tmp_path))
+    assert cfg.common["synthetic"] == {"design": "noisy-labels", "class_noise": 0.15}
+    assert cfg.common["data_root"] == "data/synthetic_class_noise0.15"
+    assert [r.name for r in study_runs(cfg, 0)] == ["baseline", "conventional teacher", "LAD teacher",
+                                                     "student <- conventional teacher", "student <- LAD teacher"]
+    with pytest.raises(ConfigError, match="class_noise=1.5 is not valid"):
+        map_point(CONFIGS / "study_map.yaml", {"class_noise": 1.5})
+
+
+def test_map_table_and_its_heatmaps(tmp_path):
+    from ladkit.plots import plot_map
+    from ladkit.study import map_table
+
+    for noise in (0.0, 0.3):
+        for cue in (0.0, 0.2):
+            point = tmp_path / f"cn{noise}_cue{cue}"
+            point.mkdir()
+            (point / "study.yaml").write_text(yaml.safe_dump({"common": {"synthetic": {"class_noise": noise, "decoy_cue": cue}}}))
+            gain = noise * (1 + cue)  # made up: LAD gains with the noise
+            _rows({("baseline", "mIoU"): [0.3, 0.31, 0.29], ("student <- LAD teacher", "mIoU"): [0.3 + gain, 0.31 + gain, 0.3 + gain],
+                   ("student <- conventional teacher", "mIoU"): [0.3, 0.3, 0.3]}).to_csv(point / "per_seed.csv", index=False)
+    table = map_table(tmp_path)
+    assert len(table) == 8 and set(table["seeds"]) == {3}
+    lad = table[table["difference"] == "student <- LAD teacher − baseline"].set_index(["class_noise", "decoy_cue"])
+    assert lad.loc[(0.3, 0.2), "mean"] == pytest.approx(0.36 + 0.01 / 3)
+    fig = plot_map(table, path=tmp_path / "map.png")
+    assert len(fig.axes) == 4 and (tmp_path / "map.png").stat().st_size > 0  # two heatmaps and their colour bars
