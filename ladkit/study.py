@@ -132,10 +132,16 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
     runs = [Run("baseline", job(BaselineConfig, "baseline", ("baseline", _section(cfg.baseline, "baseline")))),
             Run("conventional teacher", job(BaselineConfig, "conventional teacher",
                                             ("conventional", _section(cfg.conventional, "conventional"))))]
+    conventional = "conventional teacher"
+    if dataclasses.replace(runs[1].cfg, out_dir=runs[0].cfg.out_dir) == runs[0].cfg:
+        # a conventional teacher set like the baseline would train the same weights again: the
+        # baseline is the teacher (self-distillation, as the map's equal-width teacher)
+        runs.pop(1)
+        conventional = "baseline"
     teachers = _section(cfg.teachers, "teachers")
     runs += [Run(name, job(TeacherConfig, name, (f"teachers.{name}", _section(fields, f"teachers.{name}"))))
              for name, fields in teachers.items()]
-    runs.append(student("student <- conventional teacher", "conventional teacher"))
+    runs.append(student("student <- conventional teacher", conventional))
     runs += [student(f"student <- {name}", name) for name in teachers]
     for name, fields in _section(cfg.controls, "controls").items():
         section = (f"controls.{name}", _section(fields, f"controls.{name}"))

@@ -224,8 +224,11 @@ def test_map_point_puts_each_design_in_its_own_data_folder(tmp_path):
     cfg = map_point(CONFIGS / "study_map.yaml", {"class_noise": 0.15, "decoy_cue": None}, out_dir=str(tmp_path))
     assert cfg.common["synthetic"] == {"design": "noisy-labels", "class_noise": 0.15}
     assert cfg.common["data_root"] == "data/synthetic_class_noise0.15"
-    assert [r.name for r in study_runs(cfg, 0)] == ["baseline", "conventional teacher", "LAD teacher",
-                                                     "student <- conventional teacher", "student <- LAD teacher"]
+    # the map's conventional teacher has the baseline's width: the baseline itself is that teacher
+    runs = {r.name: r for r in study_runs(cfg, 0)}
+    assert list(runs) == ["baseline", "LAD teacher", "student <- conventional teacher", "student <- LAD teacher"]
+    assert runs["student <- conventional teacher"].needs == ("baseline",)
+    assert runs["student <- conventional teacher"].cfg.teacher_ckpt == str(tmp_path / "seed0" / "baseline" / "best.pt")
     with pytest.raises(ConfigError, match="class_noise=1.5 is not valid"):
         map_point(CONFIGS / "study_map.yaml", {"class_noise": 1.5})
 
