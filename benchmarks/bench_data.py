@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -60,6 +61,34 @@ def main():
     print(f"  loader      {1e3 * load_s:8.1f} ms/batch  {args.batch / load_s:8.1f} img/s")
     print(f"  train step  {1e3 * step_s:8.1f} ms/batch  {args.batch / step_s:8.1f} img/s ({args.model}-resnet18 baseline)")
     print(f"  loader supply / step appetite: {step_s / load_s:.1f}x (must be > 1: the loader is not the bottleneck)")
+    jpeg_decoders()
+
+
+def jpeg_decoders(repeats: int = 200):
+    """The strict JPEG decode of `read_image` (simplejpeg, corrupt data is an error) against PIL's
+    silent one, on a VOC-sized photo-like JPEG (500x375, quality 90)."""
+    import numpy as np
+    from PIL import Image
+
+    from ladkit.data.reading import read_image
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(128, 40, (94, 125, 3)).clip(0, 255).astype("uint8")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "photo.jpg"
+        Image.fromarray(noise).resize((500, 375), Image.BICUBIC).save(path, quality=90)
+        pil = lambda: torch.from_numpy(np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1).copy())  # noqa: E731
+        timings = {}
+        for name, decode in (("PIL (silent)", pil), ("read_image (strict)", lambda: read_image(path))):
+            decode()
+            t = time.perf_counter()
+            for _ in range(repeats):
+                decode()
+            timings[name] = (time.perf_counter() - t) / repeats
+        assert torch.equal(pil(), read_image(path))
+    base = timings["PIL (silent)"]
+    for name, seconds in timings.items():
+        print(f"  jpeg 500x375 {name:20s} {1e3 * seconds:6.2f} ms  {base / seconds:4.2f}x PIL (same pixels)")
 
 
 if __name__ == "__main__":

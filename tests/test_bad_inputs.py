@@ -107,3 +107,110 @@ def test_interrupting_the_demo_says_rerunning_resumes(monkeypatch, capsys):
     assert cli_main(["demo"]) == 130
     err = capsys.readouterr().err
     assert "rerun `ladkit demo` with the same arguments" in err and "--resume" not in err
+
+
+# ---------------------------------------------------------------- bytes the decoders meet
+
+def _jpeg_with_garbage(path: Path, seed: int = 0) -> bytes:
+    """``path``'s JPEG with 8 random bytes written into the middle of its entropy-coded data: PIL
+    decodes such a file without a word, into wrong pixels."""
+    import numpy as np
+
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(seed)
+    middle = len(data) // 2
+    data[middle:middle + 8] = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+    return bytes(data)
+
+
+def test_a_jpeg_with_garbage_bytes_is_named_not_decoded_silently(tmp_path, capsys):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fixtures_data import make_voc, random_image, write_image
+    from ladkit.data import build_dataset
+    from ladkit.data.errors import DatasetError
+    from ladkit.data.reading import read_image
+
+    make_voc(tmp_path, {"train": ["a", "b"], "val": ["c"]})
+    path = tmp_path / "VOCdevkit" / "VOC2012" / "JPEGImages" / "b.jpg"
+    write_image(path, np.asarray(Image.fromarray(random_image(1)).resize((256, 192))))
+    sound = path.read_bytes()
+    assert torch.equal(read_image(path), torch.from_numpy(np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1).copy()))
+    path.write_bytes(_jpeg_with_garbage(path))
+    Image.open(io.BytesIO(path.read_bytes())).load()  # what made the bug: PIL takes it
+    with pytest.raises(DatasetError, match=r"cannot decode image file .*b\.jpg \(Corrupt JPEG data"):
+        build_dataset("voc", tmp_path, "train")[1]
+    args = ["train", "--job", "baseline", f"out_dir={tmp_path / 'run'}", f"data_root={tmp_path}", "dataset=voc",
+            "model=fcn", "iters=2", *[f"{k}={v}" for k, v in TINY.items()], "batch_size=2"]
+    assert cli_main(args) != 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert any("b.jpg" in line and "corrupt" in line for line in lines) and not any("Traceback" in ln for ln in lines)
+    path.write_bytes(sound)
+    assert read_image(path).shape == (3, 192, 256)
+
+
+def test_grey_and_cmyk_jpegs_read_as_rgb(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from ladkit.data.reading import read_image
+
+    grey = tmp_path / "grey.jpg"
+    Image.fromarray(np.full((8, 12), 90, np.uint8)).save(grey)
+    assert read_image(grey).shape == (3, 8, 12) and torch.equal(read_image(grey)[0], read_image(grey)[2])
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (12, 8), (0, 255, 255, 0)).save(cmyk)  # libjpeg gives no RGB for it: PIL converts
+    pixel = read_image(cmyk)[:, 4, 6].tolist()
+    assert pixel[0] > 200 and pixel[1] < 60 and pixel[2] < 60  # red
+    png = tmp_path / "really_a_png.jpg"
+    Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(png, format="PNG")
+    assert read_image(png).shape == (3, 8, 12)
+
+
+@pytest.mark.parametrize("kind", ["image", "label"])
+def test_random_bytes_to_the_readers_give_one_line_naming_the_file(tmp_path_factory, kind):
+    """Property: whatever bytes a file holds (random ones, or a sound JPEG/PNG with some bytes
+    overwritten), a reader returns a tensor or raises a one-line DatasetError naming the file."""
+    import io
+
+    import numpy as np
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from PIL import Image
+
+    from fixtures_data import random_image, random_label
+    from ladkit.data.errors import DatasetError
+    from ladkit.data.reading import read_image, read_label
+
+    folder = tmp_path_factory.mktemp("bytes")
+    sound = io.BytesIO()
+    if kind == "image":
+        Image.fromarray(random_image(0)).save(sound, format="JPEG", quality=90)
+        read, path = read_image, folder / "x.jpg"
+    else:
+        Image.fromarray(random_label(0, (0, 3, 255))).save(sound, format="PNG")
+        read, path = read_label, folder / "x.png"
+    sound = sound.getvalue()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.binary(max_size=300),
+                     st.lists(st.tuples(st.integers(0, len(sound) - 1), st.binary(min_size=1, max_size=8)),
+                              min_size=1, max_size=4)))
+    def check(content):
+        if isinstance(content, list):  # the sound file with some bytes overwritten
+            data = bytearray(sound)
+            for at, chunk in content:
+                data[at:at + len(chunk)] = chunk
+            content = bytes(data)
+        path.write_bytes(content)
+        try:
+            tensor = read(path)
+        except DatasetError as error:
+            assert str(path) in str(error) and "\n" not in str(error)
+        else:
+            assert tensor.shape[-2:] == (24, 32) and tensor.dtype in (torch.uint8, torch.int64)
+
+    check()

@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 import numpy as np
+import simplejpeg
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -34,12 +35,44 @@ def _opened_image(path: Path):
 def read_image(path: Path) -> torch.Tensor:
     """RGB image as a uint8 tensor (3, H, W).
 
-    PIL rather than torchvision.io: torchvision 0.29 deprecates its decoders, and both use
-    libjpeg-turbo, so speed is the same.
+    JPEGs decode with simplejpeg in strict mode: libjpeg-turbo's "corrupt data" warnings (garbage
+    bytes in the entropy-coded data, a scan cut short) are errors there, where PIL and torchvision
+    decode such a file silently into wrong pixels. Same library, same pixels as PIL for a sound
+    file. CMYK JPEGs (which libjpeg cannot turn into RGB) and every other format go through PIL.
     """
+    path = Path(path)
+    if path.suffix.lower() in JPEG_SUFFIXES:
+        array = _decoded_jpeg(path)
+        if array is not None:
+            return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
     with _opened_image(path) as image:
         array = np.asarray(image.convert("RGB"))
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+
+def _decoded_jpeg(path: Path) -> np.ndarray | None:
+    """The JPEG's RGB pixels (H, W, 3), None when libjpeg cannot give RGB (CMYK) or the file is no
+    JPEG at all (PIL then decodes it, or names what it is); a corrupt JPEG is a DatasetError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
+    try:
+        colorspace = simplejpeg.decode_jpeg_header(data)[2]
+    except ValueError:
+        return None  # not a JPEG stream (a PNG named .jpg): PIL's turn
+    if colorspace not in ("RGB", "YCbCr", "Gray"):
+        return None
+    try:
+        return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+    except ValueError as error:
+        raise DatasetError(
+            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
+            "delete it and re-run the dataset's prepare script"
+        ) from None
 
 
 def image_size(path: Path) -> torch.Tensor:
