@@ -13,12 +13,14 @@ CONSISTENCY_KINDS = ("cwd", "kl", "mse")
 
 def seg_ce_loss(outputs: dict, target: Tensor, aux_weight: float = 0.4,
                 ignore_index: int = IGNORE_INDEX, label_smoothing: float = 0.0) -> Tensor:
-    """Cross-entropy on ``outputs["out"]`` plus ``aux_weight`` × CE on ``outputs["aux"]`` if present."""
+    """Cross-entropy on ``outputs["out"]`` plus ``aux_weight`` × CE on ``outputs["aux"]`` if present.
+    A batch whose labels are all ``ignore_index`` has nothing to learn from: its loss is 0 (the
+    mean over no pixel would be 0/0), its gradient zero, and no host sync decides it."""
     loss = F.cross_entropy(outputs["out"], target, ignore_index=ignore_index, label_smoothing=label_smoothing)
     if aux_weight and "aux" in outputs:
         loss = loss + aux_weight * F.cross_entropy(outputs["aux"], target, ignore_index=ignore_index,
                                                    label_smoothing=label_smoothing)
-    return loss
+    return torch.where((target != ignore_index).any(), loss, torch.zeros_like(loss))
 
 
 def label_logits(labels: Tensor, num_classes: int, size, logit: float,

@@ -214,3 +214,44 @@ def test_random_bytes_to_the_readers_give_one_line_naming_the_file(tmp_path_fact
             assert tensor.shape[-2:] == (24, 32) and tensor.dtype in (torch.uint8, torch.int64)
 
     check()
+
+
+# ---------------------------------------------------------------- labels with nothing to learn
+
+def test_a_batch_with_no_valid_pixel_is_zero_loss_not_nan():
+    from ladkit.losses import seg_ce_loss
+
+    logits = torch.randn(2, 5, 6, 6, requires_grad=True)
+    aux = torch.randn(2, 5, 6, 6, requires_grad=True)
+    target = torch.full((2, 6, 6), 255)
+    for smoothing in (0.0, 0.1):
+        loss = seg_ce_loss({"out": logits, "aux": aux}, target, label_smoothing=smoothing)
+        loss.backward()
+        assert loss.item() == 0.0 and torch.equal(logits.grad, torch.zeros_like(logits)) and torch.isfinite(aux.grad).all()
+        logits.grad = aux.grad = None
+    target[0, 0, 0] = 3  # one valid pixel: the ordinary mean CE, unchanged
+    expected = torch.nn.functional.cross_entropy(logits, target, ignore_index=255)
+    assert torch.equal(seg_ce_loss({"out": logits}, target), expected)
+
+
+def test_training_labels_all_ignore_are_named_and_all_ignore_batches_train_on(tmp_path, capsys):
+    import numpy as np
+
+    from fixtures_data import make_voc, write_label
+
+    make_voc(tmp_path, {"train": ["a", "b", "c", "d"], "val": ["e"]})
+    labels = tmp_path / "VOCdevkit" / "VOC2012" / "SegmentationClass"
+    for stem in "bcd":  # three of four training labels hold only ignore: one batch of two in each epoch has no valid pixel
+        write_label(labels / f"{stem}.png", np.full((24, 32), 255, np.uint8), palette=True)
+    cfg = _baseline(str(tmp_path), tmp_path / "run", dataset="voc", batch_size=2, iters=6, crop_size=24)
+    summary = train(cfg)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+              if json.loads(line).get("kind") == "train"]
+    assert len(losses) == 6 and all(np.isfinite(losses)) and 0.0 in losses and np.isfinite(summary["final"]["miou"])
+    write_label(labels / "a.png", np.full((24, 32), 255, np.uint8), palette=True)
+    args = ["train", "--job", "baseline", f"out_dir={tmp_path / 'run2'}", f"data_root={tmp_path}", "dataset=voc",
+            "model=fcn", "iters=2", *[f"{k}={v}" for k, v in TINY.items()], "batch_size=2"]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err
+    assert "split 'train': the 4 training labels checked (spread over its 4) hold only ignore (255) pixels" in err
+    assert not (tmp_path / "run2").exists()

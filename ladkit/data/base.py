@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from ladkit.constants import IGNORE_INDEX
 from ladkit.data.errors import DatasetError
 from ladkit.data.info import DatasetInfo
 from ladkit.data.label_map import LabelMap
@@ -66,13 +67,17 @@ class SegmentationDataset(Dataset):
         check_same_size(image, label, image_path, label_path)
         return image, label
 
-    def check_labels(self, indices: Sequence[int] | None = None) -> None:
+    def check_labels(self, indices: Sequence[int] | None = None) -> int:
         """Read and check every label file (values, and its image's size from the header alone),
-        so a bad file is named before any training time is spent on a split that would fail later."""
+        so a bad file is named before any training time is spent on a split that would fail later.
+        Returns how many of their pixels are not ignore."""
+        valid = 0
         for index in range(len(self)) if indices is None else indices:
             image_path, label_path = self.pairs[index]
             label = self.label_map(read_label(label_path), label_path)
             check_same_size(image_size(image_path), label, image_path, label_path)
+            valid += int((label != IGNORE_INDEX).sum())
+        return valid
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.info.name!r}, split={self.split!r}, {len(self)} items)"

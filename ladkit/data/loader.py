@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from ..constants import IGNORE_INDEX
+from .errors import DatasetError
 from .registry import build_dataset
 from .transforms import build_transforms
 
@@ -82,12 +83,31 @@ def build_datasets(cfg):
         raise ValueError(f"{cfg.dataset} split {cfg.train_split!r} has {len(train)} images, fewer than "
                          f"batch_size={cfg.batch_size}; lower batch_size or add data")
     check_labels(val)  # a bad val file would otherwise surface only after the whole training budget
+    check_training_labels(train, cfg)
     return train, val
 
 
-def check_labels(dataset) -> None:
-    """Every label file of ``dataset`` (a SegmentationDataset or a Subset of one) read and checked."""
+# Training labels checked before the first step: this many, spread over the split (all of a
+# smaller one), so a bad file or a mapping that ignores everything is named at start-up in well
+# under a second, not deep into the budget, while a 100k-image split does not read every label.
+TRAIN_LABELS_CHECKED = 64
+
+
+def check_training_labels(train, cfg) -> None:
+    """A sample of the training labels read and checked; all of them ignore is an error."""
+    step = max(1, len(train) // TRAIN_LABELS_CHECKED)
+    sample = list(range(0, len(train), step))[:TRAIN_LABELS_CHECKED]
+    if check_labels(train, sample) == 0:
+        raise DatasetError(
+            f"{cfg.dataset} split {cfg.train_split!r}: the {len(sample)} training labels checked (spread over "
+            f"its {len(train)}) hold only ignore ({IGNORE_INDEX}) pixels, so there is nothing to learn; check "
+            f"the label files under {cfg.data_root} (or the dataset's label mapping)")
+
+
+def check_labels(dataset, indices=None) -> int:
+    """The label files of ``dataset`` (a SegmentationDataset or a Subset of one; ``indices``: only
+    those items) read and checked; returns how many of their pixels are not ignore."""
     if isinstance(dataset, Subset):
-        dataset.dataset.check_labels(dataset.indices)
-    else:
-        dataset.check_labels()
+        chosen = dataset.indices if indices is None else [dataset.indices[i] for i in indices]
+        return dataset.dataset.check_labels(chosen)
+    return dataset.check_labels(indices)
