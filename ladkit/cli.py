@@ -181,7 +181,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if hasattr(exc, "message"):  # a sweep says what it ended and where (ladkit.sweep.SweepInterrupted)
+            print(f"ladkit: {exc.message()}", file=sys.stderr)
+            return 143 if exc.signal_name == "SIGTERM" else 130
         again = {"train": "a training run resumes with --resume"}.get(args.command, f"rerun `ladkit {args.command}` "
                                                                       "with the same arguments: finished runs are reused, "
                                                                       "an interrupted one resumes")

@@ -38,6 +38,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -52,6 +53,7 @@ from .files import atomic_write  # torch-free too: every point's runner process 
 KERNEL_NAME = "python3"
 MANIFEST = "manifest.json"
 FINISHED = "done"
+INTERRUPTED = "interrupted"  # the sweep was stopped (SIGTERM, Ctrl-C) while the point ran; rerun to run it
 EXECUTORS = ("local", "submitit")
 RUNNER = "run_point.ipynb"  # notebooks/runners/: trains each point's job config (ladkit.study.run_point)
 # One point, one job, one GPU; ``submitit_options`` (AutoExecutor.update_parameters) override these.
@@ -314,15 +316,20 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     slots = list(range(jobs))
     slot_lock = threading.Lock()
     counter = itertools.count(1)
+    stopping = threading.Event()
 
     def work(item):
         pid, params, attempts = item
+        if stopping.is_set():
+            return
         with slot_lock:
             slot = slots.pop(0)
         try:
             _update_manifest(out_dir, points={pid: {"params": params, "status": "running", "attempts": attempts,
                                                     "started": _now(), "slot": slot, "executor": executor}})
             record = run_one(out_dir / pid, params, attempts + 1, slot)
+            if stopping.is_set() and record["status"] != FINISHED:
+                record = {**record, "status": INTERRUPTED, "error": "the sweep was interrupted while it ran"}
             _update_manifest(out_dir, points={pid: record})
             n = next(counter)
             tail = f": {record['error']}" if record["error"] else ""
@@ -335,13 +342,78 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     _update_manifest(out_dir, points={pid: {"params": params, "status": "pending", "attempts": a,
                                             **_keep(manifest["points"].get(pid, {}))}
                                       for pid, params, a in todo})
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(work, todo))
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    previous = _stop_on_sigterm()
+    try:
+        for future in [pool.submit(work, item) for item in todo]:
+            future.result()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (kill): end the running points' process trees
+        stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(RUNNING.values()):
+            end_process_tree(proc.pid)
+        pool.shutdown(wait=True)  # each running point's thread records it as interrupted
+        points = read_manifest(out_dir)["points"]
+        stopped = sorted(pid for pid in todo_ids if points.get(pid, {}).get("status") == INTERRUPTED)
+        raise SweepInterrupted(exc.args[0] if exc.args else "Ctrl-C", out_dir, stopped) from None
+    finally:
+        pool.shutdown(wait=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     manifest = read_manifest(out_dir)
     statuses = [manifest["points"][pid]["status"] for pid in todo_ids if pid in manifest["points"]]
     manifest["summary"] = {s: statuses.count(s) for s in sorted(set(statuses))}
     _say(quiet, "sweep finished: " + ", ".join(f"{v} {k}" for k, v in manifest["summary"].items()))
     return manifest
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep stopped by a signal: its running points ended and marked interrupted."""
+
+    def __init__(self, signal_name: str, out_dir: Path, points: list[str]):
+        super().__init__(signal_name)
+        self.signal_name, self.out_dir, self.points = signal_name, out_dir, points
+
+    def message(self) -> str:
+        stopped = f"{len(self.points)} running point(s) ended and marked {INTERRUPTED!r}" if self.points else \
+            "no point was running"
+        return (f"sweep interrupted ({self.signal_name}): {stopped} in {self.out_dir / MANIFEST}; rerun the "
+                "same command to continue (finished points are kept)")
+
+
+# The point runners this process has started and not yet seen end: pid -> Popen.
+RUNNING: dict[int, subprocess.Popen] = {}
+
+
+def _stop_on_sigterm():
+    """SIGTERM raises KeyboardInterrupt here, as Ctrl-C does, so a `kill` ends the points too;
+    returns the previous handler (None off the main thread, where no handler can be set)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def end_process_tree(pid: int, grace: float = 10.0) -> None:
+    """SIGTERM to a process and every descendant (the point runner, its Jupyter kernel in a session
+    of its own, the kernel's workers), SIGKILL to those still alive after ``grace`` seconds."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
 
 
 def _local_runner(jobs: int, point_args: dict):
@@ -423,15 +495,21 @@ def _run_point(*, notebook: Path, point_dir: Path, params: dict, inject_out: boo
     job_path.write_text(json.dumps(job))
     Path(job["result"]).unlink(missing_ok=True)
     started, tick = _now(), time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ladkit.sweep", "--run-point", str(job_path)], env=env,
-                          cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    (point_dir / "papermill.log").write_text(proc.stdout)
+    proc = subprocess.Popen([sys.executable, "-m", "ladkit.sweep", "--run-point", str(job_path)], env=env,
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # a Ctrl-C reaches it through the sweep, which ends its tree
+    RUNNING[proc.pid] = proc
+    try:
+        stdout, _ = proc.communicate()
+    finally:
+        RUNNING.pop(proc.pid, None)
+    (point_dir / "papermill.log").write_text(stdout)
     result = {}
     if Path(job["result"]).exists():
         result = json.loads(Path(job["result"]).read_text())
     error = result.get("error")
     if proc.returncode != 0 and not error:
-        tail = proc.stdout.strip().splitlines()[-5:]
+        tail = stdout.strip().splitlines()[-5:]
         error = f"runner exited {proc.returncode}: " + " | ".join(tail)
     metrics_path = point_dir / "metrics.json"
     metrics = _scalars(json.loads(metrics_path.read_text())) if metrics_path.exists() and not error else None

@@ -6,6 +6,9 @@ runner notebook is exercised by tests/test_notebooks.py (04_ablations)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -292,3 +295,53 @@ def test_the_example_grid_passes_the_point_check():
     points = expand_grid(grid)
     ids = [point_id(p, varied_names(grid)) for p in points]
     check_point_configs(points, ids, RUNNER, notebook_parameters(RUNNER), Path("runs/x"), str(grid))
+
+
+def test_sigterm_ends_the_running_points_and_marks_them_interrupted(tmp_path):
+    """`kill` of `ladkit sweep`: the point runner and its kernel (a session of their own) end with
+    it, the manifest says `interrupted`, one line says so, and a rerun runs the point again."""
+    import os
+    import signal
+
+    import psutil
+
+    params = new_code_cell('a = 1\nout_dir = "out"\npids = "pids.txt"\nhold = ""')
+    params.metadata["tags"] = ["parameters"]
+    body = new_code_cell("import os, time\nfrom pathlib import Path\n"
+                         "Path(pids).write_text(f'{os.getppid()} {os.getpid()}')\n"  # the runner's pid, the kernel's
+                         "while hold and Path(hold).exists():\n    time.sleep(0.2)\n"
+                         "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
+                         "Path(out_dir, 'metrics.json').write_text('{\"value\": 1}')\n")
+    nb = new_notebook(cells=[params, body])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = tmp_path / "hold.ipynb"
+    nbformat.write(nb, notebook)
+    hold, pids = tmp_path / "hold.flag", tmp_path / "pids.txt"
+    hold.touch()
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"a": [1], "fixed": {"pids": str(pids), "hold": str(hold)}}))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ladkit.cli", "sweep", str(grid), "--notebook", str(notebook), "--out", str(out)]
+    sweep = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not pids.exists() and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.2)
+    assert pids.exists(), "the point never started"
+    time.sleep(0.3)
+    runner, kernel = map(int, pids.read_text().split())
+    assert psutil.pid_exists(runner) and psutil.pid_exists(kernel)
+    sweep.send_signal(signal.SIGTERM)
+    _, err = sweep.communicate(timeout=60)
+    assert sweep.returncode == 143
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [f"ladkit: sweep interrupted (SIGTERM): 1 running point(s) ended and marked 'interrupted' in "
+                     f"{out / 'manifest.json'}; rerun the same command to continue (finished points are kept)"]
+    for pid in (runner, kernel):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, pid
+    (point,) = read_manifest(out)["points"].values()
+    assert point["status"] == "interrupted"
+    hold.unlink()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    (point,) = read_manifest(out)["points"].values()
+    assert point["status"] == "done"
