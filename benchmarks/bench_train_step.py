@@ -88,7 +88,7 @@ def main():
         build_job(TeacherConfig(paths_as_one_batch=True, **common), NUM_CLASSES, device, gen), images, labels, args.steps)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "teacher.pt"
-        save_checkpoint({"model": teacher.model.state_dict(), "model_meta": teacher.meta}, ckpt)
+        save_checkpoint({"model": teacher.model.state_dict(), "model_meta": teacher.meta.as_dict()}, ckpt)
         distill = build_job(DistillConfig(teacher_ckpt=str(ckpt), **common), NUM_CLASSES, device, gen)
         times["distill (CWD, LAD teacher)"] = time_steps(distill, images, labels, args.steps)
 

@@ -128,7 +128,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     def checkpoint(path, it, metrics=None, resumable=True):
-        state = {"model": model.state_dict(), "config": to_dict(cfg), "model_meta": job.meta,
+        state = {"model": model.state_dict(), "config": to_dict(cfg), "model_meta": job.meta.as_dict(),
                  "iteration": it, "best_miou": best, "metrics": metrics, "world_size": world}
         if resumable:  # best.pt is for evaluation and distillation only: no momentum buffers (half the size)
             state.update(optimizer=optimizer.state_dict(), rng=rng_state(noise_gen))
@@ -209,7 +209,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
             start_folder()
             metrics = validate_and_keep(it)
     summary = {"job": cfg.job, "out_dir": str(out_dir), "iteration": it, "finished": it >= cfg.iters,
-               "best_miou": best, "final": metrics, "val_images": len(val_set), "model_meta": job.meta}
+               "best_miou": best, "final": metrics, "val_images": len(val_set), "model_meta": job.meta.as_dict()}
     reused = start >= cfg.iters  # a finished run, reported as it is
     if rank == 0 and it >= cfg.iters and not (reused and (out_dir / "metrics.json").exists()):
         save_json(summary, out_dir / "metrics.json")

@@ -3,6 +3,7 @@ reliance on its label channel (mIoU without the label and with it at several noi
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -11,10 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checkpoint import load_checkpoint, load_weights, save_json
+from .checkpoint import load_checkpoint, save_json
 from .constants import IGNORE_INDEX
 from .metrics import ConfusionMatrix
-from .noising import check_label_mode, with_label
 
 
 @torch.no_grad()
@@ -92,15 +92,14 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, device,
     return metrics
 
 
-def label_input(num_classes: int, mode: str, noise_std: float, scale: float, seed: int,
-                zero: bool = False, zero_image: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
-    """``make_inputs`` for a LAD teacher: image + noised label, or + zeros (``zero``: no label);
+def label_input(feed, num_classes: int, seed: int, std: float | None = None, zero: bool = False,
+                zero_image: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
+    """``make_inputs`` for a LAD teacher: image + the label noised as ``feed`` (a
+    ``ladkit.runs.LabelFeed``) says, at ``std`` if given, or + zeros (``zero``: no label);
     ``zero_image``: the label alone, the image zeroed (what the label by itself tells)."""
     def make(images: Tensor, labels: Tensor) -> Tensor:
         gen = torch.Generator(device=labels.device).manual_seed(seed)
-        # ids_checked: a loader's labels were checked on the CPU by the reader's LabelMap
-        x = with_label(images, labels, num_classes, mode=mode, noise_std=noise_std, scale=scale, generator=gen,
-                       ids_checked=True)
+        x = feed.inputs(images, labels, num_classes, gen, std=std)
         if zero:
             x[:, 3:] = 0
         if zero_image:
@@ -114,7 +113,7 @@ def evaluate_checkpoint(cfg) -> dict:
     from .data import build_dataset, build_transforms
     from .data.loader import first_images, val_loader
     from .runtime import pick_device
-    from .jobs import as_model_checkpoint, model_from_meta, require_weights, teacher_label_mode
+    from .runs import LabelFeed, as_model_checkpoint, require_weights
 
     if not cfg.ckpt:
         raise ValueError("evaluate needs ckpt: the checkpoint to score (e.g. runs/baseline/best.pt)")
@@ -128,14 +127,13 @@ def evaluate_checkpoint(cfg) -> dict:
                             cfg.split, transforms=build_transforms(False))
     ckpt = as_model_checkpoint(raw, cfg.ckpt, cfg.model, cfg.backbone, cfg.num_classes or dataset.info.num_classes,
                                how="model=... backbone=... (and num_classes=... if not the dataset's)")
-    meta = ckpt["model_meta"]
+    meta = ckpt.meta
     if ours:
         _check_consistent(meta, train_cfg, cfg.ckpt)
     _check_class_count(meta, dataset.info, cfg.ckpt)
     device = pick_device(cfg.device)
-    model = model_from_meta(meta).to(device)
     try:
-        load_weights(model, ckpt["model"], source=f"checkpoint {cfg.ckpt}")
+        model = ckpt.load_model(device)
     except ValueError as exc:
         if not ours:
             raise
@@ -147,30 +145,27 @@ def evaluate_checkpoint(cfg) -> dict:
         dataset = with_clean_labels(dataset, dataset.info.name)
     dataset = first_images(dataset, cfg.max_images)
     loader = val_loader(dataset, cfg.batch_size)
-    k = meta["num_classes"]
-    report = {"ckpt": str(cfg.ckpt), "model_meta": meta, "split": cfg.split, "scales": list(cfg.scales),
-              "flip": cfg.flip, "images": len(dataset), "iteration": ckpt.get("iteration"),
+    k = meta.num_classes
+    report = {"ckpt": str(cfg.ckpt), "model_meta": meta.as_dict(), "split": cfg.split, "scales": list(cfg.scales),
+              "flip": cfg.flip, "images": len(dataset), "iteration": ckpt.iteration,
               "against_clean": cfg.against_clean}
     run = lambda make: evaluate_model(model, loader, k, device, make, cfg.scales, cfg.flip,  # noqa: E731
                                       regions=cfg.regions)
-    if meta["in_channels"] == 3:
+    if not meta.label_channels:
         report["metrics"] = run(None)
     else:
-        mode = teacher_label_mode(meta, cfg.noise_mode)
-        check_label_mode(meta["in_channels"] - 3, mode, k, f"checkpoint {cfg.ckpt}", meta.get("noise_mode"))
-        scale = meta.get("noise_scale", 1.0) if cfg.noise_scale < 0 else cfg.noise_scale
-        report["noise_mode"] = mode
-        report["without_label"] = run(label_input(k, mode, 0.0, scale, cfg.seed, zero=True))
-        report["with_label"] = [
-            {"noise_std": std, **run(label_input(k, mode, std, scale, cfg.seed))} for std in cfg.noise_levels
-        ]
+        feed = LabelFeed.resolve(meta, cfg.noise_mode, None, cfg.noise_scale, f"checkpoint {cfg.ckpt}")
+        report["noise_mode"] = feed.mode
+        report["without_label"] = run(label_input(feed, k, cfg.seed, std=0.0, zero=True))
+        report["with_label"] = [{"noise_std": std, **run(label_input(feed, k, cfg.seed, std=std))}
+                                for std in cfg.noise_levels]
         report["metrics"] = report["without_label"]
         if cfg.diagnostics:  # at the first noise level: other codes than validation's, and no image
             std = cfg.noise_levels[0]
-            other = "random" if mode != "random" else "fixed"
-            if mode != "onehot":
-                report[f"with_{other}_codes"] = {"noise_std": std, **run(label_input(k, other, std, scale, cfg.seed))}
-            report["label_only"] = {"noise_std": std, **run(label_input(k, mode, std, scale, cfg.seed, zero_image=True))}
+            if feed.mode != "onehot":
+                other = dataclasses.replace(feed, mode="random" if feed.mode != "random" else "fixed")
+                report[f"with_{other.mode}_codes"] = {"noise_std": std, **run(label_input(other, k, cfg.seed, std=std))}
+            report["label_only"] = {"noise_std": std, **run(label_input(feed, k, cfg.seed, std=std, zero_image=True))}
     out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_name(Path(cfg.ckpt).stem + "_eval.json")
     save_json(report, out)
     report["path"] = str(out)
@@ -192,16 +187,16 @@ def _check_consistent(meta: dict, train_cfg: dict, ckpt) -> None:
         classes = dataset_info(name).num_classes if name else None
     except ValueError:
         return
-    if classes is not None and meta.get("dataset", name) == name and meta["num_classes"] != classes:
-        raise ValueError(f"checkpoint {ckpt} is inconsistent: its model_meta says {meta['num_classes']} classes, "
+    if classes is not None and (meta.dataset or name) == name and meta.num_classes != classes:
+        raise ValueError(f"checkpoint {ckpt} is inconsistent: its model_meta says {meta.num_classes} classes, "
                          f"but the dataset it was trained on ({name!r}, its config) has {classes}; the file was "
                          "changed after `ladkit train` wrote it: use the one it wrote")
 
 
 def _check_class_count(meta: dict, info, ckpt) -> None:
     """Scoring a K-class model on a dataset of another class count gives a meaningless mIoU."""
-    if meta["num_classes"] != info.num_classes:
-        raise ValueError(f"checkpoint {ckpt} predicts {meta['num_classes']} classes ({meta.get('dataset', 'its dataset')}) "
+    if meta.num_classes != info.num_classes:
+        raise ValueError(f"checkpoint {ckpt} predicts {meta.num_classes} classes ({meta.dataset or 'its dataset'}) "
                          f"but dataset {info.name!r} has {info.num_classes}; evaluate it on the dataset it "
                          "was trained on (dataset=..., data_root=...)")
 

@@ -10,71 +10,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import load_checkpoint, load_weights, plain_state_dict
+from .checkpoint import load_weights
 from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
 from .losses import cwd_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
 from .models import build_model, first_conv_of
-from .noising import check_label_mode, label_channels, with_label
+from .noising import label_channels, with_label
+from .runs import LabelFeed, ModelMeta, read_model_checkpoint
 
 KD_KINDS = ("none", "kd", "cwd")
-
-
-def model_meta(cfg, num_classes: int, in_channels: int, **extra) -> dict:
-    """What a checkpoint must say to rebuild its model without the config that trained it."""
-    return {"model": cfg.model, "backbone": cfg.backbone, "aux": cfg.aux, "num_classes": num_classes,
-            "in_channels": in_channels, "dataset": cfg.dataset, "job": cfg.job, **extra}
-
-
-def model_from_meta(meta: dict) -> nn.Module:
-    return build_model(meta["model"], meta["num_classes"], in_channels=meta["in_channels"],
-                       backbone=meta["backbone"], aux=meta["aux"])
-
-
-def read_model_checkpoint(path, model: str = "", backbone: str = "", num_classes: int = 0,
-                          what: str = "checkpoint", how: str = "model=... backbone=...") -> dict:
-    """A checkpoint with its ``model_meta``: ladkit's own, or a plain state_dict (e.g.
-    ``torch.save(model.state_dict())``) of a ladkit architecture when ``model``, ``backbone`` and
-    ``num_classes`` say which (input channels and aux head are read from the weights)."""
-    return as_model_checkpoint(load_checkpoint(path), path, model, backbone, num_classes, what, how)
-
-
-def as_model_checkpoint(ckpt, path, model: str = "", backbone: str = "", num_classes: int = 0,
-                        what: str = "checkpoint", how: str = "model=... backbone=...") -> dict:
-    """``read_model_checkpoint`` of an object already loaded from ``path``."""
-    if isinstance(ckpt, dict) and "model_meta" in ckpt:
-        return ckpt
-    state = require_weights(ckpt, path, what)
-    if not (model and backbone and num_classes):
-        raise ValueError(f"{what} {path} is a plain state_dict (no ladkit model_meta), so the model it holds "
-                         f"is unknown; say which with {how} (a ladkit architecture), or use a checkpoint "
-                         "written by `ladkit train`")
-    meta = {"model": model, "backbone": backbone, "num_classes": num_classes,
-            "in_channels": _input_channels(state, model, backbone, num_classes),
-            "aux": any(k.startswith("aux_head.") for k in state), "job": "plain state_dict"}
-    return {"model": state, "model_meta": meta, "config": {}, "iteration": None, "metrics": None}
-
-
-def require_weights(ckpt, path, what: str = "checkpoint") -> dict:
-    """The state_dict a checkpoint that is not ladkit's holds; refused when it holds none (a list,
-    a number, a dict of anything else)."""
-    state = plain_state_dict(ckpt)
-    if state is None:
-        raise ValueError(f"{what} {path} is not a ladkit checkpoint (no model_meta) and holds no state_dict; "
-                         "use a best.pt/last.pt written by `ladkit train`")
-    return state
-
-
-def _input_channels(state: dict, model: str, backbone: str, num_classes: int) -> int:
-    """The image + label channels a state_dict's first conv takes (3 when it is not there)."""
-    probe = build_model(model, num_classes, backbone=backbone, aux=False)
-    weight = state.get(f"backbone.{probe.backbone.first_conv_name}.weight")
-    return int(weight.shape[1]) if weight is not None and weight.dim() == 4 else 3
-
-
-def teacher_label_mode(meta: dict, requested: str = "") -> str:
-    """The label codes to feed a LAD teacher: ``requested``, or when empty the mode it was validated
-    with (its best.pt was chosen on them: fixed codes, or one-hot for a one-hot teacher)."""
-    return requested or meta.get("val_noise_mode", "fixed")
 
 
 def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
@@ -87,12 +30,12 @@ def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
     if cfg.init not in ("scratch", "imagenet"):
         # a plain state_dict as init is taken to hold this job's own architecture
         ckpt = read_model_checkpoint(cfg.init, cfg.model, cfg.backbone, num_classes, what="init checkpoint")
-        meta = ckpt["model_meta"]
-        if (meta["model"], meta["backbone"], meta["num_classes"]) != (cfg.model, cfg.backbone, num_classes):
-            raise ValueError(f"init checkpoint {cfg.init} holds {meta['model']}-{meta['backbone']} with "
-                             f"{meta['num_classes']} classes; this job needs {cfg.model}-{cfg.backbone} "
+        meta = ckpt.meta
+        if (meta.model, meta.backbone, meta.num_classes) != (cfg.model, cfg.backbone, num_classes):
+            raise ValueError(f"init checkpoint {cfg.init} holds {meta.model}-{meta.backbone} with "
+                             f"{meta.num_classes} classes; this job needs {cfg.model}-{cfg.backbone} "
                              f"with {num_classes} classes")
-        load_weights(model, ckpt["model"], source=f"init checkpoint {cfg.init}")
+        load_weights(model, ckpt.weights, source=f"init checkpoint {cfg.init}")
     if not cfg.dropout:
         for layer in model.modules():
             if isinstance(layer, nn.modules.dropout._DropoutNd):
@@ -118,10 +61,10 @@ def scale_extra_input_weights(model: nn.Module, seed: int) -> None:
 
 class BaselineJob:
     def __init__(self, cfg, num_classes: int, device, generator: torch.Generator | None = None):
-        self.cfg = cfg
+        self.cfg = cfg  # (a baseline draws no random numbers of its own: the generator is not used)
         self.model = build_trainable(cfg, num_classes, 3).to(device)
         self.module = self.model
-        self.meta = model_meta(cfg, num_classes, 3)
+        self.meta = ModelMeta.of(cfg, num_classes, 3)
 
     def loss(self, images: Tensor, labels: Tensor):
         ce = seg_ce_loss(self.module(images), labels, self.cfg.aux_weight, label_smoothing=self.cfg.label_smoothing)
@@ -160,9 +103,10 @@ class TeacherJob:
         # would not fit the trained channel count (a one-hot teacher is validated one-hot).
         same_width = label_channels(cfg.val_noise_mode, num_classes) == in_channels - 3
         self.val_noise_mode = cfg.val_noise_mode if same_width else cfg.noise_mode
-        self.meta = model_meta(cfg, num_classes, in_channels, noise_mode=cfg.noise_mode,
-                               noise_std=cfg.noise_std, noise_scale=cfg.noise_scale,
-                               val_noise_mode=self.val_noise_mode, val_noise_std=cfg.val_noise_std)
+        self.meta = ModelMeta.of(cfg, num_classes, in_channels, noise_mode=cfg.noise_mode, noise_std=cfg.noise_std,
+                                 noise_scale=cfg.noise_scale, val_noise_mode=self.val_noise_mode,
+                                 val_noise_std=cfg.val_noise_std, dual_path=cfg.dual_path, cons_kind=cfg.cons_kind,
+                                 cons_weight=cfg.cons_weight, tau=cfg.tau)
 
     def _with_label(self, images, labels, mode, std, generator):
         # ids_checked: the loader's labels were checked on the CPU, so no host sync per step
@@ -191,32 +135,27 @@ class TeacherJob:
 
 
 class FrozenTeacher:
-    """A trained teacher in eval mode; a LAD teacher is fed the noised label the way cfg says."""
+    """A trained teacher in eval mode; a LAD teacher is fed its noised label as ``LabelFeed``
+    resolves it (None/""/negative: the teacher's own)."""
 
-    def __init__(self, path: str, num_classes: int, device, noise_mode: str, noise_std: float,
+    def __init__(self, path: str, num_classes: int, device, noise_mode: str | None, noise_std: float | None,
                  noise_scale: float | None, generator: torch.Generator | None, model: str = "", backbone: str = ""):
         ckpt = read_model_checkpoint(path, model, backbone, num_classes, what="teacher",
                                      how="teacher_model=... teacher_backbone=...")
-        meta = ckpt["model_meta"]
-        self.label_channels = meta["in_channels"] - 3
-        if meta["num_classes"] != num_classes:
-            raise ValueError(f"teacher {path} predicts {meta['num_classes']} classes; this dataset "
+        meta = ckpt.meta
+        if meta.num_classes != num_classes:
+            raise ValueError(f"teacher {path} predicts {meta.num_classes} classes; this dataset "
                              f"has {num_classes}. Train the teacher on the same dataset.")
-        if self.label_channels:
-            noise_mode = teacher_label_mode(meta, noise_mode)
-            check_label_mode(self.label_channels, noise_mode, num_classes, f"teacher {path}", meta.get("noise_mode"))
-        self.model = model_from_meta(meta).to(device).eval().requires_grad_(False)
-        load_weights(self.model, ckpt["model"], source=f"teacher {path}")
+        self.feed = LabelFeed.resolve(meta, noise_mode, noise_std, noise_scale, f"teacher {path}") \
+            if meta.label_channels else None
+        self.model = ckpt.load_model(device).requires_grad_(False)
         self.meta, self.num_classes, self.generator = meta, num_classes, generator
-        self.noise_mode, self.noise_std = noise_mode, noise_std
-        self.noise_scale = meta.get("noise_scale", 1.0) if noise_scale is None or noise_scale < 0 else noise_scale
 
     @torch.no_grad()
     def __call__(self, images: Tensor, labels: Tensor) -> dict:
-        if not self.label_channels:
+        if self.feed is None:
             return self.model(images)
-        return self.model(with_label(images, labels, self.num_classes, mode=self.noise_mode, noise_std=self.noise_std,
-                                     scale=self.noise_scale, generator=self.generator, ids_checked=True))
+        return self.model(self.feed.inputs(images, labels, self.num_classes, self.generator))
 
 
 class DistillJob:
@@ -235,9 +174,9 @@ class DistillJob:
                                          cfg.teacher_model, cfg.teacher_backbone)
         self.model = build_trainable(cfg, num_classes, 3).to(device)
         self.module = self.model
-        teacher = self.teacher.meta if self.teacher else None
-        self.meta = model_meta(cfg, num_classes, 3, teacher=teacher, teacher_ckpt=cfg.teacher_ckpt,
-                               kd_kind=cfg.kd_kind, kd_source=cfg.kd_source, init=cfg.init)
+        teacher = self.teacher.meta.as_dict() if self.teacher else None
+        self.meta = ModelMeta.of(cfg, num_classes, 3, teacher=teacher, teacher_ckpt=cfg.teacher_ckpt,
+                                 kd_kind=cfg.kd_kind, kd_source=cfg.kd_source, init=cfg.init)
 
     def targets(self, images: Tensor, labels: Tensor, clean: Tensor | None, size) -> Tensor:
         """The logits the KD term imitates, at the student's ``out_low`` size."""

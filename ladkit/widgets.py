@@ -13,6 +13,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ from matplotlib.figure import Figure
 from .constants import IGNORE_INDEX
 from . import noising
 from .noising import NOISE_MODES, noise_labels
+
+if TYPE_CHECKING:
+    from .runs import ModelMeta
 
 # ---------------------------------------------------------------- paths and data
 
@@ -77,31 +81,26 @@ class LoadedModel:
 
     path: str
     model: torch.nn.Module
-    meta: dict
+    meta: ModelMeta
     device: torch.device
 
     @property
     def label_channels(self) -> int:
-        return self.meta["in_channels"] - 3
+        return self.meta.label_channels
 
     @property
     def name(self) -> str:
-        kind = "LAD teacher" if self.label_channels else self.meta.get("job", "model")
-        return f"{kind} {self.meta['model']}-{self.meta['backbone']}"
+        return self.meta.name
 
 
 def load_model(ckpt, device="cpu", model: str = "", backbone: str = "", num_classes: int = 0) -> LoadedModel:
     """Any ladkit checkpoint (baseline, LAD teacher, student) ready for prediction; a plain
     state_dict of a ladkit architecture with ``model``, ``backbone`` and ``num_classes``."""
-    from .checkpoint import load_weights
-    from .jobs import model_from_meta, read_model_checkpoint
+    from .runs import read_model_checkpoint
 
     state = read_model_checkpoint(ckpt, model, backbone, num_classes)
-    meta = state["model_meta"]
     device = torch.device(device)
-    model = model_from_meta(meta).to(device).eval()
-    load_weights(model, state["model"], source=f"checkpoint {ckpt}")
-    return LoadedModel(str(ckpt), model, meta, device)
+    return LoadedModel(str(ckpt), state.load_model(device), state.meta, device)
 
 
 @torch.no_grad()
@@ -112,26 +111,22 @@ def predict(loaded: LoadedModel, image: torch.Tensor, label: torch.Tensor | None
     noised (defaults: how it was validated) or zeros (``with_label=False``). Returns the
     prediction and its mIoU against ``label`` (None without a label)."""
     from .evaluate import predict_logits
-    from .jobs import teacher_label_mode
     from .metrics import ConfusionMatrix
+    from .runs import LabelFeed
 
     meta = loaded.meta
     x = image.unsqueeze(0).to(loaded.device)
     if loaded.label_channels:
-        mode = teacher_label_mode(meta, noise_mode)
-        noising.check_label_mode(loaded.label_channels, mode, meta["num_classes"], loaded.path, meta.get("noise_mode"))
+        feed = LabelFeed.resolve(meta, noise_mode, noise_std, noise_scale, loaded.path)
         if label is None or not with_label:
             x = torch.cat([x, torch.zeros(1, loaded.label_channels, *x.shape[-2:], device=loaded.device)], dim=1)
         else:
             gen = torch.Generator(device=loaded.device).manual_seed(seed)
-            std = meta.get("val_noise_std", 0.02) if noise_std is None else noise_std
-            scale = meta.get("noise_scale", 1.0) if noise_scale is None else noise_scale
-            x = noising.with_label(x, label.unsqueeze(0).to(loaded.device), meta["num_classes"], mode=mode,
-                                   noise_std=std, scale=scale, generator=gen)
+            x = feed.inputs(x, label.unsqueeze(0).to(loaded.device), meta.num_classes, gen, ids_checked=False)
     pred = predict_logits(loaded.model, x, x.shape[-2:]).argmax(1)[0].cpu()
     if label is None:
         return pred, None
-    cm = ConfusionMatrix(meta["num_classes"], IGNORE_INDEX)
+    cm = ConfusionMatrix(meta.num_classes, IGNORE_INDEX)
     cm.update(pred, label.cpu())
     return pred, cm.compute()["miou"]
 
@@ -343,8 +338,10 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
     """What the consistency loss compares: one image's two independently noised label channels
     (random codes, as in training), the teacher's prediction on each, and the dual-path
     consistency distance between the two (at the teacher's temperature and kind)."""
+    from .config import TeacherConfig
     from .losses import dual_path_consistency
     from .plots import colorize, save_figure
+    from .runs import LabelFeed
 
     if isinstance(teacher, (str, os.PathLike)):
         teacher = load_model(teacher)
@@ -353,16 +350,18 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
                          "random-code teacher (one label channel)")
     image, label = dataset[index]
     meta, k = teacher.meta, dataset.info.num_classes
-    scale = meta.get("noise_scale", 1.0) if noise_scale is None else noise_scale
+    feed = LabelFeed.resolve(meta, "random", noise_std, noise_scale, teacher.path)
     paths = []
     for offset in (0, 1):
         gen = torch.Generator().manual_seed(int(seed) + offset)  # each path its own codes and noise
-        inputs = noising.with_label(image.unsqueeze(0), label.unsqueeze(0), k, mode="random", noise_std=noise_std,
-                                    scale=scale, generator=gen)
+        inputs = feed.inputs(image.unsqueeze(0), label.unsqueeze(0), k, gen, ids_checked=False)
         paths.append((inputs[0, 3], teacher.model(inputs.to(teacher.device))))
-    tau, kind = meta.get("tau", 4.0), meta.get("cons_kind", "cwd")
+    # how this teacher's consistency was trained (a checkpoint from before these were recorded:
+    # the TeacherConfig defaults it was trained with)
+    tau = meta.tau if meta.tau is not None else TeacherConfig.tau
+    kind = meta.cons_kind or TeacherConfig.cons_kind
     distance = float(dual_path_consistency(paths[0][1]["out_low"], paths[1][1]["out_low"], tau, kind))
-    low, high = code_range("random", k, scale)
+    low, high = code_range("random", k, feed.scale)
     fig = Figure(figsize=(11, 3.4))
     axes = fig.subplots(1, 4)
     for i, (channel, out) in enumerate(paths):

@@ -129,7 +129,7 @@ def test_a_jpeg_with_garbage_bytes_is_named_not_decoded_silently(tmp_path, capsy
     import numpy as np
     from PIL import Image
 
-    from fixtures_data import make_voc, random_image, write_image
+    from fixtures_data import make_voc, random_image, random_label, write_image, write_label
     from ladkit.data import build_dataset
     from ladkit.data.errors import DatasetError
     from ladkit.data.reading import read_image
@@ -137,6 +137,7 @@ def test_a_jpeg_with_garbage_bytes_is_named_not_decoded_silently(tmp_path, capsy
     make_voc(tmp_path, {"train": ["a", "b"], "val": ["c"]})
     path = tmp_path / "VOCdevkit" / "VOC2012" / "JPEGImages" / "b.jpg"
     write_image(path, np.asarray(Image.fromarray(random_image(1)).resize((256, 192))))
+    write_label(path.parents[1] / "SegmentationClass" / "b.png", random_label(1, (0, 1, 5), size=(192, 256)), palette=True)
     sound = path.read_bytes()
     assert torch.equal(read_image(path), torch.from_numpy(np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1).copy()))
     path.write_bytes(_jpeg_with_garbage(path))

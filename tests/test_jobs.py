@@ -65,7 +65,7 @@ def test_distill_feeds_a_teacher_the_codes_it_was_validated_with_by_default(trai
     from ladkit.jobs import build_job
 
     job = build_job(cfg, 21, torch.device("cpu"), torch.Generator())  # the VOC-layout fixture: 21 classes
-    assert cfg.teacher_noise_mode == "" and job.teacher.noise_mode == "onehot"  # fixed codes would not fit
+    assert cfg.teacher_noise_mode == "" and job.teacher.feed.mode == "onehot"  # fixed codes would not fit
     assert train(cfg)["finished"]
 
 
@@ -113,7 +113,7 @@ def test_label_sources_imitate_the_training_or_the_clean_label(source):
 
     cfg = DistillConfig(kd_source=source, label_logit=4.0, crop_size=32, backbone="resnet18_quarter")
     job = build_job(cfg, 6, torch.device("cpu"), torch.Generator())
-    assert job.teacher is None and job.meta["kd_source"] == source
+    assert job.teacher is None and job.meta.kd_source == source
     noisy, clean = torch.randint(0, 6, (2, 2, 32, 32)).unbind(1)
     targets = job.targets(torch.zeros(2, 3, 32, 32), noisy, clean, (4, 4))
     torch.testing.assert_close(targets, label_logits(noisy if source == "label" else clean, 6, (4, 4), 4.0))
