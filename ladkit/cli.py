@@ -13,7 +13,7 @@ import yaml
 
 from .config import JOBS, ConfigError, EvalConfig, from_dict, load_config, parse_yaml, train_config
 from .data.synthetic import DEFAULT_DESIGN, DESIGNS
-from .demo import QUICK_IMAGES, QUICK_ITERS
+from .constants import QUICK_IMAGES, QUICK_ITERS
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -193,9 +193,25 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
         if args.debug:
             traceback.print_exc()
-        print(f"ladkit: error: {error_line(exc)}", file=sys.stderr)
+        print(f"ladkit: error: {missing_extra(exc, args.command) or error_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+# The package an extra of pyproject.toml brings (as imported) -> that extra: a lean install
+# (`pip install ladkit`) trains and evaluates; the rest says what to add.
+EXTRA_OF = {**dict.fromkeys(("pandas", "matplotlib", "seaborn", "tabulate"), "study"),
+            **dict.fromkeys(("papermill", "ipykernel", "psutil", "nbformat", "nbclient"), "sweep"),
+            **dict.fromkeys(("ipywidgets", "IPython", "jupytext", "jupyterlab"), "notebooks"),
+            "tensorboard": "tensorboard", "submitit": "cluster", "segmentation_models_pytorch": "external"}
+
+
+def missing_extra(exc: BaseException, command: str) -> str | None:
+    """The one line for a command whose extra is not installed, else None."""
+    name = (getattr(exc, "name", None) or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
+    if name not in EXTRA_OF:
+        return None
+    return f"`ladkit {command}` needs {name}, which a lean install leaves out: pip install 'ladkit[{EXTRA_OF[name]}]'"
 
 
 # Errors a user causes (bad input, files, disk, memory, a diverging run): the message is the news.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .constants import QUICK_IMAGES, QUICK_ITERS
 from .files import atomic_write
 from .config import DistillConfig
 from .study import StudyConfig, run_study
@@ -51,8 +52,6 @@ class DemoConfig:
 DEMO_CONTROLS = {"student <- training label (gt-kd)": {"kd_source": "label", "label_logit": 3.25},
                  "student <- oracle (clean labels)": {"kd_source": "clean-label", "label_logit": 5.0}}
 
-
-QUICK_ITERS, QUICK_IMAGES = 60, 100
 
 
 def demo_study(cfg: DemoConfig) -> StudyConfig:

@@ -61,7 +61,7 @@ def scale_extra_input_weights(model: nn.Module, seed: int) -> None:
 
 class BaselineJob:
     def __init__(self, cfg, num_classes: int, device, generator: torch.Generator | None = None):
-        self.cfg = cfg  # (a baseline draws no random numbers of its own: the generator is not used)
+        self.cfg = cfg  # every job takes the generator (one signature for build_job); a baseline draws none
         self.model = build_trainable(cfg, num_classes, 3).to(device)
         self.module = self.model
         self.meta = ModelMeta.of(cfg, num_classes, 3)

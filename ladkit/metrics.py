@@ -43,9 +43,6 @@ class ConfusionMatrix:
             dist.all_reduce(mat)
             self.mat = mat.cpu()
 
-    def reset(self) -> None:
-        self.mat.zero_()
-
     def compute(self) -> dict:
         m = self.mat.double()
         tp = m.diag()

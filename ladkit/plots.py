@@ -13,19 +13,6 @@ import torch
 from .constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 
 
-def plot_comparison(table: pd.DataFrame, path=None, value: str = "miou", by: str = "run"):
-    """Bars of mIoU per run; with several seeds per run, the bar is the mean and the line ± std."""
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * table[by].nunique()))
-    data = table.assign(**{value: 100 * table[value]})
-    sns.barplot(data=data, y=by, x=value, errorbar="sd", ax=ax, color="#4c72b0")
-    ax.set_xlabel("mIoU (%)")
-    ax.set_ylabel("")
-    for container in ax.containers:
-        ax.bar_label(container, fmt="%.1f", padding=3)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
 def plot_training_curves(run_dirs: dict, path=None):
     """Training loss (left) and validation mIoU (right) for named run folders."""
     from .runlog import read_log
@@ -105,18 +92,6 @@ def colorize(label: torch.Tensor, palette) -> np.ndarray:
     table[: len(palette)] = np.asarray(palette, dtype=np.uint8)
     table[IGNORE_INDEX] = 255
     return table[label.cpu().numpy().astype(np.int64).clip(0, 255)]
-
-
-def plot_panels(panels: list[tuple[str, object]], path=None, cmap="coolwarm"):
-    """A row of images: each panel is (title, array (H,W,3) or (H,W) for a colour-mapped channel)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8))
-    for ax, (title, img) in zip(np.atleast_1d(axes), panels):
-        img = img.cpu().numpy() if isinstance(img, torch.Tensor) else img
-        ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    return save_figure(fig, path)
 
 
 def save_figure(fig, path, dpi: int = 110):

@@ -4,11 +4,23 @@ validation) and the same scalars for TensorBoard in ``tb/`` beside it
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 LOG_FILE, TENSORBOARD_DIR = "log.jsonl", "tb"
+
+
+@functools.cache
+def tensorboard_installed() -> bool:
+    if importlib.util.find_spec("tensorboard") is not None:
+        return True
+    print("ladkit: tensorboard is not installed, so runs log to log.jsonl only "
+          "(pip install 'ladkit[tensorboard]' for tb/)", file=sys.stderr)
+    return False
 
 
 class RunLog:
@@ -25,12 +37,15 @@ class RunLog:
         with open(self.out_dir / LOG_FILE, "a") as f:
             f.write(json.dumps(record) + "\n")
         writer = self._tensorboard()
+        if writer is None:
+            return
         for key, value in record.items():
             if key not in ("iter", "kind") and isinstance(value, (int, float)):
                 writer.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record["iter"])
 
     def _tensorboard(self):
-        if self._writer is None:
+        """The TensorBoard writer; None when tensorboard is not installed (a lean install, said once)."""
+        if self._writer is None and tensorboard_installed():
             from torch.utils.tensorboard import SummaryWriter  # imported once a run logs
 
             # purge_step: TensorBoard hides the interrupted run's events from step start + 1 on

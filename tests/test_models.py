@@ -53,8 +53,20 @@ def _no_downloads(monkeypatch):
     monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", refuse)  # weights.get_state_dict
 
 
-def test_registry_lists_the_papers_models():
-    assert list_models() == ["deeplabv3", "fcn", "ocrnet", "pspnet", "stdc"]
+def test_registry_lists_the_papers_models_and_a_newly_registered_one():
+    assert set(list_models()) >= {"deeplabv3", "fcn", "ocrnet", "pspnet", "stdc"}
+    from ladkit.models.registry import register_model, unregister_model
+
+    @register_model(backbones=("resnet18_quarter",), default_backbone="resnet18_quarter")
+    def probe_model(num_classes, in_channels=3, backbone="resnet18_quarter", aux=False, pretrained_backbone=None):
+        return build_model("fcn", num_classes, in_channels=in_channels, backbone=backbone, aux=aux)
+
+    try:
+        assert "probe_model" in list_models() and list_backbones("probe_model") == ["resnet18_quarter"]
+        assert build_model("probe_model", 4)(torch.zeros(1, 3, 32, 32))["out"].shape == (1, 4, 32, 32)
+    finally:
+        unregister_model("probe_model")
+    assert "probe_model" not in list_models()
     assert set(list_backbones()) >= {"resnet18", "resnet50", "resnet101", "mobilenetv2", "stdc1", "stdc2"}
     assert list_backbones("stdc") == ["stdc1", "stdc2"]
 
