@@ -96,7 +96,11 @@ def test_pyproject_has_lower_bounds_and_constraints_the_exact_pins():
                 if line and not line.startswith("#"))
     assert {_name(r) for r in reqs} == set(pins), "every requirement pinned once in constraints.txt, nothing else"
     assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
-    assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+    import subprocess  # what make would run to install (a dry run), not what the Makefile's text holds
+
+    dry = subprocess.run(["make", "-n", "-B", ".venv/.ladkit-installed"], cwd=ROOT, capture_output=True, text=True)
+    install = [line for line in dry.stdout.splitlines() if "pip install" in line]
+    assert dry.returncode == 0 and len(install) == 1 and "-c constraints.txt" in install[0] and "'.[dev]'" in install[0]
 
 
 def test_environment_yml_installs_what_make_installs():

@@ -289,12 +289,17 @@ def test_points_with_a_job_are_checked_for_any_notebook(tmp_path):
 
 
 def test_the_example_grid_passes_the_point_check():
+    from ladkit.config import ConfigError
     from ladkit.sweep import check_point_configs, notebook_parameters, varied_names
 
     grid = Path(__file__).resolve().parents[1] / "configs" / "ablation_grid.yaml"
     points = expand_grid(grid)
     ids = [point_id(p, varied_names(grid)) for p in points]
     check_point_configs(points, ids, RUNNER, notebook_parameters(RUNNER), Path("runs/x"), str(grid))
+    assert len(points) > 1 and all("job" in p for p in points)  # every point is a job config, so it was checked
+    broken = [{**points[0], "iters": 0}, *points[1:]]  # the same grid with one bad value is refused
+    with pytest.raises(ConfigError, match=rf"grid point {ids[0]}: iters=0 is not valid"):
+        check_point_configs(broken, ids, RUNNER, notebook_parameters(RUNNER), Path("runs/x"), str(grid))
 
 
 def test_sigterm_ends_the_running_points_and_marks_them_interrupted(tmp_path):
