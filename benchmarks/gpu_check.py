@@ -6,7 +6,7 @@ OUT/gpu_check.json and OUT/gpu_check.md (so a run cut short still leaves what it
 1. cuda_tests: ``pytest -m cuda tests/test_cuda.py`` (AMP bf16/fp16, channels_last, compile for
    every job; bf16 vs fp32 losses; noising on CUDA; no host sync per training step);
 2. ddp: ``torchrun --nproc_per_node 1`` with NCCL: a LAD teacher trained 3 steps, then resumed to 6;
-3. sweep: ``ladkit sweep --jobs 2`` on the one GPU, two points, both must end done;
+3. sweep: ``ladkit sweep --workers 2`` on the one GPU, two points, both must end done;
 4. bench: the LAD-teacher training step, DeepLabV3-ResNet18, 512 px, batch 16: fp32 two passes
    (the release's way) vs bf16 + channels_last vs + compile: images/s, ratios, peak memory;
 5. study (only if time is left): the study at full width (ResNet-18, 128 px, 3 seeds); it
@@ -254,7 +254,7 @@ def part_sweep(out: Path, smoke: bool, limit: float) -> dict:
     grid = sweep_dir / "grid.yaml"
     grid.write_text(yaml.safe_dump({"fixed": fixed, "seed": [0, 1]}))
     cmd = [sys.executable, "-m", "ladkit.cli", "sweep", str(grid), "--notebook", str(runner_notebook()),
-           "--out", str(sweep_dir / "out"), "--jobs", "2"]
+           "--out", str(sweep_dir / "out"), "--workers", "2"]
     child = run_child(cmd, limit, sweep_dir / "sweep.log")
     manifest_path = sweep_dir / "out" / "manifest.json"
     points = json.loads(manifest_path.read_text())["points"] if manifest_path.exists() else {}

@@ -90,7 +90,7 @@ def cmd_study(args) -> None:
 def cmd_sweep(args) -> None:
     from .sweep import run_sweep
 
-    manifest = run_sweep(args.grid, notebook=args.notebook, out_dir=args.out, jobs=args.jobs, shard=args.shard,
+    manifest = run_sweep(args.grid, notebook=args.notebook, out_dir=args.out, workers=args.workers, shard=args.shard,
                          executor=args.executor, submitit_cluster=args.cluster,
                          submitit_options=parse_overrides(args.submitit))
     failed = manifest.get("summary", {}).get("failed")
@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("grid", help="GRID.yaml: parameter: [values, ...]")
     p.add_argument("--notebook", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--workers", "--jobs", dest="workers", type=int, default=1,
+                   help="points at a time (--jobs: the old name)")
     p.add_argument("--shard", default="0/1", help="i/n: run the i-th of n slices of the grid")
     p.add_argument("--executor", choices=["local", "submitit"], default="local",
                    help="local: points as processes here; submitit: each point a cluster job with one GPU")

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import yaml
 
+from .constants import AMP_MODES, CONSISTENCY_KINDS, KD_KINDS, KD_SOURCES, NOISE_MODES, OPTIMIZERS
+
 
 class ConfigError(ValueError):
     """A config key or value is not valid; the message names the key, the value and what is valid."""
@@ -447,7 +449,6 @@ def list_of(rule: Rule) -> Rule:
     return (lambda v: len(v) > 0 and all(holds(x) for x in v), "a non-empty list of " + words.replace("a number", "numbers", 1))
 
 
-NOISE_MODES = ("random", "fixed", "onehot")  # ladkit.noising.NOISE_MODES (not imported: torch)
 INTEGER = "an integer"
 NON_EMPTY: Rule = (lambda v: bool(v.strip()), "a non-empty string")
 RULES: dict[str, Rule] = {
@@ -456,19 +457,19 @@ RULES: dict[str, Rule] = {
                   "an integer >= 1 or [height, width] of integers >= 1"), "batch_size": at_least(1, INTEGER), "val_batch_size": at_least(1, INTEGER),
     "val_images": at_least(0, INTEGER), "num_workers": at_least(0, INTEGER),
     "aux_weight": at_least(0), "init": NON_EMPTY,
-    "iters": at_least(1, INTEGER), "optimizer": one_of("adamw", "sgd"), "lr": above(0),
+    "iters": at_least(1, INTEGER), "optimizer": one_of(*OPTIMIZERS), "lr": above(0),
     "momentum": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"), "weight_decay": at_least(0),
     "poly_power": at_least(0), "head_lr_mult": at_least(0),
     "seed": (lambda v: 0 <= v < 2**32, "an integer in 0 .. 2**32 - 1"),
     "val_every": at_least(0, INTEGER), "log_every": at_least(1, INTEGER), "ckpt_every": at_least(1, INTEGER),
-    "amp": one_of("none", "bf16", "fp16"),
+    "amp": one_of(*AMP_MODES),
     "noise_mode": one_of(*NOISE_MODES), "noise_std": at_least(0), "noise_scale": above(0),
-    "cons_kind": one_of("cwd", "kl", "mse"), "cons_weight": at_least(0), "tau": above(0),
+    "cons_kind": one_of(*CONSISTENCY_KINDS), "cons_weight": at_least(0), "tau": above(0),
     "val_noise_mode": one_of(*NOISE_MODES), "val_noise_std": at_least(0),
     "teacher_noise_mode": one_of("", *NOISE_MODES), "teacher_noise_std": at_least(0),
     "teacher_noise_scale": (_finite, "a number (< 0: the teacher's own scale)"),
-    "kd_kind": one_of("none", "kd", "cwd"), "kd_weight": at_least(0),
-    "kd_source": one_of("teacher", "label", "clean-label"), "label_logit": above(0),
+    "kd_kind": one_of(*KD_KINDS), "kd_weight": at_least(0),
+    "kd_source": one_of(*KD_SOURCES), "label_logit": above(0),
     "label_smoothing": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
     # EvalConfig's own meanings
     "EvalConfig.ckpt": (lambda v: True, "a path"), "EvalConfig.data_root": (lambda v: True, "a path"),

@@ -40,7 +40,7 @@ class DemoConfig:
     teacher_backbone: str = StudyConfig().conventional["backbone"]
     kd_kind: str = DistillConfig.kd_kind
     noise_levels: tuple = StudyConfig.noise_levels
-    jobs: int = StudyConfig.jobs
+    workers: int = StudyConfig.workers
     progress: bool = StudyConfig.progress
     # any other TrainConfig field for every run, e.g. {crop_size: 48, batch_size: 4}
     common: dict = dataclasses.field(default_factory=dict)
@@ -59,7 +59,7 @@ def demo_study(cfg: DemoConfig) -> StudyConfig:
     iters = cfg.iters or (QUICK_ITERS if cfg.quick else 0)
     if iters:
         common.update(iters=iters, ckpt_every=max(iters // 2, 1), log_every=max(iters // 20, 1))
-    return StudyConfig(out_dir=cfg.out_dir, split=cfg.split, seeds=(cfg.seed,), jobs=cfg.jobs, common=common,
+    return StudyConfig(out_dir=cfg.out_dir, split=cfg.split, seeds=(cfg.seed,), workers=cfg.workers, common=common,
                        conventional={"backbone": cfg.teacher_backbone}, teachers={"LAD teacher": {}},
                        student={"kd_kind": cfg.kd_kind}, controls=cfg.controls, noise_levels=tuple(cfg.noise_levels),
                        max_images=cfg.max_images or (QUICK_IMAGES if cfg.quick else 0), progress=cfg.progress)

@@ -208,9 +208,9 @@ def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
     it. For an image-only run that evaluation would repeat the run's own final single-scale
     validation on the same images, so that validation is the report.
     """
-    from .config import EvalConfig
+    from .config import EvalConfig, TeacherConfig
 
-    if cfg.job != "lad-teacher":
+    if cfg.job != TeacherConfig.job:
         return {"metrics": summary["final"], "iteration": summary["iteration"], "images": summary["val_images"]}
     return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), noise_levels=tuple(noise_levels),
                                           seed=seed, device=cfg.device, batch_size=cfg.val_batch_size,

@@ -11,13 +11,25 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import load_weights
+from .constants import KD_KINDS
 from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
 from .losses import cwd_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
 from .models import build_model, first_conv_of
 from .noising import label_channels, with_label
 from .runs import LabelFeed, ModelMeta, read_model_checkpoint
 
-KD_KINDS = ("none", "kd", "cwd")
+
+# The job class of each config class of ``ladkit.config.JOBS`` (the one list of jobs), filled by
+# ``trains``; tests/test_jobs.py checks every config there has its job here.
+JOB_CLASSES: dict[type, type] = {}
+
+
+def trains(config_class):
+    """Class decorator: this job trains configs of ``config_class``."""
+    def register(job_class):
+        JOB_CLASSES[config_class] = job_class
+        return job_class
+    return register
 
 
 def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
@@ -59,6 +71,7 @@ def scale_extra_input_weights(model: nn.Module, seed: int) -> None:
         conv.weight[:, 3:] = extra.to(conv.weight)
 
 
+@trains(BaselineConfig)
 class BaselineJob:
     def __init__(self, cfg, num_classes: int, device, generator: torch.Generator | None = None):
         self.cfg = cfg  # every job takes the generator (one signature for build_job); a baseline draws none
@@ -91,6 +104,7 @@ class PathsModel(nn.Module):
         return [dict(zip(out, parts)) for parts in zip(*(v.chunk(len(inputs)) for v in out.values()))]
 
 
+@trains(TeacherConfig)
 class TeacherJob:
     def __init__(self, cfg, num_classes: int, device, generator: torch.Generator):
         self.cfg = cfg
@@ -158,6 +172,7 @@ class FrozenTeacher:
         return self.model(self.feed.inputs(images, labels, self.num_classes, self.generator))
 
 
+@trains(DistillConfig)
 class DistillJob:
     def __init__(self, cfg, num_classes: int, device, generator: torch.Generator):
         if cfg.kd_kind not in KD_KINDS:
@@ -211,7 +226,7 @@ class DistillJob:
 
 def build_job(cfg, num_classes: int, device, generator: torch.Generator):
     """The job that trains ``cfg`` (a config of ``ladkit.config.JOBS``)."""
-    job_class = {BaselineConfig: BaselineJob, TeacherConfig: TeacherJob, DistillConfig: DistillJob}.get(type(cfg))
+    job_class = JOB_CLASSES.get(type(cfg))
     if job_class is None:
         raise ValueError(f"no job trains a {type(cfg).__name__}; valid configs: {', '.join(JOBS)}")
     return job_class(cfg, num_classes, device, generator)

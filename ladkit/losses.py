@@ -6,9 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .constants import IGNORE_INDEX
+from .constants import CONSISTENCY_KINDS, IGNORE_INDEX
 
-CONSISTENCY_KINDS = ("cwd", "kl", "mse")
 
 
 def seg_ce_loss(outputs: dict, target: Tensor, aux_weight: float = 0.4,

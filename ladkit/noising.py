@@ -9,9 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .constants import IGNORE_INDEX
+from .constants import IGNORE_INDEX, NOISE_MODES
 
-NOISE_MODES = ("random", "fixed", "onehot")
 
 
 def label_channels(mode: str, num_classes: int) -> int:

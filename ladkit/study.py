@@ -13,7 +13,7 @@ without its label and with its label alone. Then it writes, under ``out_dir``:
     summary.md      both tables in markdown
     study.png       mIoU per arm with intervals, and the teachers' mIoU against test-time noise
 
-Runs go ``jobs`` at a time, one thread each, teachers before their students; a rerun reuses
+Runs go ``workers`` at a time, one thread each, teachers before their students; a rerun reuses
 finished runs and resumes interrupted ones, so a study can be stopped and continued.
 
     ladkit study configs/study.yaml                                    # the frozen protocol
@@ -46,7 +46,7 @@ class StudyConfig:
     out_dir: str = "runs/study"
     split: str = "test"  # where every run is scored: val while tuning, test for the report
     seeds: tuple = (0, 1, 2, 3, 4)
-    jobs: int = 2  # runs at a time, each on cores // jobs threads
+    workers: int = 2  # runs at a time, each on cores // workers threads
     # Train fields every run shares (any TrainConfig field), then each arm's own overrides.
     common: dict = field(default_factory=dict)
     baseline: dict = field(default_factory=dict)
@@ -100,8 +100,8 @@ def check_study(cfg: StudyConfig) -> None:
 
     if not cfg.seeds:  # each seed's range is its runs' seed check (a section error naming "seeds")
         bad("seeds", list(cfg.seeds), "a non-empty list of integers >= 0, e.g. [0, 1, 2]")
-    if not isinstance(cfg.jobs, int) or cfg.jobs < 1:
-        bad("jobs", cfg.jobs, "an integer >= 1")
+    if not isinstance(cfg.workers, int) or cfg.workers < 1:
+        bad("workers", cfg.workers, "an integer >= 1")
     if not cfg.noise_levels or not all(math.isfinite(v) and v >= 0 for v in cfg.noise_levels):
         bad("noise_levels", list(cfg.noise_levels), "a non-empty list of numbers >= 0, e.g. [0.02, 0.3]")
     if not isinstance(cfg.max_images, int) or cfg.max_images < 0:
@@ -365,13 +365,13 @@ def map_table(sweep_dir, knobs=("class_noise", "decoy_cue")) -> pd.DataFrame:
 
 
 def run_study(cfg: StudyConfig) -> pd.DataFrame:
-    """Run every seed's runs (``jobs`` at a time) and write the tables and plot; returns per-seed rows."""
+    """Run every seed's runs (``workers`` at a time) and write the tables and plot; returns per-seed rows."""
     from .data.synthetic import ensure_synthetic
 
     if not cfg.seeds:
         raise ValueError("seeds: give at least one seed")
-    if cfg.jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {cfg.jobs}")
+    if cfg.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {cfg.workers}")
     runs = [run for seed in cfg.seeds for run in study_runs(cfg, seed)]
     first = runs[0].cfg
     if first.dataset == "synthetic":  # once, before the workers start
@@ -380,7 +380,7 @@ def run_study(cfg: StudyConfig) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "study.yaml", lambda tmp: Path(tmp).write_text(
         yaml.safe_dump(_plain(dataclasses.asdict(cfg)), sort_keys=False)))
-    threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
+    threads = max(1, (os.cpu_count() or 1) // cfg.workers)
     rows = pd.DataFrame(_execute(runs, cfg, threads))
     order = {name: i for i, name in enumerate(dict.fromkeys(r.name for r in runs))}  # the runs' order
     table = rows.sort_values(["arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c, kind="stable")
@@ -394,13 +394,13 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
     key = lambda run: (run.cfg.seed, run.name)  # noqa: E731
     pending, done, rows, t0 = list(runs), set(), [], time.perf_counter()
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch's thread pools
-    pool = ProcessPoolExecutor(cfg.jobs, mp_context=ctx)
+    pool = ProcessPoolExecutor(cfg.workers, mp_context=ctx)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the workers as Ctrl-C does
     try:
         running = {}
         while pending or running:
             for run in [r for r in pending if all((r.cfg.seed, n) in done for n in r.needs)]:
-                if len(running) >= cfg.jobs:
+                if len(running) >= cfg.workers:
                     break
                 pending.remove(run)
                 running[pool.submit(run_one, run, cfg.split, cfg.noise_levels, threads, cfg.max_images)] = run

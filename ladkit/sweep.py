@@ -189,9 +189,9 @@ def ablation_grid(fixed: dict, ablations: dict, grid_2d: dict | None = None, see
     """A grid mapping (see ``load_grid``) for one-factor-at-a-time ablations: each factor of
     ``ablations`` varied alone with the others at the job's defaults (``ladkit.config``), plus
     ``grid_2d`` crossed in full. Every axis appears in every grid, so shared points run once."""
-    from .config import config_class
+    from .config import TeacherConfig, config_class
 
-    defaults = config_class(fixed.get("job", "lad-teacher"))()
+    defaults = config_class(fixed.get("job", TeacherConfig.job))()
     axes = list(dict.fromkeys([*ablations, *(grid_2d or {})]))
     pinned = {axis: [getattr(defaults, axis)] for axis in axes}
     grids = [{**pinned, name: list(values), "seed": list(seeds)} for name, values in ablations.items()]
@@ -253,24 +253,24 @@ def visible_gpus() -> list[str]:
         return []
 
 
-def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, timeout: float | None = None,
+def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, timeout: float | None = None,
               kernel_name: str = KERNEL_NAME, cwd=None, quiet: bool = False, executor: str = "local",
               submitit_options: dict | None = None, submitit_cluster: str | None = None) -> dict:
-    """Run ``notebook`` once per grid point (this shard's points), ``jobs`` at a time.
+    """Run ``notebook`` once per grid point (this shard's points), ``workers`` at a time.
 
     Returns the manifest (also in ``out_dir/manifest.json``); its ``points`` map point id ->
     ``{params, status, attempts, started, finished, seconds, error, notebook, metrics}``.
     ``timeout``: seconds per cell (None: none). ``cwd``: where relative paths in the parameters
     resolve (default: this process's working directory).
 
-    ``executor="submitit"``: each point is a cluster job (at most ``jobs`` queued or running at
+    ``executor="submitit"``: each point is a cluster job (at most ``workers`` queued or running at
     once), logs under ``out_dir/submitit/``. ``submitit_cluster``: ``"slurm"``, ``"local"`` (this
     machine, e.g. tests) or None (SLURM when ``sbatch`` is found, else local).
     ``submitit_options``: AutoExecutor parameters over SUBMITIT_DEFAULTS, e.g.
     ``{"slurm_partition": "gpu", "timeout_min": 120, "cpus_per_task": 8}``.
     """
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     notebook = Path(notebook).resolve()
@@ -294,9 +294,9 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     # before the manifest is written: bad submitit options are refused here
     point_args = dict(notebook=notebook, inject_out=inject_out, cwd=cwd, kernel_name=kernel_name, timeout=timeout)
     if executor == "submitit":
-        run_one = _submitit_runner(out_dir, jobs, submitit_options, submitit_cluster, point_args)
+        run_one = _submitit_runner(out_dir, workers, submitit_options, submitit_cluster, point_args)
     else:
-        run_one = _local_runner(jobs, point_args)
+        run_one = _local_runner(workers, point_args)
 
     manifest = _update_manifest(out_dir, header={
         "notebook": str(notebook), "grid": spec, "num_points": len(points), "created": read_manifest(out_dir).get("created", _now())})
@@ -311,9 +311,9 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
         todo.append((pid, params, prior.get("attempts", 0)))
     skipped = len(mine) - len(todo)
     _say(quiet, f"sweep {notebook.name}: {len(points)} points, shard {shard}: {len(mine)}, "
-                f"{skipped} already done, running {len(todo)} with {jobs} job(s) -> {out_dir}")
+                f"{skipped} already done, running {len(todo)} with {workers} worker(s) -> {out_dir}")
 
-    slots = list(range(jobs))
+    slots = list(range(workers))
     slot_lock = threading.Lock()
     counter = itertools.count(1)
     stopping = threading.Event()
@@ -342,7 +342,7 @@ def run_sweep(grid, notebook, out_dir, jobs: int = 1, shard: str = "0/1", *, tim
     _update_manifest(out_dir, points={pid: {"params": params, "status": "pending", "attempts": a,
                                             **_keep(manifest["points"].get(pid, {}))}
                                       for pid, params, a in todo})
-    pool = ThreadPoolExecutor(max_workers=jobs)
+    pool = ThreadPoolExecutor(max_workers=workers)
     previous = _stop_on_sigterm()
     try:
         for future in [pool.submit(work, item) for item in todo]:
@@ -416,18 +416,18 @@ def end_process_tree(pid: int, grace: float = 10.0) -> None:
     psutil.wait_procs(alive, timeout=grace)
 
 
-def _local_runner(jobs: int, point_args: dict):
+def _local_runner(workers: int, point_args: dict):
     """Points as child processes of this one, each pinned to one GPU when several are visible."""
     gpus = visible_gpus()
 
     def run_one(point_dir: Path, params: dict, attempt: int, slot: int) -> dict:
-        env = _worker_env(slot, jobs, gpus)
+        env = _worker_env(slot, workers, gpus)
         return _run_point(point_dir=point_dir, params=params, attempt=attempt, env=env, **point_args)
 
     return run_one
 
 
-def _submitit_runner(out_dir: Path, jobs: int, options: dict | None, cluster: str | None, point_args: dict):
+def _submitit_runner(out_dir: Path, workers: int, options: dict | None, cluster: str | None, point_args: dict):
     """Points as submitit jobs (one GPU each by default). The job runs the point on its node and
     returns the record; this process writes it, so the manifest has a single writer."""
     try:
@@ -472,13 +472,13 @@ def _keep(prior: dict) -> dict:
     return {k: prior[k] for k in ("error", "finished") if k in prior}
 
 
-def _worker_env(slot: int, jobs: int, gpus: list[str]) -> dict:
+def _worker_env(slot: int, workers: int, gpus: list[str]) -> dict:
     env = dict(os.environ)
     if len(gpus) > 1:
         env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-    if jobs > 1 and not gpus:
+    if workers > 1 and not gpus:
         # Parallel CPU points: split the cores rather than oversubscribe them.
-        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, threads)
     return env

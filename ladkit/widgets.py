@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .constants import IGNORE_INDEX
+from .constants import IGNORE_INDEX, NOISE_MODES
 from . import noising
-from .noising import NOISE_MODES, noise_labels
+from .noising import noise_labels
 
 if TYPE_CHECKING:
     from .runs import ModelMeta
@@ -166,6 +166,8 @@ def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:
 
     import yaml
 
+    from .config import TeacherConfig
+
     root = Path(runs_dir)
     if not root.is_dir():
         return []
@@ -173,7 +175,7 @@ def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:
     for config in root.rglob("config.yaml"):
         run, ckpt = config.parent, config.parent / "best.pt"
         try:
-            if (yaml.safe_load(config.read_text()) or {}).get("job") != "lad-teacher" or not ckpt.exists():
+            if (yaml.safe_load(config.read_text()) or {}).get("job") != TeacherConfig.job or not ckpt.exists():
                 continue
             final = json.loads((run / "metrics.json").read_text()).get("final", {}) if (run / "metrics.json").exists() else {}
         except (OSError, ValueError, yaml.YAMLError):

@@ -116,7 +116,7 @@ common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbo
               batch_size=batch_size, val_batch_size=val_batch_size, optimizer=optimizer, lr=lr, device=device,
               amp=amp, iters=max(iters, 1), ckpt_every=max(iters, 1), log_every=max(iters // 20, 1), val_split=split)
 teacher = dict(noise_mode=noise_mode, noise_std=noise_std, noise_scale=noise_scale)
-study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), jobs=1, common=common,
+study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=1, common=common,
                     teachers={"LAD teacher": teacher}, noise_levels=(0.02, 0.3, 1.0), arms=("LAD teacher",),
                     progress=progress)
 

@@ -30,7 +30,7 @@
 # Runs land in `out_dir/seed<seed>/<arm>/`, which `03_distillation` shares: keep the two notebooks'
 # `out_dir` and training parameters equal and 03 reuses these runs. A rerun reuses finished runs.
 #
-# **Time:** two runs at the defaults, about 5 minutes on a 2-core CPU (`jobs = 2`), under a
+# **Time:** two runs at the defaults, about 5 minutes on a 2-core CPU (`workers = 2`), under a
 # minute on a GPU.
 
 # %% tags=["parameters"]
@@ -39,7 +39,7 @@ dataset = "synthetic"         # synthetic | voc | cityscapes | ade20k | cocostuf
 data_root = "data/synthetic"  # the synthetic default is generated here on first use
 split = "val_clean"           # where runs are validated and scored: synthetic val images with their clean labels (real data: "val"; the study reports on test)
 seed = 0
-jobs = 2                      # runs at a time (one thread each on CPU)
+workers = 2                   # runs at a time (one thread each on CPU)
 model = "deeplabv3"
 backbone = "resnet18_quarter"  # the CPU tutorial scale; resnet18 (full width) for GPUs and real data
 crop_size = 64
@@ -79,7 +79,7 @@ common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbo
               ckpt_every=max(iters // 4, 1), val_split=split)
 teacher = dict(noise_mode=noise_mode, noise_std=noise_std, noise_scale=noise_scale, dual_path=dual_path,
                cons_kind=cons_kind, cons_weight=cons_weight, tau=tau)
-study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), jobs=jobs, common=common,
+study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=workers, common=common,
                     teachers={"LAD teacher": teacher}, noise_levels=tuple(noise_levels),
                     arms=("baseline", "LAD teacher"), progress=progress)
 [run.name for run in study_runs(study, seed)]

@@ -39,7 +39,7 @@
 # `02_teacher_training` the baseline and the LAD teacher trained there are reused.
 #
 # **Time:** at the defaults, after 02: the conventional teacher and four students, about 10 minutes
-# on a quiet 2-core CPU (`jobs = 2`); from nothing about 13; a minute or two on a GPU.
+# on a quiet 2-core CPU (`workers = 2`); from nothing about 13; a minute or two on a GPU.
 
 # %% tags=["parameters"]
 out_dir = "runs/tutorial"     # shared with 02_teacher_training
@@ -47,7 +47,7 @@ dataset = "synthetic"         # synthetic | voc | cityscapes | ade20k | cocostuf
 data_root = "data/synthetic"  # the synthetic default is generated here on first use
 split = "val_clean"           # where runs are validated and scored: synthetic val images with their clean labels (real data: "val")
 seed = 0
-jobs = 2                      # runs at a time (one thread each on CPU)
+workers = 2                   # runs at a time (one thread each on CPU)
 model = "deeplabv3"
 backbone = "resnet18_quarter"  # the student's (and the LAD teacher's) backbone
 crop_size = 64
@@ -88,7 +88,7 @@ common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbo
 controls = {"student <- training label (gt-kd)": {"kd_source": "label", "label_logit": gt_kd_logit}}
 if dataset == "synthetic":  # only the generator knows the clean labels
     controls["student <- oracle (clean labels)"] = {"kd_source": "clean-label", "label_logit": 5.0}
-study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), jobs=jobs, common=common,
+study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=workers, common=common,
                     conventional={"backbone": conventional_backbone},
                     teachers={"LAD teacher": {"noise_scale": noise_scale, "cons_weight": cons_weight}},
                     student={"kd_kind": kd_kind, "kd_weight": kd_weight, "tau": tau}, controls=controls,

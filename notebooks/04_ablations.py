@@ -19,7 +19,7 @@
 # Builds a grid over the LAD teacher's knobs (noise std, scale, consistency weight, dual path,
 # consistency kind, temperature) × seeds and runs it with **`ladkit sweep`**: one papermill
 # execution of the runner notebook `runners/run_point.ipynb` per point (train one config,
-# evaluate it, write `metrics.json`), `jobs` at a time (one GPU per worker when several are
+# evaluate it, write `metrics.json`), `workers` at a time (one GPU per worker when several are
 # visible). The sweep is resumable: rerun this notebook (or the printed command) and only missing or
 # failed points run; `shard` splits the grid across machines.
 #
@@ -28,13 +28,13 @@
 # everything back.
 #
 # **Time:** the defaults are 20 runs (10 settings × 2 seeds, 500 iterations each): about 40 minutes
-# on a 2-core CPU with `jobs = 2` (a run takes 2.5–4 min on one core), a few minutes on a GPU; lower
+# on a 2-core CPU with `workers = 2` (a run takes 2.5–4 min on one core), a few minutes on a GPU; lower
 # `fixed["iters"]` for a first look.
 
 # %% tags=["parameters"]
 out_dir = "runs/ablations"
 point_notebook = ""           # empty: notebooks/runners/run_point.ipynb of this checkout
-jobs = 2                      # points in parallel
+workers = 2                   # points in parallel
 shard = "0/1"                 # i/n: this machine's slice of the grid
 map_dir = "runs/map"          # the "when does LAD help" sweep's output (see the last section)
 seeds = [0, 1]
@@ -73,7 +73,7 @@ grid_path = out / "grid.yaml"
 grid_path.write_text(yaml.safe_dump(grid, sort_keys=False))
 point_nb = Path(point_notebook) if point_notebook else kit_notebook("runners/run_point.ipynb")
 print(f"{len(expand_grid(grid))} points; the same from a shell:\n"
-      f"$ ladkit sweep {grid_path} --notebook {point_nb} --out {out} --jobs {jobs} --shard {shard}")
+      f"$ ladkit sweep {grid_path} --notebook {point_nb} --out {out} --workers {workers} --shard {shard}")
 
 # %% [markdown]
 # ## Run it through `ladkit sweep`
@@ -81,7 +81,7 @@ print(f"{len(expand_grid(grid))} points; the same from a shell:\n"
 # %%
 from ladkit.sweep import manifest_frame, run_sweep
 
-manifest = run_sweep(grid_path, point_nb, out, jobs=jobs, shard=shard)
+manifest = run_sweep(grid_path, point_nb, out, workers=workers, shard=shard)
 status = manifest_frame(manifest)
 status.drop(columns=["error"])
 
@@ -111,7 +111,7 @@ Markdown(summary_table(runs, by=by))
 # are (`decoy_cue`), and each point runs a whole study (`configs/study_map.yaml`: baseline, LAD and
 # conventional students, 3 seeds) through the runner `runners/run_study.ipynb`:
 #
-#     ladkit sweep configs/map_grid.yaml --notebook notebooks/runners/run_study.ipynb --out runs/map --jobs 1
+#     ladkit sweep configs/map_grid.yaml --notebook notebooks/runners/run_study.ipynb --out runs/map --workers 1
 #
 # Below: LAD student − baseline and conventional student − baseline in every cell, paired by seed,
 # with the 95 % interval (from `map_dir`; nothing is drawn before the sweep has run).

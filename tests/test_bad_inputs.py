@@ -75,7 +75,7 @@ def test_checkpoints_that_are_not_ladkits_or_were_changed(data_root, tmp_path):
     ("split: validation\n", r"s\.yaml: split='validation' is not valid: expected a split of dataset 'synthetic'"),
     ("arms: [nope]\n", r"s\.yaml: arms: unknown arm\(s\) 'nope'; this study's arms: 'baseline'"),
     ("seeds: []\n", r"s\.yaml: seeds=\[\] is not valid"),
-    ("jobs: 0\n", r"s\.yaml: jobs=0 is not valid"),
+    ("workers: 0\n", r"s\.yaml: workers=0 is not valid"),
 ])
 def test_study_fields_are_checked_before_anything_runs(tmp_path, capsys, text, message):
     path = tmp_path / "s.yaml"

@@ -44,7 +44,7 @@ def test_missing_dataset_root_is_a_clear_cli_error(tmp_path, capsys):
 def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
     out = tmp_path / "demo"
     args = ["demo", "--out", str(out), f"data_root={data_root}", "iters=2", "common={crop_size: 48, batch_size: 4}",
-            "max_images=3", "teacher_backbone=resnet18_half", "noise_levels=[0.02, 0.5]", "jobs=1"]
+            "max_images=3", "teacher_backbone=resnet18_half", "noise_levels=[0.02, 0.5]", "workers=1"]
     assert cli_main(args) == 0
     text = capsys.readouterr().out
     assert "LAD student − baseline student" in text and "first 3 images" in text and "2 iterations" in text

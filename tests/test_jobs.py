@@ -152,3 +152,10 @@ def test_region_majority_pools_predictions_over_true_regions():
     pooled = region_majority(pred, target)
     expected = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 4, 1]], [[0, 0, 0, 0], [2, 2, 2, 2], [2, 2, 2, 2]]])
     assert torch.equal(pooled, expected)  # ignore pixels keep their prediction; images never merge
+
+
+def test_every_job_of_the_one_job_list_has_its_trainer():
+    from ladkit.config import JOBS
+    from ladkit.jobs import JOB_CLASSES
+
+    assert set(JOB_CLASSES) == set(JOBS.values())

@@ -30,7 +30,7 @@ RUN_STUDY = "runners/run_study.ipynb"
 # Tiny training: 2 iterations of a small model on 32x32 crops of a 16/8-image synthetic set.
 TINY = {"iters": 2, "crop_size": 32, "batch_size": 4, "val_batch_size": 4, "model": "fcn", "backbone": "resnet18",
         "device": "cpu", "progress": False}
-TINY_STUDY = {**TINY, "val_every": 0, "jobs": 1, "noise_levels": [0.02, 1.0], "num_samples": 1}
+TINY_STUDY = {**TINY, "val_every": 0, "workers": 1, "noise_levels": [0.02, 1.0], "num_samples": 1}
 
 
 def _params(name, data_root, out_dir, **extra):
@@ -99,7 +99,7 @@ def ablation_sweep(tiny_data, tmp_path_factory):
     out = work / "runs" / "ablations"
     fixed = {**TINY, "job": "lad-teacher", "dataset": "synthetic", "data_root": str(tiny_data),
              "noise_levels": [0.0, 1.0]}
-    params = {"out_dir": str(out), "jobs": 2, "seeds": [0], "ablations": {},
+    params = {"out_dir": str(out), "workers": 2, "seeds": [0], "ablations": {},
               "grid_2d": {"noise_std": [0.03, 0.3], "cons_weight": [0.0, 5.0]}, "fixed": fixed}
     nb = execute("04_ablations.ipynb", work, params)
     return work, out, nb

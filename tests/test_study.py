@@ -86,7 +86,7 @@ def test_config_refuses_unknown_fields_and_unknown_finetune_teachers(tmp_path):
 def test_a_tiny_study_runs_end_to_end_and_reuses_finished_runs(tmp_path):
     data = tmp_path / "data"
     make_synthetic(data, num_train=8, num_val=2, num_test=3, size=32)
-    cfg = StudyConfig(out_dir=str(tmp_path / "study"), seeds=(0, 1), jobs=2, noise_levels=(0.02, 1.0),
+    cfg = StudyConfig(out_dir=str(tmp_path / "study"), seeds=(0, 1), workers=2, noise_levels=(0.02, 1.0),
                       common=dict(data_root=str(data), backbone="resnet18_quarter", iters=2, batch_size=4,
                                   crop_size=32, log_every=1),
                       conventional={"backbone": "resnet18_quarter", "model": "fcn"})

@@ -63,7 +63,7 @@ def test_failing_point_is_isolated_and_a_rerun_retries_only_it(tmp_path, toy_not
     grid = _grid(tmp_path, trace=str(trace), fail_flag=str(flag))
     out = tmp_path / "sweep"
 
-    manifest = run_sweep(grid, toy_notebook, out, jobs=2, quiet=True)
+    manifest = run_sweep(grid, toy_notebook, out, workers=2, quiet=True)
     points = manifest["points"]
     assert len(points) == 4
     status = {(p["params"]["a"], p["params"]["b"]): p["status"] for p in points.values()}
@@ -83,7 +83,7 @@ def test_failing_point_is_isolated_and_a_rerun_retries_only_it(tmp_path, toy_not
     assert len(_lines(trace)) == 4
 
     flag.unlink()  # "fix" the broken point, then rerun the very same sweep
-    again = run_sweep(grid, toy_notebook, out, jobs=2, quiet=True)["points"]
+    again = run_sweep(grid, toy_notebook, out, workers=2, quiet=True)["points"]
     assert {p["status"] for p in again.values()} == {"done"}
     assert again[failed_id]["attempts"] == 2
     assert again[failed_id]["started"] > points[failed_id]["finished"]
@@ -188,9 +188,9 @@ def test_submitit_local_executor_keeps_manifest_resume_and_shards(tmp_path, toy_
     out = tmp_path / "sweep"
     cluster = dict(executor="submitit", submitit_cluster="local", submitit_options={"timeout_min": 3}, quiet=True)
 
-    first = run_sweep(grid, toy_notebook, out, jobs=2, shard="0/2", **cluster)
+    first = run_sweep(grid, toy_notebook, out, workers=2, shard="0/2", **cluster)
     assert first["summary"] == {"done": 2}
-    second = run_sweep(grid, toy_notebook, out, jobs=2, shard="1/2", **cluster)
+    second = run_sweep(grid, toy_notebook, out, workers=2, shard="1/2", **cluster)
     assert second["summary"] == {"done": 1, "failed": 1}
     points = second["points"]
     assert len(points) == 4 and len(_lines(trace)) == 4, "two shards cover the grid once"
@@ -202,7 +202,7 @@ def test_submitit_local_executor_keeps_manifest_resume_and_shards(tmp_path, toy_
             assert p["metrics"]["gpus"] == "0", "one GPU per point"
 
     flag.unlink()
-    again = run_sweep(grid, toy_notebook, out, jobs=2, **cluster)["points"]
+    again = run_sweep(grid, toy_notebook, out, workers=2, **cluster)["points"]
     assert {p["status"] for p in again.values()} == {"done"} and again[failed]["attempts"] == 2
     assert _lines(trace)[4:] == ["2 y"], "only the failed point runs again"
 
@@ -222,7 +222,7 @@ def test_cli_sweep_hands_points_to_submitit(tmp_path, toy_notebook, capsys):
 
     grid = _grid(tmp_path, trace=str(tmp_path / "trace.txt"))
     out = tmp_path / "sweep"
-    assert cli.main(["sweep", str(grid), "--notebook", str(toy_notebook), "--out", str(out), "--jobs", "2",
+    assert cli.main(["sweep", str(grid), "--notebook", str(toy_notebook), "--out", str(out), "--workers", "2",
                      "--executor", "submitit", "--cluster", "local", "--submitit", "timeout_min=3"]) == 0
     points = read_manifest(out)["points"]
     assert len(points) == 4 and all(p["status"] == "done" and p["job_id"] for p in points.values())
