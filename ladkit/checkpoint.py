@@ -69,6 +69,8 @@ def set_rng_state(state: dict, noise_generator: torch.Generator | None = None) -
 def load_weights(model: nn.Module, state_dict: dict, source: str = "checkpoint") -> None:
     """Load weights, widening a first conv that has fewer input channels than the model
     (e.g. a trained RGB baseline starting a LAD teacher): the extra channels get zero weights."""
+    from .models.layers import pad_input_channels
+
     own = model.state_dict()
     adapted = {}
     for key, value in state_dict.items():
@@ -76,9 +78,7 @@ def load_weights(model: nn.Module, state_dict: dict, source: str = "checkpoint")
         if (target is not None and value.dim() == 4 and target.dim() == 4
                 and value.shape[1] < target.shape[1] and value.shape[0] == target.shape[0]
                 and value.shape[2:] == target.shape[2:]):
-            wide = torch.zeros_like(target)
-            wide[:, : value.shape[1]] = value
-            value = wide
+            value = pad_input_channels(value, target.shape[1]).to(target.dtype)
         if target is not None and value.shape != target.shape:  # load_state_dict's own message is a page long
             raise ValueError(f"{source} does not fit the model: {key} has shape {tuple(value.shape)}, the model "
                              f"{tuple(target.shape)} (another class count, backbone or width?)")

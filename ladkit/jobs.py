@@ -14,7 +14,7 @@ from .checkpoint import load_weights
 from .constants import KD_KINDS
 from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
 from .losses import cwd_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
-from .models import build_model, first_conv_of
+from .models import build_model, patch_first_conv
 from .noising import label_channels, with_label
 from .runs import LabelFeed, ModelMeta, read_model_checkpoint
 
@@ -37,8 +37,8 @@ def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
     pretrained = "imagenet" if cfg.init == "imagenet" else None
     model = build_model(cfg.model, num_classes, in_channels=in_channels, backbone=cfg.backbone,
                         aux=cfg.aux, pretrained_backbone=pretrained)
-    if cfg.init == "scratch" and in_channels > 3:
-        scale_extra_input_weights(model, cfg.seed)
+    if cfg.init == "scratch" and in_channels > 3:  # zeros behind the first BatchNorm would leave the label unread
+        patch_first_conv(model, in_channels, init="random", seed=cfg.seed)
     if cfg.init not in ("scratch", "imagenet"):
         # a plain state_dict as init is taken to hold this job's own architecture
         ckpt = read_model_checkpoint(cfg.init, cfg.model, cfg.backbone, num_classes, what="init checkpoint")
@@ -53,22 +53,6 @@ def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
             if isinstance(layer, nn.modules.dropout._DropoutNd):
                 layer.p = 0.0
     return model
-
-
-def scale_extra_input_weights(model: nn.Module, seed: int) -> None:
-    """From scratch, give the label channel(s) random first-conv weights like the RGB ones.
-
-    Zero weights (what widening gives) keep a *pretrained* RGB network unchanged; from scratch
-    they only slow the teacher down: behind the first BatchNorm a near-zero contribution stays
-    near zero for many steps, so the teacher learns to read its label late (measured: no gain
-    over the image alone after 60 steps with zeros). A private generator keeps the seed's
-    stream for the rest of the model unchanged."""
-    conv = first_conv_of(model)  # built-in or external (ladkit.models.register_external_model)
-    gen = torch.Generator().manual_seed(seed + 4049)
-    with torch.no_grad():
-        rgb = conv.weight[:, :3]
-        extra = torch.randn(conv.weight[:, 3:].shape, generator=gen) * rgb.std()
-        conv.weight[:, 3:] = extra.to(conv.weight)
 
 
 @trains(BaselineConfig)

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import load_checkpoint, load_weights, plain_state_dict
-from .models import build_model
+from .models import build_model, find_first_conv
 from .noising import check_label_mode, with_label
 
 # What a LAD teacher is fed when nothing says otherwise: the fixed codes a student's teacher gets
@@ -145,8 +145,8 @@ def require_weights(ckpt, path, what: str = "checkpoint") -> dict:
 
 def _input_channels(state: dict, model: str, backbone: str, num_classes: int) -> int:
     """The image + label channels a state_dict's first conv takes (3 when it is not there)."""
-    probe = build_model(model, num_classes, backbone=backbone, aux=False)
-    weight = state.get(f"backbone.{probe.backbone.first_conv_name}.weight")
+    name, _ = find_first_conv(build_model(model, num_classes, backbone=backbone, aux=False))
+    weight = state.get(f"{name}.weight")
     return int(weight.shape[1]) if weight is not None and weight.dim() == 4 else 3
 
 

@@ -8,8 +8,8 @@ from torchvision.models.segmentation import deeplabv3_resnet50
 from ladkit.config import DistillConfig, EvalConfig, TeacherConfig
 from ladkit.engine import train
 from ladkit.evaluate import evaluate_checkpoint
-from ladkit.models import (build_model, first_conv_of, label_assisted, list_backbones, list_models,
-                           register_external_model, widen_input)
+from ladkit.models import (build_model, find_first_conv, label_assisted, list_backbones, list_models,
+                           patch_first_conv, register_external_model)
 from ladkit.models.registry import unregister_model
 
 from fixtures_data import make_learnable_voc
@@ -48,32 +48,38 @@ def test_zero_widened_model_computes_what_the_rgb_model_did():
         before = rgb(image)["out"]
         teacher = label_assisted(rgb, 1, init="zero").eval()
         after = teacher(torch.cat([image, torch.randn(1, 1, 40, 40)], 1))
-    assert first_conv_of(teacher).in_channels == 4 and teacher.in_channels == 4
-    assert torch.equal(first_conv_of(teacher).weight[:, :3], reference["backbone.conv1.weight"])
+    assert find_first_conv(teacher)[1].in_channels == 4 and teacher.in_channels == 4
+    assert torch.equal(find_first_conv(teacher)[1].weight[:, :3], reference["backbone.conv1.weight"])
     torch.testing.assert_close(after["out"], before)
     assert after["out_low"].shape[-2:] == (5, 5) and "aux" not in after  # built without aux_loss
 
 
 def test_random_init_gives_the_label_weights_the_rgb_spread():
     model = deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=5)
-    conv = widen_input(model, 2, init="random", seed=3)
+    conv = patch_first_conv(model, 5, init="random", seed=3)
     rgb, extra = conv.weight.detach()[:, :3], conv.weight.detach()[:, 3:]
     assert extra.shape[1] == 2 and extra.abs().min() > 0
     assert 0.7 < float(extra.std() / rgb.std()) < 1.3
     with pytest.raises(ValueError, match="init must be"):
-        widen_input(deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=5), 1, init="ones")
+        patch_first_conv(deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=5), 4, init="ones")
 
 
 def test_a_model_without_an_rgb_conv_is_refused_by_name():
-    with pytest.raises(ValueError, match="Linear.*no ungrouped 3-channel"):
+    with pytest.raises(ValueError, match="Linear has no ungrouped nn.Conv2d"):
         label_assisted(torch.nn.Linear(3, 3), 1, num_classes=3)
 
 
 @pytest.mark.parametrize("name", list_models())  # at collection: the built-in registry
-def test_first_conv_of_a_built_in_model_is_its_backbone_stem(name):
-    """The scratch init of the label weights finds the same conv in every model."""
-    model = build_model(name, 4, in_channels=4, backbone=list_backbones(name)[0], aux=False)
-    assert first_conv_of(model) is model.backbone.first_conv
+def test_the_first_conv_found_is_the_one_that_sees_the_input(name):
+    """Widening and the scratch init of the label weights find the conv the image goes into."""
+    model = build_model(name, 4, in_channels=4, backbone=list_backbones(name)[0], aux=False).eval()
+    seen = []
+    _, conv = find_first_conv(model)
+    conv.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    x = torch.randn(1, 4, 32, 32)
+    with torch.no_grad():
+        model(x)
+    assert len(seen) == 1 and seen[0] is x and conv.in_channels == 4
 
 
 def test_torchvision_model_trains_as_lad_teacher_and_teaches_a_student(tmp_path):

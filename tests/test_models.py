@@ -16,7 +16,7 @@ from ladkit.models import (
     count_parameters,
     list_backbones,
     list_models,
-    widen_first_conv,
+    patch_first_conv,
 )
 
 NUM_CLASSES = 5
@@ -143,23 +143,26 @@ def test_resnet18_layers_are_dilated():
     assert bb.layer4[1].conv2.dilation == (4, 4) and bb.layer4[0].conv1.dilation == (2, 2)
 
 
-def test_widen_first_conv_unit():
-    conv = nn.Conv2d(3, 8, 3, padding=1, bias=True)
-    wide = widen_first_conv(conv, 5)
-    assert wide.in_channels == 5 and wide.padding == conv.padding and wide.stride == conv.stride
+def test_patch_first_conv_unit():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=True), nn.ReLU())
+    conv = model[0]
+    wide = patch_first_conv(model, 5)
+    assert model[0] is wide and wide.in_channels == 5 and wide.padding == conv.padding and wide.stride == conv.stride
     torch.testing.assert_close(wide.weight[:, :3], conv.weight)
     assert wide.weight[:, 3:].abs().sum() == 0
     torch.testing.assert_close(wide.bias, conv.bias)
-    assert widen_first_conv(conv, 3) is conv
-    with pytest.raises(ValueError):
-        widen_first_conv(conv, 2)
+    assert patch_first_conv(model, 5) is wide  # already that wide: unchanged
+    redrawn = patch_first_conv(model, 5, init="random", seed=1)
+    assert redrawn.weight[:, 3:].abs().min() > 0 and torch.equal(redrawn.weight[:, :3], conv.weight)
+    with pytest.raises(ValueError, match="cannot narrow"):
+        patch_first_conv(model, 2)
 
 
 @pytest.mark.parametrize("name,backbone", [("deeplabv3", "resnet18"), ("deeplabv3", "mobilenetv2"), ("stdc", "stdc1")])
 def test_widened_model_ignores_extra_channel_at_init(name, backbone):
     rgb = build_model(name, NUM_CLASSES, backbone=backbone).eval()
     wide = copy.deepcopy(rgb)
-    wide.backbone.widen_input(4)
+    patch_first_conv(wide, 4)
     assert wide.in_channels == 4
     x = torch.randn(2, 3, 32, 32)
     extra = 10 * torch.randn(2, 1, 32, 32)
@@ -316,3 +319,19 @@ def test_atrous_branch_past_the_map_is_its_centre_tap():
         with torch.no_grad():
             for branch in aspp.branches:
                 assert torch.allclose(_atrous(branch, x), branch(x), atol=1e-6), size
+
+
+@pytest.mark.parametrize("name", ["pspnet", "deeplabv3", "ocrnet"])
+def test_head_width_is_a_constructor_argument_with_a_per_backbone_default(name):
+    from ladkit.models.segmentor import HEAD_CHANNELS
+
+    def widths(model):
+        return sorted({m.out_channels for m in model.head.modules() if isinstance(m, nn.Conv2d)})
+
+    for backbone in list_backbones(name):  # no default wider than the backbone's output
+        assert HEAD_CHANNELS[name][backbone] <= max(512, build_backbone(backbone).out_channels)
+    default = build_model(name, NUM_CLASSES, backbone="resnet18_quarter", aux=False)
+    narrow = build_model(name, NUM_CLASSES, backbone="resnet18_quarter", aux=False, head_channels=32)
+    assert HEAD_CHANNELS[name]["resnet18_quarter"] in widths(default) and 32 in widths(narrow)
+    assert 128 not in widths(narrow)
+    assert narrow.eval()(torch.randn(1, 3, 32, 32))["out"].shape == (1, NUM_CLASSES, 32, 32)

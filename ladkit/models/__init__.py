@@ -9,8 +9,8 @@ from . import backbones as _backbones  # noqa: F401  (registers resnet*/mobilene
 from . import segmentor as _segmentor  # noqa: F401  (registers the five models)
 from . import stdc as _stdc  # noqa: F401  (registers stdc1/stdc2)
 from .backbones import Backbone
-from .external import LogitsAsDict, first_conv_of, label_assisted, register_external_model, widen_input
-from .layers import widen_first_conv
+from .external import LogitsAsDict, label_assisted, register_external_model
+from .layers import find_first_conv, patch_first_conv
 from .pretrained import PretrainedWeightsMissingWarning, load_pretrained
 from .registry import build_backbone, build_model, list_backbones, list_models, register_backbone, register_model
 from .segmentor import SegmentationModel, count_parameters
@@ -23,14 +23,13 @@ __all__ = [
     "build_backbone",
     "build_model",
     "count_parameters",
-    "first_conv_of",
+    "find_first_conv",
     "label_assisted",
     "list_backbones",
     "list_models",
     "load_pretrained",
+    "patch_first_conv",
     "register_backbone",
     "register_external_model",
     "register_model",
-    "widen_first_conv",
-    "widen_input",
 ]

@@ -12,14 +12,13 @@ from torchvision import models as tvm
 from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.models.resnet import BasicBlock
 
-from .layers import widen_first_conv
+from .layers import find_first_conv
 from .registry import register_backbone
 
 
 class Backbone(nn.Module):
-    """Base class: knows its input conv (for widening) and its ImageNet checkpoint files."""
+    """Base class: knows its input conv (the first ungrouped conv) and its ImageNet checkpoint files."""
 
-    first_conv_name: str = ""  # dotted path of the conv that sees the image
     pretrained_urls: tuple[str, ...] = ()  # URLs or bare file names; only the names are used
     pretrained_ignore: tuple[str, ...] = ()  # checkpoint key prefixes we do not keep (classifier)
     out_channels: int
@@ -27,17 +26,11 @@ class Backbone(nn.Module):
 
     @property
     def first_conv(self) -> nn.Conv2d:
-        return self.get_submodule(self.first_conv_name)
+        return find_first_conv(self)[1]
 
     @property
     def in_channels(self) -> int:
         return self.first_conv.in_channels
-
-    def widen_input(self, in_channels: int) -> None:
-        """Replace the input conv by a widened copy (extra channels' weights are zero)."""
-        parent_name, _, attr = self.first_conv_name.rpartition(".")
-        parent = self.get_submodule(parent_name) if parent_name else self
-        setattr(parent, attr, widen_first_conv(self.first_conv, in_channels))
 
 
 def _set_dilation(conv: nn.Conv2d, dilation: int) -> None:
@@ -87,7 +80,6 @@ class NarrowResNet(tvm.ResNet):
 
 
 class ResNetBackbone(Backbone):
-    first_conv_name = "conv1"
     pretrained_ignore = ("fc.",)
 
     def __init__(self, resnet: tvm.ResNet, weights_enum=()):
@@ -113,7 +105,6 @@ class MobileNetV2Backbone(Backbone):
     and dropped). Blocks 7-13 dilated by 2 and 14-17 by 4 (mmseg's OS8 setting); aux = block 13
     output (96 ch), out = block 17 output (320 ch)."""
 
-    first_conv_name = "features.0.0"
     pretrained_ignore = ("features.18.", "classifier.")
     aux_channels = 96
     out_channels = 320

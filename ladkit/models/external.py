@@ -17,37 +17,10 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .layers import resize, widen_first_conv
+from .layers import find_first_conv, patch_first_conv, resize
 from .registry import list_models, register_model, unregister_model
 
 _EXTERNAL: set[str] = set()  # names registered here, which a later registration may replace
-
-
-def first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d]:
-    """(parent module, attribute name, conv) of the first RGB convolution, in registration order."""
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d) and module.in_channels == 3 and module.groups == 1:
-            parent_name, _, attr = name.rpartition(".")
-            return (model.get_submodule(parent_name) if parent_name else model), attr, module
-    raise ValueError(f"{type(model).__name__} has no ungrouped 3-channel nn.Conv2d to widen for the label input")
-
-
-def widen_input(model: nn.Module, label_channels: int, init: str = "zero", seed: int = 0) -> nn.Conv2d:
-    """Give ``model``'s first conv ``label_channels`` more inputs, in place. ``init="zero"``: the
-    extra weights are zero, so a pretrained network computes exactly what it did; ``"random"``:
-    random weights as spread as the RGB ones (from scratch, zeros behind the first BatchNorm keep
-    the label unread for many steps). Returns the widened conv."""
-    if init not in ("zero", "random"):
-        raise ValueError(f"init must be 'zero' (pretrained) or 'random' (from scratch), got {init!r}")
-    parent, attr, conv = first_conv(model)
-    wide = widen_first_conv(conv, 3 + label_channels)
-    if init == "random" and label_channels:
-        gen = torch.Generator().manual_seed(seed + 4049)
-        with torch.no_grad():
-            extra = torch.randn(wide.weight[:, 3:].shape, generator=gen) * wide.weight[:, :3].std()
-            wide.weight[:, 3:] = extra.to(wide.weight)
-    setattr(parent, attr, wide)
-    return wide
 
 
 class LogitsAsDict(nn.Module):
@@ -63,7 +36,7 @@ class LogitsAsDict(nn.Module):
 
     @property
     def in_channels(self) -> int:
-        return first_conv_of(self.model).in_channels
+        return find_first_conv(self.model)[1].in_channels
 
     def forward(self, x):
         size = x.shape[-2:]
@@ -76,23 +49,16 @@ class LogitsAsDict(nn.Module):
         return result
 
 
-def first_conv_of(model: nn.Module) -> nn.Conv2d:
-    """The input convolution of a model (built-in, wrapped external, or widened already)."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d) and module.groups == 1:
-            return module
-    raise ValueError(f"{type(model).__name__} has no nn.Conv2d")
-
-
 def label_assisted(model: nn.Module, label_channels: int, *, num_classes: int | None = None,
                    init: str = "zero", seed: int = 0, aux: bool = True) -> LogitsAsDict:
     """Turn any segmentation ``nn.Module`` on RGB images into a label-assisted teacher: its first
-    conv takes ``3 + label_channels`` inputs (``widen_input``) and it returns ladkit's output dict.
+    conv takes ``3 + label_channels`` inputs (``patch_first_conv``: zero weights for a pretrained
+    model, ``init="random"`` from scratch) and it returns ladkit's output dict.
     ``label_channels=0`` only adapts the output (a baseline or a student of the same model)."""
     if num_classes is None:
         num_classes = getattr(model, "num_classes", None) or _guess_classes(model)
     if label_channels:
-        widen_input(model, label_channels, init=init, seed=seed)
+        patch_first_conv(model, 3 + label_channels, init=init, seed=seed)
     return LogitsAsDict(model, num_classes, aux)
 
 

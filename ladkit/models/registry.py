@@ -72,13 +72,14 @@ def _model_entry(name: str) -> ModelEntry:
 def build_backbone(name: str, in_channels: int = 3, pretrained=None) -> nn.Module:
     """Build a backbone, load ``pretrained`` into its RGB stem, then widen the stem to
     ``in_channels`` (order matters: checkpoints are 3-channel)."""
+    from .layers import patch_first_conv
     from .pretrained import load_pretrained  # local import: pretrained imports nothing of ours
 
     if name not in _BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; valid backbones: {', '.join(list_backbones())}")
     backbone = _BACKBONES[name]()
     load_pretrained(backbone, pretrained)
-    backbone.widen_input(in_channels)
+    patch_first_conv(backbone, in_channels)
     return backbone
 
 
@@ -89,8 +90,10 @@ def build_model(
     backbone: str | None = None,
     aux: bool = True,
     pretrained_backbone: str | None = None,
+    **options,
 ) -> nn.Module:
-    """Build a segmentation model by name.
+    """Build a segmentation model by name; ``options``: the model's own constructor arguments
+    (e.g. ``head_channels`` of pspnet, deeplabv3, ocrnet).
 
     ``backbone=None`` picks the model's default ("resnet18" for fcn/pspnet/deeplabv3/ocrnet,
     "stdc1" for stdc). ``pretrained_backbone``: None (random init), a path to a local
@@ -114,4 +117,5 @@ def build_model(
         backbone=backbone,
         aux=aux,
         pretrained_backbone=pretrained_backbone,
+        **options,
     )

@@ -80,6 +80,20 @@ def _fcn_aux(body, num_classes, aux):
 # the LAD release (CIRKD) where it has the model and mmseg otherwise.
 
 
+# The head widths (each model's ``head_channels`` default) per backbone: the release's on
+# ResNet-18/101 (PSPNet 128 / 256 after the pyramid, DeepLabV3 a 512-channel ASPP), torchvision's
+# 256-channel ASPP on MobileNetV2, mmseg's OCRNet 512 (256 key channels) on the 2048-channel
+# ResNets and 256 below; at the CPU tutorial widths no head is wider than its backbone's output.
+HEAD_CHANNELS = {
+    "pspnet": {"resnet18": 128, "resnet50": 256, "resnet101": 256, "resnet18_half": 128, "resnet18_quarter": 128,
+               "mobilenetv2": 128},
+    "deeplabv3": {"resnet18": 512, "resnet50": 512, "resnet101": 512, "resnet18_half": 256, "resnet18_quarter": 128,
+                  "mobilenetv2": 256},
+    "ocrnet": {"resnet18": 256, "resnet50": 512, "resnet101": 512, "resnet18_half": 256, "resnet18_quarter": 128,
+               "mobilenetv2": 256},
+}
+
+
 @register_model(backbones=DILATED_BACKBONES, default_backbone="resnet18")
 def fcn(num_classes, in_channels, backbone, aux, pretrained_backbone):
     body = build_backbone(backbone, in_channels, pretrained_backbone)
@@ -88,29 +102,26 @@ def fcn(num_classes, in_channels, backbone, aux, pretrained_backbone):
 
 
 @register_model(backbones=DILATED_BACKBONES, default_backbone="resnet18")
-def pspnet(num_classes, in_channels, backbone, aux, pretrained_backbone):
+def pspnet(num_classes, in_channels, backbone, aux, pretrained_backbone, head_channels: int | None = None):
+    """``head_channels``: the width after the pyramid pooling (default: HEAD_CHANNELS)."""
     body = build_backbone(backbone, in_channels, pretrained_backbone)
-    # release: 128 channels after the pyramid on resnet18, 256 on resnet101
-    head = PSPHead(body.out_channels, num_classes, channels=256 if body.out_channels >= 2048 else 128)
+    head = PSPHead(body.out_channels, num_classes, channels=head_channels or HEAD_CHANNELS["pspnet"][backbone])
     return SegmentationModel(body, head, _fcn_aux(body, num_classes, aux), num_classes, aux)
 
 
 @register_model(backbones=DILATED_BACKBONES, default_backbone="resnet18")
-def deeplabv3(num_classes, in_channels, backbone, aux, pretrained_backbone):
+def deeplabv3(num_classes, in_channels, backbone, aux, pretrained_backbone, head_channels: int | None = None):
+    """``head_channels``: the ASPP width (default: HEAD_CHANNELS)."""
     body = build_backbone(backbone, in_channels, pretrained_backbone)
-    # release: 512-channel ASPP on resnet18 and resnet101; torchvision's 256 on mobilenetv2
-    # narrower still (the CPU tutorial scale): as wide as the backbone's output
-    head = DeepLabHead(body.out_channels, num_classes, channels=min(512 if body.out_channels >= 512 else 256,
-                                                                    body.out_channels))
+    head = DeepLabHead(body.out_channels, num_classes, channels=head_channels or HEAD_CHANNELS["deeplabv3"][backbone])
     return SegmentationModel(body, head, _fcn_aux(body, num_classes, aux), num_classes, aux)
 
 
 @register_model(backbones=DILATED_BACKBONES, default_backbone="resnet18")
-def ocrnet(num_classes, in_channels, backbone, aux, pretrained_backbone):
+def ocrnet(num_classes, in_channels, backbone, aux, pretrained_backbone, head_channels: int | None = None):
+    """``head_channels``: the object-context width, its keys half of it (default: HEAD_CHANNELS)."""
     body = build_backbone(backbone, in_channels, pretrained_backbone)
-    # mmseg OCRNet-R50: 512 channels, 256 key channels; halved on narrow backbones
-    wide = body.out_channels >= 2048
-    channels = 512 if wide else min(256, body.out_channels)
+    channels = head_channels or HEAD_CHANNELS["ocrnet"][backbone]
     head = OCRHead(body.out_channels, num_classes, channels=channels, key_channels=channels // 2)
     regions = _fcn_aux(body, num_classes, aux=True)  # soft object regions: needed even if aux=False
     return OCRNet(body, head, regions, num_classes, aux)

@@ -75,7 +75,6 @@ class STDCNet(Backbone):
     """STDC1 (layers 2,2,2) / STDC2 (4,5,3). Returns features at 1/8 (256 ch), 1/16 (512) and
     1/32 (1024). The release's classifier (conv_last, fc, ...) is not built."""
 
-    first_conv_name = "features.0.conv"
     pretrained_ignore = ("x2.", "x4.", "x8.", "x16.", "x32.", "conv_last.", "gap.", "fc.", "bn.", "linear.")
     aux_channels = 512
     out_channels = 1024
