@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# Lets `python data_scripts/prepare_x.py` import ladkit from a plain checkout (not pip-installed).
-if str(REPO_ROOT) not in sys.path:
-    sys.path.append(str(REPO_ROOT))
+
+
+def require_ladkit() -> None:
+    """The label writers come from ladkit: without it installed, one line saying how to get it
+    (no sys.path edits: the installed package is the one the scripts use)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ladkit") is None:
+        raise SystemExit("ladkit is not installed in this Python: run `make` in the checkout (or pip install -e .), "
+                         "then rerun the script with .venv/bin/python")
 
 CHUNK_BYTES = 1 << 20
 PROGRESS_EVERY_S = 5.0

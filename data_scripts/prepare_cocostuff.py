@@ -50,6 +50,7 @@ def mat_to_png(mat_path: Path, png_path: Path) -> None:
     label = np.asarray(_fetch.load_mat(mat_path)["S"])
     if label.max(initial=0) > MAX_RAW_ID:
         raise PrepareError(f"{mat_path} has label id {label.max()} > {MAX_RAW_ID}")
+    _fetch.require_ladkit()
     from ladkit.data.reading import save_label_png  # imported late: --help should not wait for torch
 
     save_label_png(label, png_path)

@@ -78,12 +78,14 @@ def write_aug_label(image_id: str, voc_dir: Path, sbd_dir: Path, palette: list[i
     label = sbd_label(sbd_dir / "cls" / f"{image_id}.mat")
     if label.max(initial=0) > 20 and label.max(initial=0) != 255:
         raise PrepareError(f"{sbd_dir / 'cls' / (image_id + '.mat')} has class {label.max()} > 20")
+    _fetch.require_ladkit()
     from ladkit.data.reading import save_label_png  # imported late: --help should not wait for torch
 
     save_label_png(label, target, palette)
 
 
 def prepare_sbd(args, voc_dir: Path) -> None:
+    _fetch.require_ladkit()
     from ladkit.data.reading import label_palette  # imported late: --help should not wait for torch
     from ladkit.data.voc import VOC_INFO
 

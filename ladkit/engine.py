@@ -34,13 +34,12 @@ class NonFiniteLossError(RuntimeError):
 
 # ---------------------------------------------------------------- optimisation
 
-class PolyLR(torch.optim.lr_scheduler.PolynomialLR):
-    """torch's PolynomialLR (the release's poly schedule, per iteration), each step from its closed
-    form ``base_lr * (1 - it / total) ** power``: the recursive update drifts in the last bits,
-    and the closed form keeps every run byte-identical to the schedule the frozen study ran."""
-
-    def get_lr(self):
-        return self._get_closed_form_lr()
+def poly_schedule(optimizer, total_iters: int, power: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """The release's poly schedule, per iteration: ``base_lr * (1 - it / total) ** power``, each
+    step from this closed form (torch's PolynomialLR updates recursively and drifts in the last
+    bits; the closed form keeps every run byte-identical to the schedule the frozen study ran)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda it: (1.0 - min(total_iters, it) / total_iters) ** power)
 
 
 def build_optimizer(cfg, model) -> torch.optim.Optimizer:
@@ -82,7 +81,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model)
-    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
+    schedule = poly_schedule(optimizer, cfg.iters, cfg.poly_power)
     start, best = 0, -1.0
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
 
@@ -93,9 +92,11 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
         optimizer.load_state_dict(ckpt["optimizer"])
         set_rng_state(ckpt["rng"], noise_gen)
         start, best = ckpt["iteration"], ckpt["best_miou"]
-        schedule.last_epoch = start  # the closed form needs nothing else (older checkpoints hold no schedule)
-        for group, lr in zip(optimizer.param_groups, schedule.get_lr()):
-            group["lr"] = lr
+        # the optimizer's state holds each group's next lr; the schedule its step count
+        # (a checkpoint from before it was saved: the closed form needs nothing but the count)
+        schedule.load_state_dict(ckpt.get("schedule") or {
+            "last_epoch": start, "_step_count": start + 1, "lr_lambdas": [None] * len(optimizer.param_groups),
+            "_last_lr": [group["lr"] for group in optimizer.param_groups]})
     log = None
 
     def start_folder():
@@ -131,7 +132,7 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
         state = {"model": model.state_dict(), "config": to_dict(cfg), "model_meta": job.meta.as_dict(),
                  "iteration": it, "best_miou": best, "metrics": metrics, "world_size": world}
         if resumable:  # best.pt is for evaluation and distillation only: no momentum buffers (half the size)
-            state.update(optimizer=optimizer.state_dict(), rng=rng_state(noise_gen))
+            state.update(optimizer=optimizer.state_dict(), schedule=schedule.state_dict(), rng=rng_state(noise_gen))
         save_checkpoint(state, path)
 
     def validate_and_keep(it):

@@ -22,6 +22,7 @@ finished runs and resumes interrupted ones, so a study can be stopped and contin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import multiprocessing
@@ -394,7 +395,8 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
     key = lambda run: (run.cfg.seed, run.name)  # noqa: E731
     pending, done, rows, t0 = list(runs), set(), [], time.perf_counter()
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch's thread pools
-    pool = ProcessPoolExecutor(cfg.workers, mp_context=ctx)
+    started = ctx.SimpleQueue()  # each worker's pid, so an interruption can end them
+    pool = ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_report_pid, initargs=(started,))
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the workers as Ctrl-C does
     try:
         running = {}
@@ -414,14 +416,19 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
     except BaseException:
         # An error or Ctrl-C: stop the workers too (they would train on, orphaned); each run
         # resumes from its last checkpoint when the study is run again.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
+        while not started.empty():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(started.get(), signal.SIGTERM)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
     pool.shutdown()
     return rows
+
+
+def _report_pid(queue) -> None:
+    queue.put(os.getpid())
 
 
 def _interrupt(signum, frame):

@@ -18,7 +18,7 @@ import torch
 from ladkit.checkpoint import load_checkpoint
 from ladkit.config import TeacherConfig, config_class
 from ladkit.data.synthetic import make_synthetic
-from ladkit.engine import PolyLR, build_optimizer, train, train_step
+from ladkit.engine import build_optimizer, poly_schedule, train, train_step
 from ladkit.runlog import read_log
 from ladkit.jobs import build_job
 
@@ -134,7 +134,7 @@ def engine_step(job, optimizer, cfg, images, labels, it: int = 0) -> None:
     purpose and are not here); fp16's GradScaler.step syncs by design (it reads found_inf), so fp16
     is not here."""
     amp_dtype = {"none": None, "bf16": torch.bfloat16}[cfg.amp]
-    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
+    schedule = poly_schedule(optimizer, cfg.iters, cfg.poly_power)
     train_step(job, optimizer, schedule, torch.amp.GradScaler("cuda", enabled=False), images, labels, amp_dtype)
 
 

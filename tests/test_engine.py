@@ -1,6 +1,7 @@
 """The training loop: learning on tasks its budget learns, distillation, exact resume, determinism,
 non-finite losses, DDP (two gloo processes)."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -139,16 +140,35 @@ def test_ddp_validates_on_every_rank_and_counts_each_image_once(data_root, tmp_p
 
 
 def test_poly_schedule_is_the_closed_form_in_every_group():
-    """PolynomialLR stepped once per iteration gives base_lr * (1 - it / iters) ** power exactly,
+    """The poly schedule stepped once per iteration gives base_lr * (1 - it / iters) ** power exactly,
     the backbone at lr and the heads at head_lr_mult x lr."""
-    from ladkit.engine import PolyLR, build_optimizer
+    from ladkit.engine import build_optimizer, poly_schedule
     from ladkit.models import build_model
 
     cfg = BaselineConfig(lr=0.02, iters=7, poly_power=0.9, head_lr_mult=10.0, optimizer="sgd")
     optimizer = build_optimizer(cfg, build_model("fcn", 3, backbone="resnet18_quarter"))
-    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
+    schedule = poly_schedule(optimizer, cfg.iters, cfg.poly_power)
     for it in range(cfg.iters):
         assert [g["lr"] for g in optimizer.param_groups] == [
             base * (1 - it / cfg.iters) ** cfg.poly_power for base in (0.02, 0.02 * 10.0)], it
         optimizer.step()
         schedule.step()
+
+
+def test_a_checkpoint_from_before_the_schedule_was_saved_resumes_the_same(data_root, tmp_path):
+    """Resume reads the schedule's state_dict; an older last.pt (none saved) resumes to the same run."""
+    from ladkit.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = BaselineConfig(out_dir=str(tmp_path / "a"), data_root=data_root, model="fcn", iters=4, crop_size=48,
+                         batch_size=4, progress=False, log_every=1, val_every=0, ckpt_every=2)
+    whole = train(cfg)
+    part = dataclasses.replace(cfg, out_dir=str(tmp_path / "b"))
+    train(part, stop_after=2)
+    old = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert "schedule" in old
+    save_checkpoint({k: v for k, v in old.items() if k != "schedule"}, tmp_path / "b" / "last.pt")
+    resumed = train(part, resume=True)
+    assert resumed["final"]["miou"] == whole["final"]["miou"]
+    lrs = lambda run: [r["lr"] for r in map(json.loads, (tmp_path / run / "log.jsonl").read_text().splitlines())  # noqa: E731
+                       if r.get("kind") == "train"]
+    assert lrs("b") == lrs("a")

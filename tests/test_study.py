@@ -251,3 +251,36 @@ def test_map_table_and_its_heatmaps(tmp_path):
     assert lad.loc[(0.3, 0.2), "mean"] == pytest.approx(0.36 + 0.01 / 3)
     fig = plot_map(table, path=tmp_path / "map.png")
     assert len(fig.axes) == 4 and (tmp_path / "map.png").stat().st_size > 0  # two heatmaps and their colour bars
+
+
+def test_sigterm_to_a_study_ends_its_workers(tmp_path):
+    """`kill` of `ladkit study`: its worker processes end with it (none is left training,
+    orphaned), and it says how to go on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    data = tmp_path / "data"
+    make_synthetic(data, num_train=16, num_val=4, num_test=4, size=32)
+    study = tmp_path / "s.yaml"
+    study.write_text(yaml.safe_dump({
+        "out_dir": str(tmp_path / "out"), "seeds": [0, 1], "workers": 2, "arms": ["baseline"],
+        "common": {"data_root": str(data), "iters": 100000, "crop_size": 32, "batch_size": 4, "model": "fcn",
+                   "backbone": "resnet18_quarter", "val_every": 0, "ckpt_every": 100000, "log_every": 1}}))
+    proc = subprocess.Popen([sys.executable, "-m", "ladkit.cli", "study", str(study)], stderr=subprocess.PIPE,
+                            text=True, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    logs = [tmp_path / "out" / f"seed{s}" / "baseline" / "log.jsonl" for s in (0, 1)]
+    deadline = time.monotonic() + 180
+    while not all(p.exists() for p in logs) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert all(p.exists() for p in logs), "the workers never started training"
+    workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "ladkit: interrupted (rerun `ladkit study` with the same arguments" in err
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, [p.pid for p in alive]
