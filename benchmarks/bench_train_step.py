@@ -20,7 +20,7 @@ import torch
 
 from ladkit.checkpoint import save_checkpoint
 from ladkit.config import BaselineConfig, DistillConfig, TeacherConfig
-from ladkit.engine import PolyLR, train_step
+from ladkit.engine import poly_schedule, train_step
 from ladkit.jobs import build_job
 
 NUM_CLASSES = 21
@@ -42,7 +42,7 @@ def time_steps(job, images, labels, steps, amp_dtype=None, channels_last=False):
         model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    schedule = PolyLR(opt, total_iters=job.cfg.iters, power=job.cfg.poly_power)
+    schedule = poly_schedule(opt, job.cfg.iters, job.cfg.poly_power)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
 
     def step():  # the training loop's own step

@@ -339,7 +339,7 @@ def time_variant(variant: dict, spec: dict, images, labels) -> dict:
     import torch
 
     from ladkit.config import TeacherConfig
-    from ladkit.engine import PolyLR, train_step
+    from ladkit.engine import poly_schedule, train_step
     from ladkit.jobs import build_job
 
     device = images.device
@@ -353,7 +353,7 @@ def time_variant(variant: dict, spec: dict, images, labels) -> dict:
     if variant.get("compile"):
         job.module = torch.compile(job.module)
     optimizer = torch.optim.SGD(job.model.parameters(), lr=0.01, momentum=0.9)
-    schedule = PolyLR(optimizer, total_iters=cfg.iters, power=cfg.poly_power)
+    schedule = poly_schedule(optimizer, cfg.iters, cfg.poly_power)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 and fp32 need no loss scaling
     amp = {"bf16": torch.bfloat16, None: None}[variant["amp"]]
 
