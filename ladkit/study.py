@@ -545,14 +545,30 @@ def write_results(rows: pd.DataFrame, out: Path, comparisons=()) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m ladkit.study runs/study``: rewrite the tables and plot from a study's per_seed.csv."""
+    """``python -m ladkit.study runs/study``: rewrite the tables and plot from a study's
+    per_seed.csv; ``--map runs/map``: the map's table (map.csv) and heatmaps (map.png) from the
+    per_seed.csv of every point below that sweep folder."""
     import argparse
+
+    from .plots import plot_map
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("out_dir")
+    parser.add_argument("--map", action="store_true", help="out_dir is a map sweep's folder")
     args = parser.parse_args(argv)
-    rows = pd.read_csv(Path(args.out_dir) / "per_seed.csv")
-    print(write_results(rows, Path(args.out_dir)))
+    out = Path(args.out_dir)
+    if args.map:
+        table = map_table(out)
+        if table.empty:
+            raise SystemExit(f"no study point (per_seed.csv) below {out}; run the map's sweep first")
+        atomic_write(out / "map.csv", lambda tmp: table.drop(columns="point").to_csv(tmp, index=False))
+        plot_map(table, path=out / "map.png")
+        shown = table.assign(**{c: (100 * table[c]).round(1) for c in ("mean", "ci_low", "ci_high")})
+        print(shown.drop(columns="point").to_string(index=False))
+        print(f"written {out / 'map.csv'}, {out / 'map.png'}")
+        return 0
+    rows = pd.read_csv(out / "per_seed.csv")
+    print(write_results(rows, out))
     return 0
 
 

@@ -36,7 +36,7 @@ out_dir = "runs/ablations"
 point_notebook = ""           # empty: notebooks/runners/run_point.ipynb of this checkout
 workers = 2                   # points in parallel
 shard = "0/1"                 # i/n: this machine's slice of the grid
-map_dir = "runs/map"          # the "when does LAD help" sweep's output (see the last section)
+map_dir = "results/map"       # the "when does LAD help" map: the committed one, or your sweep's runs/map
 seeds = [0, 1]
 # one factor at a time (each varied alone, the others at the job's defaults)
 ablations = {
@@ -114,7 +114,9 @@ Markdown(summary_table(runs, by=by))
 #     ladkit sweep configs/map_grid.yaml --notebook notebooks/runners/run_study.ipynb --out runs/map --workers 1
 #
 # Below: LAD student − baseline and conventional student − baseline in every cell, paired by seed,
-# with the 95 % interval (from `map_dir`; nothing is drawn before the sweep has run).
+# with the 95 % interval, from `map_dir`: by default the committed map (`results/map/`, README
+# "Where LAD does not help"; `python -m ladkit.study runs/map --map` writes its table and figure
+# from a sweep's folder); after running the sweep yourself, `map_dir = "runs/map"`.
 
 # %%
 from ladkit.plots import plot_map

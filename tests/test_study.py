@@ -251,6 +251,13 @@ def test_map_table_and_its_heatmaps(tmp_path):
     assert lad.loc[(0.3, 0.2), "mean"] == pytest.approx(0.36 + 0.01 / 3)
     fig = plot_map(table, path=tmp_path / "map.png")
     assert len(fig.axes) == 4 and (tmp_path / "map.png").stat().st_size > 0  # two heatmaps and their colour bars
+    from ladkit.study import main
+
+    assert main([str(tmp_path), "--map"]) == 0  # the command the README gives for the committed map
+    written = pd.read_csv(tmp_path / "map.csv")
+    assert len(written) == 8 and (tmp_path / "map.png").exists() and "point" not in written
+    with pytest.raises(SystemExit, match="no study point"):
+        main([str(tmp_path / "empty"), "--map"])
 
 
 def test_sigterm_to_a_study_ends_its_workers(tmp_path):
