@@ -9,6 +9,7 @@ figure renders for given parameters either way.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 from dataclasses import dataclass
@@ -384,109 +385,122 @@ def figure_png(fig: Figure, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
-class ExplorerBox:
-    """Mixin for the explorer's box: a live front end shows the widgets; a headless run
-    (papermill, nbconvert) keeps the current figures as PNGs in the output instead."""
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
-        data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["image/png"] = base64.b64encode(self.image.value).decode()
-        return bundle
-
-
 def noise_explorer(dataset, teacher_ckpt=None, *, index: int = 0, noise_mode: str = "random",
                    noise_std: float = 0.03, noise_scale: float = 1.0, seed: int = 0, data_root=None,
                    split: str = "val", device="cpu", runs_dir="runs", noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0)):
     """Interactive ``render_noise_figure`` and ``noise_strip``: a teacher menu (the LAD teachers
     under ``runs_dir``, newest first), sliders for sample, noise std (0 = the clean label) and
     scale, a mode menu, a seed box and, for a random-code teacher, the dual-path view. Returns
-    the widget box; ``box.controls`` holds the controls, ``box.image`` / ``box.strip`` /
-    ``box.dual`` the rendered PNGs, ``box.info`` the last render's info, ``box.values()`` the
-    controls' values, ``box.teacher_model`` the loaded teacher (or None), ``box.save(folder)``
-    writes the current figures and their numbers."""
-    import ipywidgets as W
-
+    the widget box (a ``NoiseExplorer``, an ``ipywidgets.VBox``): ``box.controls`` holds the
+    controls, ``box.image`` / ``box.strip`` / ``box.dual`` the rendered PNGs, ``box.info`` the
+    last render's info, ``box.values()`` the controls' values, ``box.teacher_model`` the loaded
+    teacher (or None), ``box.save(folder)`` writes the current figures and their numbers."""
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, data_root or f"data/{dataset}", split)
-    teachers = [("none", "")] + find_teachers(runs_dir)
-    if teacher_ckpt and str(teacher_ckpt) not in [p for _, p in teachers]:
-        teachers.insert(1, (str(teacher_ckpt), str(teacher_ckpt)))
-    style = {"description_width": "initial"}
-    std = min(NOISE_STD_STEPS, key=lambda s: abs(s - float(noise_std)))
-    controls = {
-        "teacher": W.Dropdown(options=teachers, value=str(teacher_ckpt or ""), description="teacher", style=style,
-                              layout=W.Layout(width="560px")),
-        "index": W.IntSlider(value=index, min=0, max=len(dataset) - 1, description="sample",
-                             continuous_update=False, style=style),
-        "noise_mode": W.Dropdown(options=list(NOISE_MODES), value=noise_mode, description="noise mode",
-                                 style=style),
-        "noise_std": W.SelectionSlider(options=[(f"{s:g}", s) for s in NOISE_STD_STEPS], value=std,
-                                       description="noise std", continuous_update=False, style=style),
-        "noise_scale": W.FloatSlider(value=float(noise_scale), min=0.1, max=5.0, step=0.1, readout_format=".1f",
-                                     description="scale", continuous_update=False, style=style),
-        "seed": W.IntText(value=int(seed), description="seed", style=style, layout=W.Layout(width="140px")),
-        "dual_path": W.Checkbox(value=False, description="dual-path view (the two paths the consistency loss compares)",
-                                style=style, indent=False),
-    }
-    image, strip, dual = W.Image(format="png"), W.Image(format="png"), W.Image(format="png")
-    status = W.HTML()
-    box_class = type("NoiseExplorer", (ExplorerBox, W.VBox), {})
-    box = box_class([controls["teacher"], W.HBox([controls["index"], controls["noise_mode"]]),
-                     W.HBox([controls["noise_std"], controls["noise_scale"], controls["seed"]]), image, status,
-                     strip, controls["dual_path"], dual])
-    box.controls, box.image, box.strip, box.dual, box.info, box.levels = controls, image, strip, dual, {}, []
-    box.teacher_model = load_model(teacher_ckpt, device) if teacher_ckpt else None
-    figures = {}
+    return _explorer_class()(dataset, teacher_ckpt, index=index, noise_mode=noise_mode, noise_std=noise_std,
+                             noise_scale=noise_scale, seed=seed, device=device, runs_dir=runs_dir,
+                             noise_levels=noise_levels)
 
-    def values():
-        return {name: c.value for name, c in controls.items() if name not in ("teacher", "dual_path")}
 
-    def load_teacher(change):
-        box.teacher_model = load_model(change["new"], device) if change["new"] else None
-        update()
+@functools.cache
+def _explorer_class():
+    """The explorer's class, made once ipywidgets is imported (the rest of this module needs no
+    ipywidgets: the runner notebooks import it under the sweep extra alone)."""
+    import ipywidgets as W
 
-    def update(_change=None):
-        v = values()
-        figures["noise_figure"], info = render_noise_figure(dataset, teacher=box.teacher_model, **v)
-        figures["noise_strip"], box.levels = noise_strip(dataset, v["index"], noise_levels, v["noise_mode"],
-                                                         v["noise_scale"], v["seed"])
-        image.value, strip.value = figure_png(figures["noise_figure"]), figure_png(figures["noise_strip"])
-        figures.pop("dual_path", None)
-        teacher = box.teacher_model
-        if controls["dual_path"].value and teacher is not None and teacher.label_channels == 1:
-            figures["dual_path"], dual_info = dual_path_view(dataset, teacher, v["index"], v["noise_std"],
-                                                             v["noise_scale"], v["seed"])
-            info["dual_path"] = dual_info
-            dual.value = figure_png(figures["dual_path"])
-        dual.layout.display = None if "dual_path" in figures else "none"
-        box.info = info
-        sep = info["separability"]
-        text = ("label channel: clean (noise std 0)" if sep is None else
-                f"label channel: separability <b>{sep:.2g}</b> (code spread / noise std; above ~3 regions are easy "
-                "to tell apart, below ~1 mostly noise)")
-        if "teacher_miou" in info:
-            text += f" &nbsp; teacher mIoU on this sample: <b>{100 * info['teacher_miou']:.1f}%</b>"
-        if "teacher_error" in info:
-            text += f" &nbsp; <i>{info['teacher_error']}</i>"
-        if "dual_path" in info:
-            text += f" &nbsp; consistency distance between the paths: <b>{info['dual_path']['consistency']:.4f}</b>"
-        elif controls["dual_path"].value:
-            text += " &nbsp; <i>the dual-path view needs a random-code teacher: pick one above</i>"
-        status.value = text
+    class NoiseExplorer(W.VBox):
+        """The noise explorer: its controls re-render the figures they name. A live front end
+        shows the widgets; a headless run (papermill, nbconvert) keeps the current figure as a
+        PNG in the output instead."""
 
-    def save(folder) -> dict:
-        """The current figures as PNGs in ``folder`` and their numbers (returned)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, fig in figures.items():
-            fig.savefig(folder / f"{name}.png", dpi=100)
-        return {**box.info, "levels": box.levels, "teacher": controls["teacher"].value}
+        def __init__(self, dataset, teacher_ckpt, *, index, noise_mode, noise_std, noise_scale, seed, device,
+                     runs_dir, noise_levels):
+            teachers = [("none", "")] + find_teachers(runs_dir)
+            if teacher_ckpt and str(teacher_ckpt) not in [p for _, p in teachers]:
+                teachers.insert(1, (str(teacher_ckpt), str(teacher_ckpt)))
+            style = {"description_width": "initial"}
+            std = min(NOISE_STD_STEPS, key=lambda s: abs(s - float(noise_std)))
+            self.controls = controls = {
+                "teacher": W.Dropdown(options=teachers, value=str(teacher_ckpt or ""), description="teacher",
+                                      style=style, layout=W.Layout(width="560px")),
+                "index": W.IntSlider(value=index, min=0, max=len(dataset) - 1, description="sample",
+                                     continuous_update=False, style=style),
+                "noise_mode": W.Dropdown(options=list(NOISE_MODES), value=noise_mode, description="noise mode",
+                                         style=style),
+                "noise_std": W.SelectionSlider(options=[(f"{s:g}", s) for s in NOISE_STD_STEPS], value=std,
+                                               description="noise std", continuous_update=False, style=style),
+                "noise_scale": W.FloatSlider(value=float(noise_scale), min=0.1, max=5.0, step=0.1,
+                                             readout_format=".1f", description="scale", continuous_update=False,
+                                             style=style),
+                "seed": W.IntText(value=int(seed), description="seed", style=style, layout=W.Layout(width="140px")),
+                "dual_path": W.Checkbox(value=False, description="dual-path view (the two paths the consistency "
+                                        "loss compares)", style=style, indent=False),
+            }
+            self.image, self.strip, self.dual = W.Image(format="png"), W.Image(format="png"), W.Image(format="png")
+            self.status = W.HTML()
+            super().__init__([controls["teacher"], W.HBox([controls["index"], controls["noise_mode"]]),
+                              W.HBox([controls["noise_std"], controls["noise_scale"], controls["seed"]]), self.image,
+                              self.status, self.strip, controls["dual_path"], self.dual])
+            self.dataset, self.device, self.noise_levels = dataset, device, noise_levels
+            self.info, self.levels, self.figures = {}, [], {}
+            self.teacher_model = load_model(teacher_ckpt, device) if teacher_ckpt else None
+            controls["teacher"].observe(self._load_teacher, names="value")
+            for name, control in controls.items():
+                if name != "teacher":
+                    control.observe(self.update, names="value")
+            self.update()
 
-    controls["teacher"].observe(load_teacher, names="value")
-    for name, control in controls.items():
-        if name != "teacher":
-            control.observe(update, names="value")
-    box.update, box.save, box.values = update, save, values
-    update()
-    return box
+        def values(self) -> dict:
+            return {name: c.value for name, c in self.controls.items() if name not in ("teacher", "dual_path")}
+
+        def _load_teacher(self, change):
+            self.teacher_model = load_model(change["new"], self.device) if change["new"] else None
+            self.update()
+
+        def update(self, _change=None):
+            v, figures = self.values(), self.figures
+            figures["noise_figure"], info = render_noise_figure(self.dataset, teacher=self.teacher_model, **v)
+            figures["noise_strip"], self.levels = noise_strip(self.dataset, v["index"], self.noise_levels,
+                                                              v["noise_mode"], v["noise_scale"], v["seed"])
+            self.image.value, self.strip.value = figure_png(figures["noise_figure"]), figure_png(figures["noise_strip"])
+            figures.pop("dual_path", None)
+            teacher = self.teacher_model
+            if self.controls["dual_path"].value and teacher is not None and teacher.label_channels == 1:
+                figures["dual_path"], dual_info = dual_path_view(self.dataset, teacher, v["index"], v["noise_std"],
+                                                                 v["noise_scale"], v["seed"])
+                info["dual_path"] = dual_info
+                self.dual.value = figure_png(figures["dual_path"])
+            self.dual.layout.display = None if "dual_path" in figures else "none"
+            self.info = info
+            self.status.value = self._status_text(info)
+
+        def _status_text(self, info: dict) -> str:
+            sep = info["separability"]
+            text = ("label channel: clean (noise std 0)" if sep is None else
+                    f"label channel: separability <b>{sep:.2g}</b> (code spread / noise std; above ~3 regions are "
+                    "easy to tell apart, below ~1 mostly noise)")
+            if "teacher_miou" in info:
+                text += f" &nbsp; teacher mIoU on this sample: <b>{100 * info['teacher_miou']:.1f}%</b>"
+            if "teacher_error" in info:
+                text += f" &nbsp; <i>{info['teacher_error']}</i>"
+            if "dual_path" in info:
+                text += f" &nbsp; consistency distance between the paths: <b>{info['dual_path']['consistency']:.4f}</b>"
+            elif self.controls["dual_path"].value:
+                text += " &nbsp; <i>the dual-path view needs a random-code teacher: pick one above</i>"
+            return text
+
+        def save(self, folder) -> dict:
+            """The current figures as PNGs in ``folder`` and their numbers (returned)."""
+            folder = Path(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, fig in self.figures.items():
+                fig.savefig(folder / f"{name}.png", dpi=100)
+            return {**self.info, "levels": self.levels, "teacher": self.controls["teacher"].value}
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            data = bundle[0] if isinstance(bundle, tuple) else bundle
+            data["image/png"] = base64.b64encode(self.image.value).decode()
+            return bundle
+
+    return NoiseExplorer

@@ -99,3 +99,14 @@ def test_dual_path_view_shows_two_paths_and_their_distance(lab, tmp_path):
     assert box.dual.layout.display is None and "consistency distance" in box.children[4].value
     strip, levels = noise_strip(data, 0, (0.0, 0.3))
     assert levels[0]["separability"] is None and strip.axes[0].get_title().startswith("noise std 0")
+
+
+def test_the_explorer_is_a_vbox_of_its_own_class(lab):
+    import ipywidgets as W
+
+    root, data = lab
+    box = noise_explorer(data, index=0, runs_dir=root / "runs")
+    assert isinstance(box, W.VBox) and type(box).__name__ == "NoiseExplorer"
+    bundle = box._repr_mimebundle_()
+    data_part = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "image/png" in data_part  # a headless run keeps the figure
