@@ -1,6 +1,6 @@
 """The training loop: one plain loop for every job (baseline, LAD teacher, distillation).
 
-SGD or AdamW with poly LR (PolynomialLR) per iteration, JSON-lines and TensorBoard log, periodic
+SGD or AdamW with the poly LR schedule per iteration, JSON-lines and TensorBoard log, periodic
 validation, atomic ``best``/``last`` checkpoints, exact resume, CUDA AMP / channels_last /
 compile, and DDP under torchrun.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -67,158 +68,215 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     until the run has really started (data and model built, first batch read), and a finished
     run of another config there is refused unless ``overwrite``.
     """
-    rank, world, local_rank = init_distributed()
-    device = pick_device(cfg.device, local_rank)
-    out_dir = Path(cfg.out_dir)
-    if check_run_folder(out_dir, cfg, resume, overwrite) == "finished":
-        resume = True  # this config's finished run is there: reported as it is, never deleted
-    seed_everything(cfg.seed)
-    train_set, val_set = build_datasets(cfg)
-    info = train_set.info
-    noise_gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + rank)
-    job = build_job(cfg, info.num_classes, device, noise_gen)
-    model = job.model
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(cfg, model)
-    schedule = poly_schedule(optimizer, cfg.iters, cfg.poly_power)
-    start, best = 0, -1.0
-    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+    run = Trainer.build(cfg, resume, overwrite)
+    end = cfg.iters if stop_after is None else min(cfg.iters, run.start + stop_after)
+    it, metrics = train_loop(run, end)
+    if it >= cfg.iters and metrics is None:
+        # resumed a finished run: report what it ended with, or validate now if that validation never ended
+        metrics = load_checkpoint(run.last_path)["metrics"] if run.last_path.exists() else None
+        if metrics is None:
+            run.start_folder()
+            metrics = run.validate(it)
+    return run.finish(it, metrics)
 
-    if resume and not overwrite and last_path.exists():  # overwrite: start afresh whatever is there
-        ckpt = load_checkpoint(last_path)
-        _check_resumable(cfg, ckpt, last_path)
-        load_weights(model, ckpt["model"], source=str(last_path))
-        optimizer.load_state_dict(ckpt["optimizer"])
-        set_rng_state(ckpt["rng"], noise_gen)
-        start, best = ckpt["iteration"], ckpt["best_miou"]
-        # the optimizer's state holds each group's next lr; the schedule its step count
-        # (a checkpoint from before it was saved: the closed form needs nothing but the count)
-        schedule.load_state_dict(ckpt.get("schedule") or {
-            "last_epoch": start, "_step_count": start + 1, "lr_lambdas": [None] * len(optimizer.param_groups),
-            "_last_lr": [group["lr"] for group in optimizer.param_groups]})
-    log = None
 
-    def start_folder():
+@dataclass
+class Trainer:
+    """One training run while it runs: what the loop, the checkpoints and the validation share."""
+
+    cfg: object
+    job: object  # ladkit.jobs: model, module, loss, eval_inputs, meta
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    noise_gen: torch.Generator
+    train_set: object
+    val_set: object
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    start: int = 0
+    best: float = -1.0
+    log: RunLog | None = None
+    vloader: object = None
+    scaler: object = None
+    amp_dtype: torch.dtype | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.cfg.out_dir)
+
+    @property
+    def last_path(self) -> Path:
+        return self.out_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.out_dir / "best.pt"
+
+    @property
+    def distributed(self) -> bool:
+        return dist.is_initialized()  # under torchrun: DDP, also for one process
+
+    @classmethod
+    def build(cls, cfg, resume: bool, overwrite: bool) -> "Trainer":
+        """Data, job, optimizer and schedule for ``cfg``, resumed from last.pt when asked (and there)."""
+        rank, world, local_rank = init_distributed()
+        device = pick_device(cfg.device, local_rank)
+        if check_run_folder(Path(cfg.out_dir), cfg, resume, overwrite) == "finished":
+            resume = True  # this config's finished run is there: reported as it is, never deleted
+        seed_everything(cfg.seed)
+        train_set, val_set = build_datasets(cfg)
+        noise_gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + rank)
+        job = build_job(cfg, train_set.info.num_classes, device, noise_gen)
+        if cfg.channels_last:
+            job.model.to(memory_format=torch.channels_last)
+        optimizer = build_optimizer(cfg, job.model)
+        run = cls(cfg, job, optimizer, poly_schedule(optimizer, cfg.iters, cfg.poly_power), noise_gen,
+                  train_set, val_set, device, rank, world)
+        if resume and not overwrite and run.last_path.exists():  # overwrite: start afresh whatever is there
+            run.resume_from(load_checkpoint(run.last_path))
+        run.wrap_module(local_rank)
+        run.vloader = val_loader(val_set, cfg.val_batch_size, cfg.num_workers, rank, world)
+        run.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp] \
+            if device.type == "cuda" else None
+        run.scaler = torch.amp.GradScaler("cuda", enabled=run.amp_dtype == torch.float16)
+        return run
+
+    def resume_from(self, ckpt: dict) -> None:
+        _check_resumable(self.cfg, ckpt, self.last_path)
+        load_weights(self.job.model, ckpt["model"], source=str(self.last_path))
+        self.optimizer.load_state_dict(ckpt["optimizer"])  # each group's next lr is in it
+        # the schedule's step count (a checkpoint from before it was saved: the closed form needs
+        # nothing but the count)
+        self.schedule.load_state_dict(ckpt.get("schedule") or {
+            "last_epoch": ckpt["iteration"], "_step_count": ckpt["iteration"] + 1,
+            "lr_lambdas": [None] * len(self.optimizer.param_groups),
+            "_last_lr": [group["lr"] for group in self.optimizer.param_groups]})
+        set_rng_state(ckpt["rng"], self.noise_gen)
+        self.start, self.best = ckpt["iteration"], ckpt["best_miou"]
+
+    def wrap_module(self, local_rank: int) -> None:
+        """DDP under torchrun (SyncBatchNorm on CUDA when asked), then ``compile`` when asked."""
+        cfg, job = self.cfg, self.job
+        if self.distributed:
+            if cfg.sync_bn and self.device.type == "cuda":
+                # convert_sync_batchnorm swaps BN modules in place below the top module
+                torch.nn.SyncBatchNorm.convert_sync_batchnorm(job.module)
+            elif cfg.sync_bn and self.rank == 0:
+                warnings.warn("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); using per-process BatchNorm")
+            ids = [local_rank] if self.device.type == "cuda" else None
+            job.module = torch.nn.parallel.DistributedDataParallel(job.module, device_ids=ids)
+        if cfg.compile:
+            job.module = torch.compile(job.module)
+
+    def start_folder(self) -> None:
         """The first write to out_dir, once the run is sure to start."""
-        nonlocal log
-        if rank == 0 and log is None:
-            prepare_run_folder(out_dir, cfg, start)
-            log = RunLog(out_dir, start)
+        if self.rank == 0 and self.log is None:
+            prepare_run_folder(self.out_dir, self.cfg, self.start)
+            self.log = RunLog(self.out_dir, self.start)
 
-    distributed = dist.is_initialized()  # under torchrun: DDP, also for one process
-    if distributed:
-        if cfg.sync_bn and device.type == "cuda":
-            # convert_sync_batchnorm swaps BN modules in place below the top module
-            torch.nn.SyncBatchNorm.convert_sync_batchnorm(job.module)
-        elif cfg.sync_bn and rank == 0:
-            warnings.warn("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); using per-process BatchNorm")
-        ids = [local_rank] if device.type == "cuda" else None
-        job.module = torch.nn.parallel.DistributedDataParallel(job.module, device_ids=ids)
-    if cfg.compile:
-        job.module = torch.compile(job.module)
-
-    samples = SeededSamples(train_set, cfg.seed)
-    per_epoch = len(epoch_batches(samples, cfg.batch_size, cfg.seed, 0, rank, world))
-    if per_epoch == 0:
-        raise ValueError(f"no full batch per process: {len(train_set)} images, batch_size={cfg.batch_size}, "
-                         f"{world} processes")
-    vloader = val_loader(val_set, cfg.val_batch_size, cfg.num_workers, rank, world)
-    amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
-    use_amp = amp_dtype is not None and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-
-    def checkpoint(path, it, metrics=None, resumable=True):
-        state = {"model": model.state_dict(), "config": to_dict(cfg), "model_meta": job.meta.as_dict(),
-                 "iteration": it, "best_miou": best, "metrics": metrics, "world_size": world}
+    def checkpoint(self, path: Path, it: int, metrics=None, resumable: bool = True) -> None:
+        state = {"model": self.job.model.state_dict(), "config": to_dict(self.cfg), "model_meta": self.job.meta.as_dict(),
+                 "iteration": it, "best_miou": self.best, "metrics": metrics, "world_size": self.world}
         if resumable:  # best.pt is for evaluation and distillation only: no momentum buffers (half the size)
-            state.update(optimizer=optimizer.state_dict(), schedule=schedule.state_dict(), rng=rng_state(noise_gen))
+            state.update(optimizer=self.optimizer.state_dict(), schedule=self.schedule.state_dict(),
+                         rng=rng_state(self.noise_gen))
         save_checkpoint(state, path)
 
-    def validate_and_keep(it):
+    def validate(self, it: int) -> dict:
         """Validate (every process its share of the images, the confusion matrices summed); rank 0
         keeps best.pt when it is the best so far, and last.pt with the metrics."""
-        nonlocal best
-        if distributed:  # each rank's last forward moved its own BN statistics: score rank 0's, the saved ones
+        model = self.job.model
+        if self.distributed:  # each rank's last forward moved its own BN statistics: score rank 0's, the saved ones
             for buffer in model.buffers():
                 dist.broadcast(buffer, 0)
-        metrics = evaluate_model(model, vloader, info.num_classes, device, job.eval_inputs)
-        if metrics["miou"] > best:
-            best = metrics["miou"]
-            if rank == 0:
-                checkpoint(best_path, it, metrics, resumable=False)
-        if rank == 0:
-            log.write({"iter": it, "kind": "val", "miou": metrics["miou"], "pixel_acc": metrics["pixel_acc"]})
-            checkpoint(last_path, it, metrics)
+        metrics = evaluate_model(model, self.vloader, self.train_set.info.num_classes, self.device,
+                                 self.job.eval_inputs)
+        if metrics["miou"] > self.best:
+            self.best = metrics["miou"]
+            if self.rank == 0:
+                self.checkpoint(self.best_path, it, metrics, resumable=False)
+        if self.rank == 0:
+            self.log.write({"iter": it, "kind": "val", "miou": metrics["miou"], "pixel_acc": metrics["pixel_acc"]})
+            self.checkpoint(self.last_path, it, metrics)
         return metrics
 
-    end = cfg.iters if stop_after is None else min(cfg.iters, start + stop_after)
-    model.train()
-    bar = tqdm(total=cfg.iters, initial=start, disable=not cfg.progress or rank != 0,
+    def finish(self, it: int, metrics) -> dict:
+        """The run's summary, written to metrics.json once it has finished."""
+        cfg = self.cfg
+        summary = {"job": cfg.job, "out_dir": str(self.out_dir), "iteration": it, "finished": it >= cfg.iters,
+                   "best_miou": self.best, "final": metrics, "val_images": len(self.val_set),
+                   "model_meta": self.job.meta.as_dict()}
+        reused = self.start >= cfg.iters  # a finished run, reported as it is
+        if self.rank == 0 and it >= cfg.iters and not (reused and (self.out_dir / "metrics.json").exists()):
+            save_json(summary, self.out_dir / "metrics.json")
+        if self.log is not None:
+            self.log.close()
+        if self.distributed:
+            dist.barrier()
+        return {**summary, "reused": reused}
+
+
+def train_loop(run: Trainer, end: int) -> tuple[int, dict | None]:
+    """Steps from ``run.start`` to ``end``: the seeded batches of each epoch, a log line every
+    ``log_every``, last.pt every ``ckpt_every``, validation every ``val_every`` and at the end.
+    Returns the iteration reached and the last validation's metrics (None if none ran)."""
+    cfg, job, device, world = run.cfg, run.job, run.device, run.world
+    samples = SeededSamples(run.train_set, cfg.seed)
+    per_epoch = len(epoch_batches(samples, cfg.batch_size, cfg.seed, 0, run.rank, world))
+    if per_epoch == 0:
+        raise ValueError(f"no full batch per process: {len(run.train_set)} images, batch_size={cfg.batch_size}, "
+                         f"{world} processes")
+    job.model.train()
+    bar = tqdm(total=cfg.iters, initial=run.start, disable=not cfg.progress or run.rank != 0,
                desc=f"{cfg.job} {cfg.model}-{cfg.backbone}", dynamic_ncols=True)
-    it, metrics = start, None
+    it, metrics = run.start, None
     # Non-finite losses are flagged on the device and read back only where the step syncs anyway
     # (a log line, a checkpoint, a validation; every step on the CPU): no host sync per CUDA step.
     first_bad = torch.tensor(-1, device=device)
     while it < end:
         epoch, skip = divmod(it, per_epoch)
         samples.epoch = epoch
-        batches = epoch_batches(samples, cfg.batch_size, cfg.seed, epoch, rank, world)[skip:]
+        batches = epoch_batches(samples, cfg.batch_size, cfg.seed, epoch, run.rank, world)[skip:]
         # Its own generator: creating the loader then draws no number from the global RNG, which
         # dropout uses, so a run resumed mid-epoch sees the same random stream as an unbroken one.
         loader = DataLoader(samples, batch_sampler=batches, num_workers=cfg.num_workers,
                             generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
         tick = time.perf_counter()
         for images, labels in loader:
-            start_folder()
+            run.start_folder()
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             if cfg.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            lr = optimizer.param_groups[0]["lr"]  # this iteration's (the schedule stepped after the last)
-            loss, terms = train_step(job, optimizer, schedule, scaler, images, labels, amp_dtype if use_amp else None)
+            lr = run.optimizer.param_groups[0]["lr"]  # this iteration's (the schedule stepped after the last)
+            loss, terms = train_step(job, run.optimizer, run.schedule, run.scaler, images, labels, run.amp_dtype)
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), it + 1, first_bad)
-            logging = rank == 0 and ((it + 1) % cfg.log_every == 0 or it + 1 == end)
+            logging = run.rank == 0 and ((it + 1) % cfg.log_every == 0 or it + 1 == end)
             validating = it + 1 == cfg.iters or (cfg.val_every and (it + 1) % cfg.val_every == 0)
-            saving = rank == 0 and ((it + 1) % cfg.ckpt_every == 0 or it + 1 == end or validating)
+            saving = run.rank == 0 and ((it + 1) % cfg.ckpt_every == 0 or it + 1 == end or validating)
             if device.type == "cpu" or logging or saving or validating:
-                check_finite(first_bad, terms, last_path)
+                check_finite(first_bad, terms, run.last_path)
             it += 1
             now = time.perf_counter()
             if logging:
-                rec = {"iter": it, "kind": "train", "lr": lr, "loss": float(loss.detach()),
-                       **{k: float(v) for k, v in terms.items()},
-                       "img_per_s": images.shape[0] * world / max(now - tick, 1e-9)}
-                log.write(rec)
+                run.log.write({"iter": it, "kind": "train", "lr": lr, "loss": float(loss.detach()),
+                               **{k: float(v) for k, v in terms.items()},
+                               "img_per_s": images.shape[0] * world / max(now - tick, 1e-9)})
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             tick = now
             bar.update(1)
             if saving:
                 # before validating, so a validation that fails never costs the training; its metrics
                 # are the new validation's (None until it ends), never an older one's
-                checkpoint(last_path, it, None if validating else metrics)
+                run.checkpoint(run.last_path, it, None if validating else metrics)
             if validating:
-                metrics = validate_and_keep(it)
-            if distributed and validating:
+                metrics = run.validate(it)
+            if run.distributed and validating:
                 dist.barrier()
             if it >= end:
                 break
     bar.close()
-    if it >= cfg.iters and metrics is None:
-        # resumed a finished run: report what it ended with, or validate now if that validation never ended
-        metrics = load_checkpoint(last_path)["metrics"] if last_path.exists() else None
-        if metrics is None:
-            start_folder()
-            metrics = validate_and_keep(it)
-    summary = {"job": cfg.job, "out_dir": str(out_dir), "iteration": it, "finished": it >= cfg.iters,
-               "best_miou": best, "final": metrics, "val_images": len(val_set), "model_meta": job.meta.as_dict()}
-    reused = start >= cfg.iters  # a finished run, reported as it is
-    if rank == 0 and it >= cfg.iters and not (reused and (out_dir / "metrics.json").exists()):
-        save_json(summary, out_dir / "metrics.json")
-    if log is not None:
-        log.close()
-    if distributed:
-        dist.barrier()
-    return {**summary, "reused": reused}
+    return it, metrics
 
 
 def train_step(job, optimizer, schedule, scaler, images, labels, amp_dtype=None):
