@@ -280,50 +280,6 @@ def report_measures(report: dict) -> list[tuple[str, float]]:
     return out
 
 
-def config_fields() -> list[str]:
-    """Every job config field but ``job`` and ``out_dir``: the parameters of the sweep's point runner."""
-    from .config import JOBS
-
-    names = (f.name for cls in JOBS.values() for f in dataclasses.fields(cls))
-    return [n for n in dict.fromkeys(names) if n not in ("job", "out_dir")]
-
-
-def run_point(job: str, out_dir, fields: dict, noise_levels=(0.0, 0.02, 0.1, 0.3, 1.0), *,
-              distill_student: bool = False, student_model=None, student_backbone=None,
-              student_kd_kinds=("cwd",)) -> dict:
-    """One sweep point (``notebooks/runners/run_point``): train ``job`` with ``fields`` (None: the
-    job's default) into ``out_dir/<job>``, evaluate it (a LAD teacher also with its label at
-    ``noise_levels`` and without it), optionally distil students from it, and write
-    ``out_dir/metrics.json`` with the scalars."""
-    from .config import DistillConfig, TrainConfig, from_dict, train_config
-    from .engine import train
-    from .evaluate import run_report
-
-    out = Path(out_dir)
-    given = {k: v for k, v in fields.items() if v is not None}
-    cfg = train_config(given, source="run_point parameters", job=job, out_dir=str(out / job))
-    tick = time.perf_counter()
-    summary = train(cfg, resume=True)
-    report = run_report(cfg, summary, noise_levels, seed=cfg.seed)
-    metrics = {"job": job, "miou": summary["final"]["miou"], "pixel_acc": summary["final"]["pixel_acc"],
-               "seed": cfg.seed, "run": cfg.out_dir}
-    if "with_label" in report:
-        metrics["miou_without_label"] = report["without_label"]["miou"]
-        metrics.update({f"miou_with_label@{r['noise_std']:g}": r["miou"] for r in report["with_label"]})
-    if distill_student:
-        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        shared = {k: v for k, v in given.items() if k in train_fields}
-        shared.update({k: v for k, v in {"model": student_model, "backbone": student_backbone}.items() if v})
-        for kind in student_kd_kinds:
-            student = from_dict(DistillConfig, {**shared, "out_dir": str(out / f"student_{kind}"), "kd_kind": kind,
-                                                "teacher_ckpt": str(Path(cfg.out_dir) / "best.pt")},
-                                "run_point student")
-            metrics[f"student_miou_{kind}"] = train(student, resume=True)["final"]["miou"]
-    metrics["seconds"] = round(time.perf_counter() - tick, 1)
-    save_json(metrics, out / "metrics.json")
-    return metrics
-
-
 # ---------------------------------------------------------------- the map: one study per design
 
 def map_point(path, knobs: dict, common: dict | None = None, **overrides) -> StudyConfig:

@@ -13,9 +13,9 @@ LAYERS = [
     {"constants", "files", "runtime", "runlog", "results", "models"},  # import no other ladkit module
     {"checkpoint", "data", "noising", "losses", "metrics", "plots"},
     {"config", "runs"},  # config names the data and model registries to check a config's names
-    {"jobs", "evaluate", "sweep"},
+    {"jobs", "evaluate"},
     {"engine", "widgets"},
-    {"study"},
+    {"study", "sweep"},
     {"demo"},
     {"cli"},
 ]

@@ -15,7 +15,7 @@ import papermill
 import pytest
 import yaml
 
-from ladkit.study import config_fields
+from ladkit.sweep import config_fields
 from ladkit.sweep import check_parameters, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,11 +215,19 @@ def test_notebook_parameters_named_like_config_fields_hold_the_jobs_defaults(nam
 
 
 def test_run_point_exposes_every_config_field():
-    """run_point's parameters are the config fields (None = the job's default): one source of truth."""
+    """run_point's parameters are the config fields (None = the job's default), written from the
+    config classes by tools/sync_notebooks.py: one source of truth."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_notebooks", NB_DIR.parent / "tools" / "sync_notebooks.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    text = (NB_DIR / "runners" / "run_point.py").read_text()
+    assert sync.FIELDS_START + sync.runner_field_lines() + "\n# %%" in text, "run tools/sync_notebooks.py"
     params = papermill.inspect_notebook(str(NB_DIR / RUN_POINT))
     fields = set(config_fields())
     missing = fields - set(params)
-    assert not missing, f"{RUN_POINT} lacks config field(s) {sorted(missing)}: add them as `name = None`"
+    assert not missing, f"{RUN_POINT} lacks config field(s) {sorted(missing)}: run tools/sync_notebooks.py"
     assert all(params[f]["default"] == "None" for f in fields)
     assert set(params) - fields == {"job", "out_dir", "noise_levels", "distill_student", "student_model",
                                     "student_backbone", "student_kd_kinds"}

@@ -19,7 +19,7 @@
 # The runner `ladkit sweep` executes once per grid point (see `04_ablations`); not a tutorial step.
 # Every field of the job configs in `ladkit.config` is a parameter; `None` keeps the job's default,
 # so the defaults live in one place (an unknown name or a field the job does not have is an error).
-# `ladkit.study.run_point` does the work: the run goes to `out_dir/<job>/`; a LAD teacher is
+# `ladkit.sweep.run_point` does the work: the run goes to `out_dir/<job>/`; a LAD teacher is
 # evaluated with its label at `noise_levels`; with `distill_student` a student (image only, same
 # budget; `student_model`/`student_backbone`, default the teacher's) is distilled from it with each
 # of `student_kd_kinds`. `out_dir/metrics.json` gets the scalars (`student_miou_<kind>` per student).
@@ -32,7 +32,7 @@ distill_student = False       # also distill a student from this model and repor
 student_model = None          # None: the same as the teacher
 student_backbone = None       # e.g. resnet18 under a resnet50 conventional teacher
 student_kd_kinds = ["cwd"]    # one student per kind: kd | cwd | none
-# every config field (ladkit.study.config_fields()); None: the job's default
+# every config field (ladkit.sweep.config_fields(), written by tools/sync_notebooks.py); None: the job's default
 dataset = None
 data_root = None
 train_split = None
@@ -91,7 +91,7 @@ kd_weight = None
 
 # %%
 # %matplotlib inline
-from ladkit.study import config_fields, run_point
+from ladkit.sweep import config_fields, run_point
 from ladkit.widgets import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
