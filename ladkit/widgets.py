@@ -169,14 +169,16 @@ def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:
 
     from .config import TeacherConfig
 
+    from .results import RUN_MARKER, find_runs
+
     root = Path(runs_dir)
     if not root.is_dir():
         return []
     found = []
-    for config in root.rglob("config.yaml"):
-        run, ckpt = config.parent, config.parent / "best.pt"
+    for run in find_runs(root, finished_only=False):  # the one definition of a run folder
+        ckpt = run / "best.pt"
         try:
-            if (yaml.safe_load(config.read_text()) or {}).get("job") != TeacherConfig.job or not ckpt.exists():
+            if (yaml.safe_load((run / RUN_MARKER).read_text()) or {}).get("job") != TeacherConfig.job or not ckpt.exists():
                 continue
             final = json.loads((run / "metrics.json").read_text()).get("final", {}) if (run / "metrics.json").exists() else {}
         except (OSError, ValueError, yaml.YAMLError):
