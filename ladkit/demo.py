@@ -80,14 +80,17 @@ def run_demo(cfg: DemoConfig) -> pd.DataFrame:
 def demo_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per run: its mIoU (a teacher's: with its label, fixed codes, lowest noise), and a
     LAD teacher's other measures as columns."""
+    from .plots import fixed_code_rows
+
     out = []
+    fixed = fixed_code_rows(rows)
     for arm, group in rows.groupby("arm", sort=False):
         values = group.set_index("measure")["value"]
         line = {"run": arm, "miou": float(values.iloc[0]), "seconds": float(group["seconds"].iloc[0])}
         if "without label" in values:
+            curve = group[fixed[group.index]]
             line.update(without_label=values["without label"], label_only=values["label only (image zeroed)"],
-                        **{m.split("noise std ")[1].rstrip(")"): v for m, v in values.items()
-                           if m.startswith("with label (fixed")})
+                        **{f"{std:g}": v for std, v in zip(curve["noise_std"], curve["value"])})
         out.append(line)
     return pd.DataFrame(out)
 

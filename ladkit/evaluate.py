@@ -4,6 +4,7 @@ reliance on its label channel (mIoU without the label and with it at several noi
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -106,6 +107,47 @@ def label_input(feed, num_classes: int, seed: int, std: float | None = None, zer
             x[:, :3] = 0
         return x
     return make
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """One score of an evaluation report, typed: what the model was given and how it was scored.
+    ``measure`` is its name for people (tables, plots); code reads the fields, never the name."""
+
+    miou: float
+    codes: str | None = None  # a LAD teacher's label codes (None: an image-only model)
+    noise_std: float | None = None  # the test-time noise std of the label channel
+    label: bool = True  # False: the label channel zeroed
+    image: bool = True  # False: the image zeroed (the label alone)
+    pooled: bool = False  # predictions pooled over the true regions (each region's majority class)
+
+    @property
+    def measure(self) -> str:
+        if self.codes is None:
+            return "true regions' majority" if self.pooled else "mIoU"
+        if not self.label:
+            return "without label"
+        if not self.image:
+            return "label only (image zeroed)"
+        return f"with label ({self.codes} codes, noise std {self.noise_std:g})"
+
+
+def report_rows(report: dict) -> list[EvalRow]:
+    """An evaluation report (``evaluate_checkpoint``'s) as its typed rows."""
+    if "with_label" not in report:
+        metrics = report["metrics"]
+        return [EvalRow(metrics["miou"])] + ([EvalRow(metrics["regions"]["miou"], pooled=True)]
+                                             if "regions" in metrics else [])
+    mode = report["noise_mode"]
+    out = [EvalRow(r["miou"], mode, r["noise_std"]) for r in report["with_label"]]
+    for other in ("random", "fixed"):
+        if f"with_{other}_codes" in report:
+            entry = report[f"with_{other}_codes"]
+            out.append(EvalRow(entry["miou"], other, entry["noise_std"]))
+    out.append(EvalRow(report["without_label"]["miou"], mode, 0.0, label=False))
+    if "label_only" in report:
+        out.append(EvalRow(report["label_only"]["miou"], mode, report["label_only"]["noise_std"], image=False))
+    return out
 
 
 def evaluate_checkpoint(cfg) -> dict:

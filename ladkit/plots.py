@@ -45,17 +45,28 @@ def plot_noise_curve(table: pd.DataFrame, path=None, hue: str | None = None):
     return save_figure(fig, path)
 
 
+def fixed_code_rows(rows: pd.DataFrame) -> pd.Series:
+    """Which rows of a study's per-seed table score a LAD teacher with its label on the fixed codes."""
+    if "codes" in rows:
+        return (rows["codes"] == "fixed") & rows["measure"].str.startswith("with label")
+    return rows["measure"].str.startswith("with label (fixed codes")  # a per_seed.csv from before the typed rows
+
+
+def _legacy_noise_std(measures: pd.Series) -> pd.Series:
+    """The noise std of a per_seed.csv written before rows carried it (the 2026-12-01 studies)."""
+    return measures.str.extract(r"noise std ([\d.e-]+)")[0].astype(float)
+
+
 def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
     """A study's two figures: each arm's headline mIoU (mean, 95 % interval, seeds as dots) and the
     LAD teachers' mIoU against the test-time noise of their label (fixed codes), with the
     baseline and the teachers without their label as reference lines."""
-    import re
-
-    headline = rows[(rows["measure"] == "mIoU") | rows["measure"].str.match(r"with label \(fixed codes")]
+    fixed = fixed_code_rows(rows)
+    headline = rows[(rows["measure"] == "mIoU") | fixed]
     first = headline.groupby("arm")["measure"].transform(lambda m: m.iloc[0])
     headline = headline[headline["measure"] == first].assign(value=lambda d: 100 * d["value"])
-    curve = rows[rows["measure"].str.match(r"with label \(fixed codes")].copy()
-    curve["noise std"] = curve["measure"].map(lambda m: float(re.search(r"std ([\d.e-]+)", m).group(1)))
+    curve = rows[fixed].copy()
+    curve["noise std"] = curve["noise_std"] if "noise_std" in curve else _legacy_noise_std(curve["measure"])
     fig, (ax_bars, ax_noise) = plt.subplots(1, 2, figsize=(13, max(3.2, 0.8 + 0.42 * headline["arm"].nunique())),
                                             gridspec_kw={"width_ratios": [3, 2]})
     sns.pointplot(data=headline, y="arm", x="value", errorbar=("ci", 95), linestyle="none", ax=ax_bars,

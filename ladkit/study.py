@@ -77,6 +77,13 @@ class Run:
     name: str  # the arm, e.g. "student <- LAD teacher"
     cfg: object  # its job config
     needs: tuple = ()  # names of runs that must finish first
+    role: str = "baseline"  # one of ROLES: what the study compares it with (paired_table)
+
+
+# What each arm is in the study, so comparisons are chosen by role, never by the arm's name:
+# a control (paired with the baseline), a distilled student (with the baseline and the
+# conventional teacher's student), the release protocol's fine-tuned student and its control.
+ROLES = ("baseline", "teacher", "student", "conventional student", "control", "finetune control", "finetuned student")
 
 
 def load_study(path, **overrides) -> StudyConfig:
@@ -126,13 +133,14 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
         folder = ("out_dir", {**fixed, "out_dir": str(arm_dir(cfg, seed, name))})
         return _job_config(cls, [*shared, *sections, folder])
 
-    def student(name, teacher, *sections):
+    def student(name, teacher, *sections, role="student"):
         ckpt = str(arm_dir(cfg, seed, teacher) / "best.pt")
-        return Run(name, job(DistillConfig, name, students, *sections, teacher_ckpt=ckpt), (teacher,))
+        return Run(name, job(DistillConfig, name, students, *sections, teacher_ckpt=ckpt), (teacher,), role)
 
     runs = [Run("baseline", job(BaselineConfig, "baseline", ("baseline", _section(cfg.baseline, "baseline")))),
             Run("conventional teacher", job(BaselineConfig, "conventional teacher",
-                                            ("conventional", _section(cfg.conventional, "conventional"))))]
+                                            ("conventional", _section(cfg.conventional, "conventional"))),
+                role="teacher")]
     conventional = "conventional teacher"
     if dataclasses.replace(runs[1].cfg, out_dir=runs[0].cfg.out_dir) == runs[0].cfg:
         # a conventional teacher set like the baseline would train the same weights again: the
@@ -140,16 +148,17 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
         runs.pop(1)
         conventional = "baseline"
     teachers = _section(cfg.teachers, "teachers")
-    runs += [Run(name, job(TeacherConfig, name, (f"teachers.{name}", _section(fields, f"teachers.{name}"))))
-             for name, fields in teachers.items()]
-    runs.append(student("student <- conventional teacher", conventional))
+    runs += [Run(name, job(TeacherConfig, name, (f"teachers.{name}", _section(fields, f"teachers.{name}"))),
+                 role="teacher") for name, fields in teachers.items()]
+    runs.append(student("student <- conventional teacher", conventional, role="conventional student"))
     runs += [student(f"student <- {name}", name) for name in teachers]
     for name, fields in _section(cfg.controls, "controls").items():
         section = (f"controls.{name}", _section(fields, f"controls.{name}"))
-        if "kd_source" in section[1]:
-            runs.append(Run(name, job(DistillConfig, name, students, section)))
+        if "kd_source" in section[1]:  # a student of a model-free source: compared as every student is
+            runs.append(Run(name, job(DistillConfig, name, students, section), role="student"))
         else:
-            runs.append(Run(name, job(BaselineConfig, name, ("baseline", _section(cfg.baseline, "baseline")), section)))
+            runs.append(Run(name, job(BaselineConfig, name, ("baseline", _section(cfg.baseline, "baseline")), section),
+                            role="control"))
     if cfg.finetune:
         ft = dict(_section(cfg.finetune, "finetune"))
         teacher = ft.pop("teacher", None)
@@ -159,9 +168,9 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
         init = ("finetune", {**ft, "init": str(arm_dir(cfg, seed, "baseline") / "best.pt")})
         # the control: the same fine-tuning without a teacher
         control = job(DistillConfig, "baseline, fine-tuned", students, init, kd_kind="none")
-        runs.append(Run("baseline, fine-tuned", control, ("baseline",)))
+        runs.append(Run("baseline, fine-tuned", control, ("baseline",), "finetune control"))
         name = f"student <- {teacher}, fine-tuned from the baseline"
-        runs.append(Run(name, student(name, teacher, init).cfg, (teacher, "baseline")))
+        runs.append(Run(name, student(name, teacher, init).cfg, (teacher, "baseline"), "finetuned student"))
     return _select(runs, cfg.arms)
 
 
@@ -225,7 +234,7 @@ def run_one(run: Run, split: str, noise_levels, threads: int, max_images: int = 
     import torch
 
     from .engine import train
-    from .evaluate import evaluate_checkpoint
+    from .evaluate import evaluate_checkpoint, report_rows
 
     torch.set_num_threads(threads)
     cfg = run.cfg
@@ -235,11 +244,12 @@ def run_one(run: Run, split: str, noise_levels, threads: int, max_images: int = 
     report = evaluate_checkpoint(EvalConfig(
         ckpt=ckpt, split=split, noise_levels=tuple(noise_levels), diagnostics=True, device=cfg.device,
         max_images=max_images, regions=cfg.dataset == "synthetic", out=str(Path(cfg.out_dir) / f"eval_{split}.json")))
-    rows = [dict(measure=measure, value=value) for measure, value in report_measures(report)]
+    rows = [dict(measure=r.measure, codes=r.codes, noise_std=r.noise_std, value=r.miou) for r in report_rows(report)]
     if cfg.dataset == "synthetic" and cfg.job != "distill":
-        rows += [dict(measure=m, value=v) for m, v in training_images_measures(cfg, ckpt, noise_levels[0], max_images)]
+        rows += [dict(measure=m, codes=None, noise_std=None, value=v)
+                 for m, v in training_images_measures(cfg, ckpt, noise_levels[0], max_images)]
     seconds = round(time.perf_counter() - t0, 1)
-    return [{"arm": run.name, **row, "seed": cfg.seed, "seconds": seconds} for row in rows]
+    return [{"arm": run.name, "role": run.role, **row, "seed": cfg.seed, "seconds": seconds} for row in rows]
 
 
 TRAIN_IMAGES = 200  # the training images a model's outputs are scored on (what a student imitates)
@@ -259,24 +269,6 @@ def training_images_measures(cfg, ckpt: str, noise_std: float, max_images: int =
             out=str(Path(cfg.out_dir) / f"eval_{cfg.train_split}{'_clean' if against_clean else ''}.json")))
         metrics = report["with_label"][0] if "with_label" in report else report["metrics"]
         out.append((f"train images vs {words}", metrics["miou"]))
-    return out
-
-
-def report_measures(report: dict) -> list[tuple[str, float]]:
-    """(measure, mIoU) pairs of an evaluation report, in words."""
-    if "with_label" not in report:
-        metrics = report["metrics"]
-        return [("mIoU", metrics["miou"])] + ([("true regions' majority", metrics["regions"]["miou"])]
-                                                if "regions" in metrics else [])
-    mode = report["noise_mode"]
-    out = [(f"with label ({mode} codes, noise std {r['noise_std']:g})", r["miou"]) for r in report["with_label"]]
-    for key in ("with_random_codes", "with_fixed_codes"):
-        if key in report:
-            out.append((f"with label ({key.split('_')[1]} codes, noise std {report[key]['noise_std']:g})",
-                        report[key]["miou"]))
-    out.append(("without label", report["without_label"]["miou"]))
-    if "label_only" in report:
-        out.append(("label only (image zeroed)", report["label_only"]["miou"]))
     return out
 
 
@@ -439,30 +431,54 @@ def paired(rows: pd.DataFrame, arm: str, reference: str, measure: str = "mIoU",
 
 
 def paired_table(rows: pd.DataFrame, comparisons=()) -> pd.DataFrame:
-    """The study's claims as paired differences: every student against the baseline student (and
-    the release-protocol student against its fine-tuned control), LAD students against the
-    conventional teacher's, and each LAD teacher with its label against the baseline and
-    against itself without the label."""
-    arms = list(dict.fromkeys(rows["arm"]))
+    """The study's claims as paired differences, chosen by each arm's role: every student and
+    control against the baseline (the release-protocol student against its fine-tuned control),
+    every student against the conventional teacher's, and each LAD teacher with its label
+    against the baseline and against itself without the label."""
+    roles = arm_roles(rows)
     measures = rows.groupby("arm")["measure"].apply(list).to_dict()
+    conventional = [arm for arm, role in roles.items() if role == "conventional student"]
     out = []
-    for arm in arms:
-        if "mIoU" in measures[arm] and arm not in ("baseline", "conventional teacher") and not arm.startswith(
-                ("student <- ", "baseline, fine-tuned")):
-            out.append(paired(rows, arm, "baseline"))  # the control arms
-        elif arm.startswith("student <- ") and "fine-tuned" in arm:
-            out.append(paired(rows, arm, "baseline, fine-tuned"))
-        elif arm.startswith("student <- "):
+    for arm, role in roles.items():
+        if role == "control" and "mIoU" in measures[arm]:
             out.append(paired(rows, arm, "baseline"))
-            if arm != "student <- conventional teacher":
-                out.append(paired(rows, arm, "student <- conventional teacher"))
-        elif "without label" in measures[arm]:
+        elif role == "finetuned student":
+            out += [paired(rows, arm, reference) for reference, r in roles.items() if r == "finetune control"]
+        elif role in ("student", "conventional student"):
+            out.append(paired(rows, arm, "baseline"))
+            if role == "student":
+                out += [paired(rows, arm, reference) for reference in conventional]
+        elif role == "teacher" and "without label" in measures[arm]:
             first = next(m for m in measures[arm] if m.startswith("with label"))
             out.append(paired(rows, arm, "baseline", measure=first))
             out.append(paired(rows, arm, arm, measure=first, reference_measure="without label"))
     out += [paired(rows, arm, reference) for arm, reference in comparisons]
     return pd.DataFrame([p for p in out if p], columns=["comparison", "mean", "std", "ci_low", "ci_high",
                                                         "higher", "lower", "seeds"])
+
+
+def arm_roles(rows: pd.DataFrame) -> dict[str, str]:
+    """Each arm's role, in the rows' order: the ``role`` column; a per_seed.csv written before
+    roles were recorded (the committed studies of 2026-12-01) gets them from its arm names, by
+    the naming rule study_runs used then."""
+    arms = list(dict.fromkeys(rows["arm"]))
+    if "role" in rows:
+        return dict(zip(rows["arm"], rows["role"]))
+    measures = rows.groupby("arm")["measure"].apply(list).to_dict()
+
+    def role(arm: str) -> str:
+        if arm == "baseline":
+            return "baseline"
+        if arm == "baseline, fine-tuned":
+            return "finetune control"
+        if arm.startswith("student <- "):
+            return ("finetuned student" if "fine-tuned" in arm else
+                    "conventional student" if arm == "student <- conventional teacher" else "student")
+        if arm == "conventional teacher" or "without label" in measures[arm]:
+            return "teacher"
+        return "control"
+
+    return {arm: role(arm) for arm in arms}
 
 
 def _points(value) -> str:
@@ -524,7 +540,9 @@ def main(argv=None) -> int:
         print(f"written {out / 'map.csv'}, {out / 'map.png'}")
         return 0
     rows = pd.read_csv(out / "per_seed.csv")
-    print(write_results(rows, out))
+    saved = yaml.safe_load((out / "study.yaml").read_text()) if (out / "study.yaml").exists() else {}
+    comparisons = [tuple(pair) for pair in (saved or {}).get("comparisons") or ()]  # the study's named ones
+    print(write_results(rows, out, comparisons))
     return 0
 
 

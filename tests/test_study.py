@@ -291,3 +291,45 @@ def test_sigterm_to_a_study_ends_its_workers(tmp_path):
     assert proc.returncode == 130 and "ladkit: interrupted (rerun `ladkit study` with the same arguments" in err
     gone, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive, [p.pid for p in alive]
+
+
+def test_comparisons_are_chosen_by_role_not_by_name():
+    """An arm's role decides what it is compared with; a table without roles (written before
+    they were recorded) gets them from the old naming rule, with the same comparisons."""
+    from ladkit.study import arm_roles
+
+    named = {("baseline", "mIoU"): [0.5, 0.4], ("self-taught", "mIoU"): [0.52, 0.41],
+             ("via LAD", "mIoU"): [0.56, 0.43], ("smoothed", "mIoU"): [0.49, 0.40]}
+    rows = _rows(named)
+    roles = {"baseline": "baseline", "self-taught": "conventional student", "via LAD": "student", "smoothed": "control"}
+    rows["role"] = rows["arm"].map(roles)
+    table = paired_table(rows).set_index("comparison")["mean"]
+    assert set(table.index) == {"self-taught − baseline", "via LAD − baseline", "via LAD − self-taught",
+                                "smoothed − baseline"}
+    assert table["via LAD − self-taught"] == pytest.approx(0.03)
+    legacy = _rows({("baseline", "mIoU"): [0.5], ("student <- conventional teacher", "mIoU"): [0.5],
+                    ("student <- LAD teacher", "mIoU"): [0.5], ("baseline, label smoothing", "mIoU"): [0.5],
+                    ("baseline, fine-tuned", "mIoU"): [0.5],
+                    ("student <- LAD teacher, fine-tuned from the baseline", "mIoU"): [0.5],
+                    ("LAD teacher", "without label"): [0.1]})
+    assert arm_roles(legacy) == {"baseline": "baseline", "student <- conventional teacher": "conventional student",
+                                 "student <- LAD teacher": "student", "baseline, label smoothing": "control",
+                                 "baseline, fine-tuned": "finetune control",
+                                 "student <- LAD teacher, fine-tuned from the baseline": "finetuned student",
+                                 "LAD teacher": "teacher"}
+
+
+def test_the_committed_studies_regenerate_byte_identical(tmp_path):
+    """`python -m ladkit.study results/study` rewrites every table from per_seed.csv and study.yaml:
+    the committed ones come out byte for byte (the README's command for every number there)."""
+    import shutil
+
+    from ladkit.study import main
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    for name in ("study", "study_decoys", "study_jittered"):
+        copy = tmp_path / name
+        shutil.copytree(root / name, copy)
+        assert main([str(copy)]) == 0
+        for table in ("stats.csv", "paired.csv", "summary.md"):
+            assert (copy / table).read_bytes() == (root / name / table).read_bytes(), (name, table)
