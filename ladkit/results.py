@@ -15,19 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-RUN_MARKER = "config.yaml"
-
-
-def find_runs(root, finished_only: bool = True) -> list[Path]:
-    """Run folders under ``root`` (any depth), sorted; unfinished ones only with ``finished_only=False``."""
-    root = Path(root)
-    if not root.exists():
-        raise FileNotFoundError(f"runs folder {root} does not exist")
-    runs = sorted(p.parent for p in root.rglob(RUN_MARKER))
-    if finished_only:
-        runs = [r for r in runs if (r / "metrics.json").exists()]
-    return runs
-
+from .run_folders import RUN_MARKER, find_runs
 
 def load_run(run_dir, root=None) -> dict:
     """One row: ``run`` (path under root), ``name``, ``group`` (the folder holding it), every config

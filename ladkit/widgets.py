@@ -169,7 +169,7 @@ def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:
 
     from .config import TeacherConfig
 
-    from .results import RUN_MARKER, find_runs
+    from .run_folders import RUN_MARKER, find_runs
 
     root = Path(runs_dir)
     if not root.is_dir():

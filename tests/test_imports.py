@@ -10,11 +10,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "ladkit"
 # From the bottom up; a module imports only modules of lower layers.
 LAYERS = [
-    {"constants", "files", "runtime", "runlog", "results", "models"},  # import no other ladkit module
+    {"constants", "files", "runtime", "runlog", "models"},  # import no other ladkit module
     {"checkpoint", "data", "noising", "losses", "metrics", "plots"},
     {"config", "runs"},  # config names the data and model registries to check a config's names
-    {"jobs", "evaluate"},
-    {"engine", "widgets"},
+    {"jobs", "evaluate", "run_folders"},
+    {"engine", "widgets", "results"},
     {"study", "sweep"},
     {"demo"},
     {"cli"},
