@@ -90,15 +90,15 @@ class Trainer:
     noise_gen: torch.Generator
     train_set: object
     val_set: object
+    vloader: object
     device: torch.device
+    amp_dtype: torch.dtype | None  # autocast's dtype (None: full precision; AMP is CUDA only)
+    scaler: torch.amp.GradScaler
     rank: int = 0
     world: int = 1
     start: int = 0
     best: float = -1.0
     log: RunLog | None = None
-    vloader: object = None
-    scaler: object = None
-    amp_dtype: torch.dtype | None = None
 
     @property
     def out_dir(self) -> Path:
@@ -130,15 +130,14 @@ class Trainer:
         if cfg.channels_last:
             job.model.to(memory_format=torch.channels_last)
         optimizer = build_optimizer(cfg, job.model)
+        amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp] \
+            if device.type == "cuda" else None
         run = cls(cfg, job, optimizer, poly_schedule(optimizer, cfg.iters, cfg.poly_power), noise_gen,
-                  train_set, val_set, device, rank, world)
+                  train_set, val_set, val_loader(val_set, cfg.val_batch_size, cfg.num_workers, rank, world), device,
+                  amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), rank, world)
         if resume and not overwrite and run.last_path.exists():  # overwrite: start afresh whatever is there
             run.resume_from(load_checkpoint(run.last_path))
         run.wrap_module(local_rank)
-        run.vloader = val_loader(val_set, cfg.val_batch_size, cfg.num_workers, rank, world)
-        run.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp] \
-            if device.type == "cuda" else None
-        run.scaler = torch.amp.GradScaler("cuda", enabled=run.amp_dtype == torch.float16)
         return run
 
     def resume_from(self, ckpt: dict) -> None:

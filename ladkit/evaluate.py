@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from torch import Tensor, nn
 from .checkpoint import load_checkpoint, save_json
 from .constants import IGNORE_INDEX
 from .metrics import ConfusionMatrix
+
+if TYPE_CHECKING:
+    from .runs import ModelMeta
 
 
 @torch.no_grad()
@@ -220,7 +223,7 @@ def _required(value, key: str, ckpt) -> str:
     return value
 
 
-def _check_consistent(meta: dict, train_cfg: dict, ckpt) -> None:
+def _check_consistent(meta: ModelMeta, train_cfg: dict, ckpt) -> None:
     """A ladkit checkpoint's model_meta against its own config: they disagree only in a file changed since."""
     from .data import dataset_info
 
@@ -235,7 +238,7 @@ def _check_consistent(meta: dict, train_cfg: dict, ckpt) -> None:
                          "changed after `ladkit train` wrote it: use the one it wrote")
 
 
-def _check_class_count(meta: dict, info, ckpt) -> None:
+def _check_class_count(meta: ModelMeta, info, ckpt) -> None:
     """Scoring a K-class model on a dataset of another class count gives a meaningless mIoU."""
     if meta.num_classes != info.num_classes:
         raise ValueError(f"checkpoint {ckpt} predicts {meta.num_classes} classes ({meta.dataset or 'its dataset'}) "

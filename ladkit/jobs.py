@@ -15,7 +15,7 @@ from .constants import KD_KINDS
 from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
 from .losses import cwd_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
 from .models import build_model, patch_first_conv
-from .noising import label_channels, with_label
+from .noising import label_channels
 from .runs import LabelFeed, ModelMeta, read_model_checkpoint
 
 
@@ -100,22 +100,19 @@ class TeacherJob:
         # Validation feeds the label as a student's teacher gets it (fixed codes), unless that
         # would not fit the trained channel count (a one-hot teacher is validated one-hot).
         same_width = label_channels(cfg.val_noise_mode, num_classes) == in_channels - 3
-        self.val_noise_mode = cfg.val_noise_mode if same_width else cfg.noise_mode
+        # how the label reaches the model: in training, and in validation (as a student's teacher gets it)
+        self.train_feed = LabelFeed(cfg.noise_mode, cfg.noise_std, cfg.noise_scale)
+        self.val_feed = LabelFeed(cfg.val_noise_mode if same_width else cfg.noise_mode, cfg.val_noise_std,
+                                  cfg.noise_scale)
         self.meta = ModelMeta.of(cfg, num_classes, in_channels, noise_mode=cfg.noise_mode, noise_std=cfg.noise_std,
-                                 noise_scale=cfg.noise_scale, val_noise_mode=self.val_noise_mode,
+                                 noise_scale=cfg.noise_scale, val_noise_mode=self.val_feed.mode,
                                  val_noise_std=cfg.val_noise_std, dual_path=cfg.dual_path, cons_kind=cfg.cons_kind,
                                  cons_weight=cfg.cons_weight, tau=cfg.tau)
-
-    def _with_label(self, images, labels, mode, std, generator):
-        # ids_checked: the loader's labels were checked on the CPU, so no host sync per step
-        return with_label(images, labels, self.num_classes, mode=mode, noise_std=std, scale=self.cfg.noise_scale,
-                          generator=generator, ids_checked=True)
 
     def loss(self, images: Tensor, labels: Tensor):
         cfg = self.cfg
         paths = 2 if cfg.dual_path else 1
-        inputs = [self._with_label(images, labels, cfg.noise_mode, cfg.noise_std, self.generator)
-                  for _ in range(paths)]
+        inputs = [self.train_feed.inputs(images, labels, self.num_classes, self.generator) for _ in range(paths)]
         outs = self.module(inputs)
         terms = {f"ce{i + 1}": seg_ce_loss(o, labels, cfg.aux_weight, label_smoothing=cfg.label_smoothing)
                  for i, o in enumerate(outs)}
@@ -129,7 +126,7 @@ class TeacherJob:
     def eval_inputs(self, images: Tensor, labels: Tensor) -> Tensor:
         # A fixed seed: every validation sees the same noise, so checkpoints compare fairly.
         gen = torch.Generator(device=labels.device).manual_seed(1234)
-        return self._with_label(images, labels, self.val_noise_mode, self.cfg.val_noise_std, gen)
+        return self.val_feed.inputs(images, labels, self.num_classes, gen)
 
 
 class FrozenTeacher:

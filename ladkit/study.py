@@ -79,6 +79,10 @@ class Run:
     needs: tuple = ()  # names of runs that must finish first
     role: str = "baseline"  # one of ROLES: what the study compares it with (paired_table)
 
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"run {self.name!r}: role {self.role!r} is not one of {', '.join(ROLES)}")
+
 
 # What each arm is in the study, so comparisons are chosen by role, never by the arm's name:
 # a control (paired with the baseline), a distilled student (with the baseline and the

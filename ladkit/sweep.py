@@ -351,6 +351,7 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
         stopping.set()
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in list(RUNNING.values()):
+            ENDED.add(proc.pid)
             end_process_tree(proc.pid)
         pool.shutdown(wait=True)  # each running point's thread records it as interrupted
         points = read_manifest(out_dir)["points"]
@@ -383,6 +384,9 @@ class SweepInterrupted(KeyboardInterrupt):
 
 # The point runners this process has started and not yet seen end: pid -> Popen.
 RUNNING: dict[int, subprocess.Popen] = {}
+# The runners this process ended itself: their exit status cannot tell, as one can exit 0 with its
+# notebook half run (nbclient, papermill's notebook client, answers SIGTERM by shutting the kernel down).
+ENDED: set[int] = set()
 
 
 def _stop_on_sigterm():
@@ -508,7 +512,10 @@ def _run_point(*, notebook: Path, point_dir: Path, params: dict, inject_out: boo
     if Path(job["result"]).exists():
         result = json.loads(Path(job["result"]).read_text())
     error = result.get("error")
-    if proc.returncode != 0 and not error:
+    if proc.pid in ENDED:
+        ENDED.discard(proc.pid)
+        error = "ended by the sweep's stop before it finished"
+    elif proc.returncode != 0 and not error:
         tail = stdout.strip().splitlines()[-5:]
         error = f"runner exited {proc.returncode}: " + " | ".join(tail)
     metrics_path = point_dir / "metrics.json"

@@ -23,14 +23,23 @@ from ladkit.sweep import (_worker_env, expand_grid, load_grid, point_id, read_ma
 pytestmark = pytest.mark.timeout(240)
 
 
+def write_notebook(path: Path, parameters: str, *bodies: str) -> Path:
+    """A python3 notebook at ``path``: a ``parameters`` cell, then one code cell per body."""
+    params = new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, *map(new_code_cell, bodies)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
 @pytest.fixture
 def toy_notebook(tmp_path) -> Path:
     """Parameters a, b, out_dir, trace, fail_flag. Raises for a == 2 and b == "y" while the flag
     file exists; appends one line per execution to ``trace``; writes out_dir/metrics.json (with
     the CUDA_VISIBLE_DEVICES the point saw)."""
-    params = new_code_cell('a = 1\nb = "x"\nout_dir = "out"\ntrace = "trace.txt"\nfail_flag = ""')
-    params.metadata["tags"] = ["parameters"]
-    body = new_code_cell(
+    return write_notebook(
+        tmp_path / "toy.ipynb", 'a = 1\nb = "x"\nout_dir = "out"\ntrace = "trace.txt"\nfail_flag = ""',
         "import json, os\n"
         "from pathlib import Path\n"
         "with open(trace, 'a') as f:\n"
@@ -40,11 +49,6 @@ def toy_notebook(tmp_path) -> Path:
         "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
         "gpus = os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')\n"
         "Path(out_dir, 'metrics.json').write_text(json.dumps({'value': a * 10, 'b': b, 'gpus': gpus}))\n")
-    nb = new_notebook(cells=[params, body])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "toy.ipynb"
-    nbformat.write(nb, path)
-    return path
 
 
 def _grid(tmp_path, **fixed) -> Path:
@@ -274,12 +278,7 @@ def test_points_with_a_job_are_checked_for_any_notebook(tmp_path):
     from ladkit.config import ConfigError
     from ladkit.sweep import check_point_configs, notebook_parameters
 
-    params = new_code_cell('job = "baseline"\niters = 0\nout_dir = "out"\nlabel = "x"')
-    params.metadata["tags"] = ["parameters"]
-    notebook = tmp_path / "train_job.ipynb"
-    nb = new_notebook(cells=[params])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, notebook)
+    notebook = write_notebook(tmp_path / "train_job.ipynb", 'job = "baseline"\niters = 0\nout_dir = "out"\nlabel = "x"')
     valid = notebook_parameters(notebook)
     points = expand_grid({"job": ["baseline"], "label": ["a"]})  # label: the notebook's own, not a config field
     with pytest.raises(ConfigError, match=r"^g: grid point p0: iters=0 is not valid: expected an integer >= 1"):
@@ -310,17 +309,13 @@ def test_sigterm_ends_the_running_points_and_marks_them_interrupted(tmp_path):
 
     import psutil
 
-    params = new_code_cell('a = 1\nout_dir = "out"\npids = "pids.txt"\nhold = ""')
-    params.metadata["tags"] = ["parameters"]
-    body = new_code_cell("import os, time\nfrom pathlib import Path\n"
-                         "Path(pids).write_text(f'{os.getppid()} {os.getpid()}')\n"  # the runner's pid, the kernel's
-                         "while hold and Path(hold).exists():\n    time.sleep(0.2)\n"
-                         "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
-                         "Path(out_dir, 'metrics.json').write_text('{\"value\": 1}')\n")
-    nb = new_notebook(cells=[params, body])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = tmp_path / "hold.ipynb"
-    nbformat.write(nb, notebook)
+    notebook = write_notebook(
+        tmp_path / "hold.ipynb", 'a = 1\nout_dir = "out"\npids = "pids.txt"\nhold = ""',
+        "import os, time\nfrom pathlib import Path\n"
+        "Path(pids).write_text(f'{os.getppid()} {os.getpid()}')\n"  # the runner's pid, the kernel's
+        "while hold and Path(hold).exists():\n    time.sleep(0.2)\n"
+        "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
+        "Path(out_dir, 'metrics.json').write_text('{\"value\": 1}')\n")
     hold, pids = tmp_path / "hold.flag", tmp_path / "pids.txt"
     hold.touch()
     grid = tmp_path / "grid.yaml"
@@ -350,3 +345,34 @@ def test_sigterm_ends_the_running_points_and_marks_them_interrupted(tmp_path):
     assert again.returncode == 0, again.stderr
     (point,) = read_manifest(out)["points"].values()
     assert point["status"] == "done"
+
+
+def test_a_runner_the_stop_ended_is_not_finished_even_if_it_exits_0(tmp_path):
+    """The runner's exit status cannot tell a point the stop ended: nbclient answers SIGTERM by
+    shutting the kernel down, and the runner may then exit 0 with its notebook half run."""
+    import os
+    import threading
+
+    from ladkit import sweep
+
+    notebook = write_notebook(
+        tmp_path / "hold.ipynb", 'out_dir = "out"\nhold = ""',
+        "import time\nfrom pathlib import Path\nPath(hold + '.seen').touch()\n"
+        "while Path(hold).exists():\n    time.sleep(0.1)\n")
+    hold = tmp_path / "hold.flag"
+    hold.touch()
+    records = []
+    point = threading.Thread(target=lambda: records.append(sweep._run_point(
+        notebook=notebook, point_dir=tmp_path / "p", params={"hold": str(hold)}, inject_out=True, attempt=1,
+        env=dict(os.environ), cwd=str(tmp_path), kernel_name="python3", timeout=None)))
+    point.start()
+    deadline = time.monotonic() + 120
+    while not Path(f"{hold}.seen").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (runner,) = sweep.RUNNING  # as the stop does, but the runner is let finish cleanly
+    sweep.ENDED.add(runner)
+    hold.unlink()
+    point.join(timeout=120)
+    (record,) = records
+    assert record["status"] == "failed" and record["error"] == "ended by the sweep's stop before it finished"
+    assert runner not in sweep.ENDED

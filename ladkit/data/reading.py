@@ -24,12 +24,18 @@ def _opened_image(path: Path):
         with Image.open(path) as image:
             yield image
     except FileNotFoundError:
-        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
+        raise _missing_image(path) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DatasetError(
-            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
-            "delete it and re-run the dataset's prepare script"
-        ) from error
+        raise _undecodable_image(path, error) from error
+
+
+def _missing_image(path: Path) -> DatasetError:
+    return DatasetError(f"image file {path} is missing; re-run the dataset's prepare script")
+
+
+def _undecodable_image(path: Path, error: Exception) -> DatasetError:
+    return DatasetError(f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
+                        "delete it and re-run the dataset's prepare script")
 
 
 def read_image(path: Path) -> torch.Tensor:
@@ -41,12 +47,10 @@ def read_image(path: Path) -> torch.Tensor:
     file. CMYK JPEGs (which libjpeg cannot turn into RGB) and every other format go through PIL.
     """
     path = Path(path)
-    if path.suffix.lower() in JPEG_SUFFIXES:
-        array = _decoded_jpeg(path)
-        if array is not None:
-            return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
-    with _opened_image(path) as image:
-        array = np.asarray(image.convert("RGB"))
+    array = _decoded_jpeg(path) if path.suffix.lower() in JPEG_SUFFIXES else None
+    if array is None:
+        with _opened_image(path) as image:
+            array = np.asarray(image.convert("RGB"))
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
@@ -59,7 +63,7 @@ def _decoded_jpeg(path: Path) -> np.ndarray | None:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DatasetError(f"image file {path} is missing; re-run the dataset's prepare script") from None
+        raise _missing_image(path) from None
     try:
         colorspace = simplejpeg.decode_jpeg_header(data)[2]
     except ValueError:
@@ -69,10 +73,7 @@ def _decoded_jpeg(path: Path) -> np.ndarray | None:
     try:
         return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
     except ValueError as error:
-        raise DatasetError(
-            f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
-            "delete it and re-run the dataset's prepare script"
-        ) from None
+        raise _undecodable_image(path, error) from None
 
 
 def image_size(path: Path) -> torch.Tensor:
