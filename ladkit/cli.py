@@ -58,15 +58,14 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .evaluate import evaluate_checkpoint
+    from .evaluate import EvalReport, evaluate_checkpoint
 
     values = parse_overrides(args.set)
     values["ckpt"] = args.ckpt
     cfg = load_config(args.config, EvalConfig, **values) if args.config else from_dict(EvalConfig, values, "command line")
     report = evaluate_checkpoint(cfg)
-    print(f"mIoU {report['metrics']['miou']:.4f} ({'without label' if 'with_label' in report else 'image only'})")
-    for row in report.get("with_label", []):
-        print(f"  with label, noise std {row['noise_std']}: mIoU {row['miou']:.4f}")
+    for row in EvalReport.read(report).rows:
+        print(f"{row.measure}: mIoU {row.miou:.4f}")
     print(f"written {report['path']}")
 
 

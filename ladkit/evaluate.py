@@ -117,12 +117,16 @@ class EvalRow:
     """One score of an evaluation report, typed: what the model was given and how it was scored.
     ``measure`` is its name for people (tables, plots); code reads the fields, never the name."""
 
-    miou: float
+    metrics: dict  # the split's scores for this input: miou, pixel_acc, mean_acc, iou (per class), ...
     codes: str | None = None  # a LAD teacher's label codes (None: an image-only model)
     noise_std: float | None = None  # the test-time noise std of the label channel
     label: bool = True  # False: the label channel zeroed
     image: bool = True  # False: the image zeroed (the label alone)
     pooled: bool = False  # predictions pooled over the true regions (each region's majority class)
+
+    @property
+    def miou(self) -> float:
+        return self.metrics["miou"]
 
     @property
     def measure(self) -> str:
@@ -135,22 +139,64 @@ class EvalRow:
         return f"with label ({self.codes} codes, noise std {self.noise_std:g})"
 
 
-def report_rows(report: dict) -> list[EvalRow]:
-    """An evaluation report (``evaluate_checkpoint``'s) as its typed rows."""
+@dataclass(frozen=True)
+class EvalReport:
+    """The scores of an evaluation report (``evaluate_checkpoint``'s JSON, its ``rows``), typed."""
+
+    rows: tuple[EvalRow, ...]
+    codes: str | None = None  # the codes a LAD teacher was validated with; None: an image-only model
+
+    @classmethod
+    def read(cls, report: dict) -> EvalReport:
+        if "rows" in report:
+            return cls(tuple(EvalRow(**row) for row in report["rows"]), report.get("noise_mode"))
+        return cls(tuple(_rows_before_typed_reports(report)), report.get("noise_mode"))
+
+    def curve(self) -> list[EvalRow]:
+        """A LAD teacher with its label as it was validated (its codes, the image kept), one row
+        per test-time noise level; empty for an image-only model."""
+        return [r for r in self.rows if self.codes is not None and r.codes == self.codes and r.label and r.image]
+
+    def without_label(self) -> EvalRow | None:
+        return next((r for r in self.rows if not r.label), None)
+
+    def fed(self) -> EvalRow:
+        """The model given what it was trained on: a teacher's label at the first noise level."""
+        return (self.curve() or [self.rows[0]])[0]
+
+    def label_columns(self) -> dict[str, float]:
+        """A LAD teacher's mIoU without its label and with it at each noise level, as the flat
+        columns of run tables and sweep metrics (``miou_without_label``, ``miou_with_label@0.1``)."""
+        without = self.without_label()
+        if without is None:
+            return {}
+        return {"miou_without_label": without.miou, **{f"{WITH_LABEL_COLUMN}{r.noise_std:g}": r.miou for r in self.curve()}}
+
+
+WITH_LABEL_COLUMN = "miou_with_label@"  # + the noise std: a column of label_columns
+
+
+def _rows_before_typed_reports(report: dict) -> list[EvalRow]:
+    """The rows of a report written before they were typed (its with_label / without_label keys)."""
     if "with_label" not in report:
         metrics = report["metrics"]
-        return [EvalRow(metrics["miou"])] + ([EvalRow(metrics["regions"]["miou"], pooled=True)]
-                                             if "regions" in metrics else [])
+        return [EvalRow(metrics)] + ([EvalRow(metrics["regions"], pooled=True)] if "regions" in metrics else [])
     mode = report["noise_mode"]
-    out = [EvalRow(r["miou"], mode, r["noise_std"]) for r in report["with_label"]]
+    scores = lambda entry: {k: v for k, v in entry.items() if k != "noise_std"}  # noqa: E731
+    out = [EvalRow(scores(r), mode, r["noise_std"]) for r in report["with_label"]]
     for other in ("random", "fixed"):
         if f"with_{other}_codes" in report:
             entry = report[f"with_{other}_codes"]
-            out.append(EvalRow(entry["miou"], other, entry["noise_std"]))
-    out.append(EvalRow(report["without_label"]["miou"], mode, 0.0, label=False))
+            out.append(EvalRow(scores(entry), other, entry["noise_std"]))
+    out.append(EvalRow(report["without_label"], mode, 0.0, label=False))
     if "label_only" in report:
-        out.append(EvalRow(report["label_only"]["miou"], mode, report["label_only"]["noise_std"], image=False))
+        out.append(EvalRow(scores(report["label_only"]), mode, report["label_only"]["noise_std"], image=False))
     return out
+
+
+def _image_only_rows(metrics: dict) -> list[EvalRow]:
+    plain = {k: v for k, v in metrics.items() if k != "regions"}
+    return [EvalRow(plain)] + ([EvalRow(metrics["regions"], pooled=True)] if "regions" in metrics else [])
 
 
 def evaluate_checkpoint(cfg) -> dict:
@@ -198,19 +244,22 @@ def evaluate_checkpoint(cfg) -> dict:
                                       regions=cfg.regions)
     if not meta.label_channels:
         report["metrics"] = run(None)
+        rows = _image_only_rows(report["metrics"])
     else:
         feed = LabelFeed.resolve(meta, cfg.noise_mode, None, cfg.noise_scale, f"checkpoint {cfg.ckpt}")
         report["noise_mode"] = feed.mode
-        report["without_label"] = run(label_input(feed, k, cfg.seed, std=0.0, zero=True))
-        report["with_label"] = [{"noise_std": std, **run(label_input(feed, k, cfg.seed, std=std))}
-                                for std in cfg.noise_levels]
-        report["metrics"] = report["without_label"]
-        if cfg.diagnostics:  # at the first noise level: other codes than validation's, and no image
-            std = cfg.noise_levels[0]
-            if feed.mode != "onehot":
-                other = dataclasses.replace(feed, mode="random" if feed.mode != "random" else "fixed")
-                report[f"with_{other.mode}_codes"] = {"noise_std": std, **run(label_input(other, k, cfg.seed, std=std))}
-            report["label_only"] = {"noise_std": std, **run(label_input(feed, k, cfg.seed, std=std, zero_image=True))}
+        scored = lambda **kw: run(label_input(feed, k, cfg.seed, **kw))  # noqa: E731
+        rows = [EvalRow(scored(std=std), feed.mode, std) for std in cfg.noise_levels]
+        std = cfg.noise_levels[0]  # the diagnostics': other codes than validation's, and no image
+        if cfg.diagnostics and feed.mode != "onehot":
+            other = dataclasses.replace(feed, mode="random" if feed.mode != "random" else "fixed")
+            rows.append(EvalRow(run(label_input(other, k, cfg.seed, std=std)), other.mode, std))
+        without = EvalRow(scored(std=0.0, zero=True), feed.mode, 0.0, label=False)
+        rows.append(without)
+        report["metrics"] = without.metrics
+        if cfg.diagnostics:
+            rows.append(EvalRow(scored(std=std, zero_image=True), feed.mode, std, image=False))
+    report["rows"] = [dataclasses.asdict(row) for row in rows]
     out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_name(Path(cfg.ckpt).stem + "_eval.json")
     save_json(report, out)
     report["path"] = str(out)
@@ -256,7 +305,8 @@ def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
     from .config import EvalConfig, TeacherConfig
 
     if cfg.job != TeacherConfig.job:
-        return {"metrics": summary["final"], "iteration": summary["iteration"], "images": summary["val_images"]}
+        return {"metrics": summary["final"], "iteration": summary["iteration"], "images": summary["val_images"],
+                "rows": [dataclasses.asdict(row) for row in _image_only_rows(summary["final"])]}
     return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), noise_levels=tuple(noise_levels),
                                           seed=seed, device=cfg.device, batch_size=cfg.val_batch_size,
                                           max_images=cfg.val_images))

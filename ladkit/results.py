@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .evaluate import WITH_LABEL_COLUMN, EvalReport
 from .run_folders import RUN_MARKER, find_runs
 
 def load_run(run_dir, root=None) -> dict:
@@ -38,10 +39,7 @@ def load_run(run_dir, root=None) -> dict:
     report = _read_json(run_dir / "best_eval.json")
     if report:
         row["eval_miou"] = report["metrics"]["miou"]
-        if "without_label" in report:
-            row["miou_without_label"] = report["without_label"]["miou"]
-            for entry in report["with_label"]:
-                row[f"miou_with_label@{entry['noise_std']:g}"] = entry["miou"]
+        row.update(EvalReport.read(report).label_columns())
     return row
 
 
@@ -59,14 +57,14 @@ def collect_noise_curves(root) -> pd.DataFrame:
     rows = []
     for run_dir in find_runs(root):
         report = _read_json(run_dir / "best_eval.json")
-        if not report or "with_label" not in report:
+        curve = EvalReport.read(report).curve() if report else []
+        if not curve:
             continue
         base = load_run(run_dir, root)
         base = {("train_noise_std" if k == "noise_std" else k): v for k, v in base.items()
-                if not k.startswith("miou_with_label@")}
-        for entry in report["with_label"]:
-            rows.append({**base, "noise_std": entry["noise_std"], "miou": entry["miou"],
-                         "pixel_acc": entry["pixel_acc"]})
+                if not k.startswith(WITH_LABEL_COLUMN)}
+        for entry in curve:
+            rows.append({**base, "noise_std": entry.noise_std, "miou": entry.miou, "pixel_acc": entry.metrics["pixel_acc"]})
     return pd.DataFrame(rows)
 
 
@@ -76,7 +74,7 @@ def varying_columns(df: pd.DataFrame, exclude=("run", "name", "group", "out_dir"
                    "miou_without_label"}
     cols = []
     for c in df.columns:
-        if c in exclude or c in metric_like or c.startswith("miou_with_label@"):
+        if c in exclude or c in metric_like or c.startswith(WITH_LABEL_COLUMN):
             continue
         try:
             if df[c].nunique(dropna=False) > 1:

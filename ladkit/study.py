@@ -238,7 +238,7 @@ def run_one(run: Run, split: str, noise_levels, threads: int, max_images: int = 
     import torch
 
     from .engine import train
-    from .evaluate import evaluate_checkpoint, report_rows
+    from .evaluate import EvalReport, evaluate_checkpoint
 
     torch.set_num_threads(threads)
     cfg = run.cfg
@@ -248,7 +248,8 @@ def run_one(run: Run, split: str, noise_levels, threads: int, max_images: int = 
     report = evaluate_checkpoint(EvalConfig(
         ckpt=ckpt, split=split, noise_levels=tuple(noise_levels), diagnostics=True, device=cfg.device,
         max_images=max_images, regions=cfg.dataset == "synthetic", out=str(Path(cfg.out_dir) / f"eval_{split}.json")))
-    rows = [dict(measure=r.measure, codes=r.codes, noise_std=r.noise_std, value=r.miou) for r in report_rows(report)]
+    rows = [dict(measure=r.measure, codes=r.codes, noise_std=r.noise_std, value=r.miou)
+            for r in EvalReport.read(report).rows]
     if cfg.dataset == "synthetic" and cfg.job != "distill":
         rows += [dict(measure=m, codes=None, noise_std=None, value=v)
                  for m, v in training_images_measures(cfg, ckpt, noise_levels[0], max_images)]
@@ -263,7 +264,7 @@ def training_images_measures(cfg, ckpt: str, noise_std: float, max_images: int =
     """How a model (a teacher, or a baseline for reference) does on its own first training images,
     against the labels it was trained on and against the generator's clean labels: a teacher
     that memorised its noisy training labels passes the noise on to its student."""
-    from .evaluate import evaluate_checkpoint
+    from .evaluate import EvalReport, evaluate_checkpoint
 
     out = []
     for against_clean, words in ((False, "training labels"), (True, "clean labels")):
@@ -271,8 +272,7 @@ def training_images_measures(cfg, ckpt: str, noise_std: float, max_images: int =
             ckpt=ckpt, split=cfg.train_split, noise_levels=(noise_std,), device=cfg.device,
             max_images=max_images or TRAIN_IMAGES, against_clean=against_clean,
             out=str(Path(cfg.out_dir) / f"eval_{cfg.train_split}{'_clean' if against_clean else ''}.json")))
-        metrics = report["with_label"][0] if "with_label" in report else report["metrics"]
-        out.append((f"train images vs {words}", metrics["miou"]))
+        out.append((f"train images vs {words}", EvalReport.read(report).fed().miou))
     return out
 
 

@@ -564,7 +564,7 @@ def run_point(job: str, out_dir, fields: dict, noise_levels=(0.0, 0.02, 0.1, 0.3
     from .checkpoint import save_json
     from .config import DistillConfig, TrainConfig, from_dict, train_config
     from .engine import train
-    from .evaluate import run_report
+    from .evaluate import EvalReport, run_report
 
     out = Path(out_dir)
     given = {k: v for k, v in fields.items() if v is not None}
@@ -574,9 +574,7 @@ def run_point(job: str, out_dir, fields: dict, noise_levels=(0.0, 0.02, 0.1, 0.3
     report = run_report(cfg, summary, noise_levels, seed=cfg.seed)
     metrics = {"job": job, "miou": summary["final"]["miou"], "pixel_acc": summary["final"]["pixel_acc"],
                "seed": cfg.seed, "run": cfg.out_dir}
-    if "with_label" in report:
-        metrics["miou_without_label"] = report["without_label"]["miou"]
-        metrics.update({f"miou_with_label@{r['noise_std']:g}": r["miou"] for r in report["with_label"]})
+    metrics.update(EvalReport.read(report).label_columns())
     if distill_student:
         train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
         shared = {k: v for k, v in given.items() if k in train_fields}

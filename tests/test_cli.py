@@ -8,7 +8,7 @@ from fixtures_data import TINY
 from ladkit.cli import main as cli_main
 from ladkit.config import BaselineConfig, EvalConfig, TeacherConfig, from_dict, load_config
 from ladkit.engine import train
-from ladkit.evaluate import evaluate_checkpoint
+from ladkit.evaluate import EvalReport, evaluate_checkpoint
 
 def test_config_errors(tmp_path, data_root):
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) itres .*valid: .*iters"):
@@ -31,7 +31,7 @@ def test_cli_train_and_evaluate(data_root, tmp_path, capsys):
     assert rc == 0 and (out / "best.pt").exists()
     rc = cli_main(["evaluate", str(out / "best.pt"), "noise_levels=[0.0, 0.5]"])
     text = capsys.readouterr().out
-    assert rc == 0 and "with label, noise std 0.5" in text
+    assert rc == 0 and "with label (fixed codes, noise std 0.5): mIoU" in text
     assert cli_main(["train", "--job", "baseline", "bogus=1"]) == 2
     assert "unknown parameter(s) bogus" in capsys.readouterr().err
 
@@ -59,7 +59,7 @@ def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
     lad = table.set_index("run").loc["LAD teacher"]
     assert 0 <= lad["without_label"] <= 1 and 0 <= lad["label_only"] <= 1 and lad["miou"] == lad["0.02"]
     report = json.loads((out / "seed0" / "LAD_teacher" / "eval_test.json").read_text())
-    assert report["images"] == 3 and [r["noise_std"] for r in report["with_label"]] == [0.02, 0.5]
+    assert report["images"] == 3 and [r.noise_std for r in EvalReport.read(report).curve()] == [0.02, 0.5]
     assert (out / "comparison.png").stat().st_size > 0 and (out / "summary.md").exists()
     # A rerun reuses every finished run: same table, no training.
     stamp = (out / "seed0" / "baseline" / "last.pt").stat().st_mtime_ns

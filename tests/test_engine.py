@@ -15,7 +15,7 @@ from fixtures_data import TINY
 from ladkit.checkpoint import load_checkpoint
 from ladkit.config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig
 from ladkit.engine import NonFiniteLossError, train
-from ladkit.evaluate import evaluate_checkpoint
+from ladkit.evaluate import EvalReport, evaluate_checkpoint
 from ladkit.runlog import read_log
 
 def test_baseline_loss_falls_and_beats_chance(trained):
@@ -40,15 +40,17 @@ def test_lad_teacher_trains_and_reads_a_label_the_image_lacks(trained):
     assert sum(r["loss"] for r in log[-5:]) < 0.5 * sum(r["loss"] for r in log[:5])
     report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
                                             noise_levels=(0.0, 1.0)))
-    assert "without_label" in report and len(report["with_label"]) == 2 and Path(report["path"]).exists()
-    assert report["with_label"][0]["miou"] > 0.4  # the colours are there with or without the label (~0.67)
+    scores = EvalReport.read(report)
+    assert scores.without_label() is not None and len(scores.curve()) == 2 and Path(report["path"]).exists()
+    assert scores.curve()[0].miou > 0.4  # the colours are there with or without the label (~0.67)
     # The hidden set's images are noise: only the one-hot label names the class. With it the
     # teacher fits (~0.7 after 40 steps); without it, it cannot beat the class prior (~0.18).
     report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(trained["onehot"]["out_dir"]) / "best.pt"),
                                             noise_levels=(0.0,)))
     assert report["noise_mode"] == "onehot"
-    with_label = report["with_label"][0]["miou"]
-    assert with_label > 0.45 and with_label > report["without_label"]["miou"] + 0.25
+    scores = EvalReport.read(report)
+    with_label = scores.curve()[0].miou
+    assert with_label > 0.45 and with_label > scores.without_label().miou + 0.25
 
 
 @pytest.mark.parametrize("kd_kind", ["cwd", "kd"])

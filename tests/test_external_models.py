@@ -7,7 +7,7 @@ from torchvision.models.segmentation import deeplabv3_resnet50
 
 from ladkit.config import DistillConfig, EvalConfig, TeacherConfig
 from ladkit.engine import train
-from ladkit.evaluate import evaluate_checkpoint
+from ladkit.evaluate import EvalReport, evaluate_checkpoint
 from ladkit.models import (build_model, find_first_conv, label_assisted, list_backbones, list_models,
                            patch_first_conv, register_external_model)
 from ladkit.models.registry import unregister_model
@@ -88,7 +88,8 @@ def test_torchvision_model_trains_as_lad_teacher_and_teaches_a_student(tmp_path)
                                   backbone="default", iters=2, **TINY))
     assert torch.isfinite(torch.tensor(teacher["final"]["miou"]))
     report = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / "teacher" / "best.pt"), noise_levels=(0.0,)))
-    assert "without_label" in report and len(report["with_label"]) == 1
+    scores = EvalReport.read(report)
+    assert scores.without_label() is not None and len(scores.curve()) == 1
     student = train(DistillConfig(out_dir=str(tmp_path / "student"), data_root=root, model="fcn", backbone="resnet18",
                                   teacher_ckpt=str(tmp_path / "teacher" / "best.pt"), kd_kind="cwd", iters=2, **TINY))
     assert student["model_meta"]["teacher"]["model"] == "tv_deeplabv3_resnet50"
@@ -104,5 +105,6 @@ def test_smp_unet_teacher_reads_a_label_the_image_lacks(tmp_path):
                                   noise_mode="onehot", optimizer="adamw", lr=3e-3, iters=40,
                                   **{**TINY, "crop_size": 48, "batch_size": 4}))
     report = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / "unet" / "best.pt"), noise_levels=(0.02,)))
-    with_label, without = report["with_label"][0]["miou"], report["without_label"]["miou"]
+    scores = EvalReport.read(report)
+    with_label, without = scores.curve()[0].miou, scores.without_label().miou
     assert with_label > 0.45 and with_label - without > 0.25, (with_label, without, summary["final"])

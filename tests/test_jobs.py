@@ -10,7 +10,7 @@ from fixtures_data import TINY
 from ladkit.checkpoint import load_checkpoint, save_checkpoint
 from ladkit.config import JOBS, DistillConfig, EvalConfig, TeacherConfig, config_class
 from ladkit.engine import train
-from ladkit.evaluate import evaluate_checkpoint
+from ladkit.evaluate import EvalReport, evaluate_checkpoint
 
 def test_distill_from_baseline_checkpoint_init(trained, tmp_path):
     base_ckpt = str(Path(trained["base"]["out_dir"]) / "best.pt")
@@ -90,7 +90,7 @@ def test_every_job_trains_and_its_checkpoint_evaluates(job, trained, tmp_path):
     summary = train(cfg)
     assert summary["finished"] and summary["model_meta"]["job"] == job
     report = evaluate_checkpoint(EvalConfig(ckpt=str(tmp_path / job / "best.pt"), noise_levels=(0.02,)))
-    assert 0 <= report["metrics"]["miou"] <= 1 and ("with_label" in report) == (job == "lad-teacher")
+    assert 0 <= report["metrics"]["miou"] <= 1 and bool(EvalReport.read(report).curve()) == (job == "lad-teacher")
 
 
 def test_label_logits_are_the_label_as_a_model_free_teacher():
@@ -159,3 +159,25 @@ def test_every_job_of_the_one_job_list_has_its_trainer():
     from ladkit.jobs import JOB_CLASSES
 
     assert set(JOB_CLASSES) == set(JOBS.values())
+
+
+def test_a_teacher_report_is_typed_rows_and_one_written_before_them_reads_the_same(trained, tmp_path):
+    """Every score of a LAD teacher's report is a typed row; a report with the old keys
+    (with_label / without_label / label_only / with_random_codes) reads to the same rows."""
+    ckpt = str(Path(trained["lad"]["out_dir"]) / "best.pt")
+    report = evaluate_checkpoint(EvalConfig(ckpt=ckpt, noise_levels=(0.02, 0.5), diagnostics=True,
+                                            out=str(tmp_path / "eval.json")))
+    assert not {"with_label", "without_label", "label_only"} & set(report)
+    scores = EvalReport.read(report)
+    mode = report["noise_mode"]
+    assert [(r.codes, r.noise_std, r.label, r.image) for r in scores.rows] == [
+        (mode, 0.02, True, True), (mode, 0.5, True, True), ("random" if mode == "fixed" else "fixed", 0.02, True, True),
+        (mode, 0.0, False, True), (mode, 0.02, True, False)]
+    assert scores.fed() == scores.rows[0] and scores.without_label().metrics == report["metrics"]
+    assert list(scores.label_columns()) == ["miou_without_label", "miou_with_label@0.02", "miou_with_label@0.5"]
+    rows = report["rows"]
+    legacy = {"metrics": report["metrics"], "noise_mode": mode,
+              "with_label": [{"noise_std": r["noise_std"], **r["metrics"]} for r in rows[:2]],
+              f"with_{rows[2]['codes']}_codes": {"noise_std": 0.02, **rows[2]["metrics"]},
+              "without_label": rows[3]["metrics"], "label_only": {"noise_std": 0.02, **rows[4]["metrics"]}}
+    assert EvalReport.read(legacy) == scores

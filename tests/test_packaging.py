@@ -82,7 +82,7 @@ def test_the_core_trains_and_evaluates_with_no_extra_importable(tmp_path):
     assert "tensorboard is not installed, so runs log to log.jsonl only" in trained.stderr
     assert (tmp_path / "run" / "log.jsonl").exists() and not (tmp_path / "run" / "tb").exists()
     scored = run("evaluate", "run/best.pt", "noise_levels=[0.02]")
-    assert scored.returncode == 0 and "with label, noise std 0.02" in scored.stdout, scored.stderr
+    assert scored.returncode == 0 and "with label (fixed codes, noise std 0.02): mIoU" in scored.stdout, scored.stderr
     demo = run("demo", "--quick")
     assert demo.returncode == 2
     assert demo.stderr.strip() == ("ladkit: error: `ladkit demo` needs pandas, which a lean install leaves out: "
