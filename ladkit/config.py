@@ -117,13 +117,13 @@ class DistillConfig(TrainConfig):
     out_dir: str = "runs/student"
     teacher_ckpt: str = ""
     # Only for a teacher_ckpt that is a plain state_dict (no ladkit model_meta): its architecture.
-    teacher_model: str = ""
-    teacher_backbone: str = ""
+    teacher_model: str | None = None
+    teacher_backbone: str | None = None
     # How a LAD teacher gets its label at distillation time (release: fixed codebook, std 0.02).
-    # Empty: the mode the teacher was validated with (fixed for random-code teachers, onehot for one-hot).
-    teacher_noise_mode: str = ""
+    # None: the mode the teacher was validated with (fixed for random-code teachers, onehot for one-hot).
+    teacher_noise_mode: str | None = None
     teacher_noise_std: float = 0.02
-    teacher_noise_scale: float = -1.0  # < 0: the scale the teacher was trained with
+    teacher_noise_scale: float | None = None  # None: the scale the teacher was trained with
     # KD: tuned on val for the CPU tutorial scale (README "What was tuned"): pixel-wise KL at
     # tau 1, weight 10 was the one setting where the positive control (the oracle) gained >= 3
     # points; the release (and the configs/voc_* presets) use CWD at weight 3, tau 4
@@ -143,16 +143,16 @@ class EvalConfig:
     """Evaluate a checkpoint; a LAD teacher also with its label channel at several noise levels."""
 
     ckpt: str = ""
-    dataset: str = ""  # empty: the checkpoint's own dataset
-    data_root: str = ""
+    dataset: str | None = None  # None: the checkpoint's own dataset
+    data_root: str | None = None  # None: the checkpoint's own
     split: str = "val"
     batch_size: int = 8
     max_images: int = 0  # 0: the whole split; N: only its first N images
     scales: tuple = (1.0,)
     flip: bool = False
-    noise_mode: str = ""  # empty: the mode the teacher was validated with
+    noise_mode: str | None = None  # None: the mode the teacher was validated with
     noise_levels: tuple = (0.0, 0.02, 0.1, 0.3, 1.0)
-    noise_scale: float = -1.0  # < 0: the teacher's training scale
+    noise_scale: float | None = None  # None: the teacher's training scale
     # a LAD teacher also with the other codes (random <-> fixed) and with its label alone (image zeroed)
     diagnostics: bool = False
     # synthetic data: score against the generator's clean labels (a teacher is still fed the split's
@@ -163,11 +163,11 @@ class EvalConfig:
     regions: bool = False
     seed: int = 0
     device: str = "auto"
-    out: str = ""  # metrics JSON; empty: next to the checkpoint
+    out: str | None = None  # metrics JSON; None: next to the checkpoint
     # Only for a ckpt that is a plain state_dict (no ladkit model_meta): the model it holds.
-    model: str = ""
-    backbone: str = ""
-    num_classes: int = 0  # 0: the dataset's
+    model: str | None = None
+    backbone: str | None = None
+    num_classes: int | None = None  # None: the dataset's
 
     def __post_init__(self):
         check_config(self)
@@ -303,11 +303,21 @@ def save_config(cfg, path) -> None:
 
 def coerce_field(cls, name: str, value):
     """``value`` as the type of field ``name`` of ``cls`` (its default's type): YAML and the
-    command line give strings, ints for floats and lists for tuples. Raises ConfigError."""
+    command line give strings, ints for floats and lists for tuples. Raises ConfigError.
+
+    A field whose default is None ("use the default": the checkpoint's or the teacher's own)
+    keeps None, and an empty value (``key=``, ``key:``) means None."""
     field = next(f for f in dataclasses.fields(cls) if f.name == name)
     default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    if default is None:
+        if value is None or value == "":
+            return None
+        default = _optional_type(cls, name)()  # a sample of the type it holds when set
     try:
-        return _as_type(name, value, default)
+        value = _as_type(name, value, default)
+        if field.default is None and name in _DEFAULT_BEFORE_NONE and _DEFAULT_BEFORE_NONE[name](value):
+            return None
+        return value
     except ConfigError:
         rule = RULES.get(_rule_key(cls, name))
         if rule is None:
@@ -315,12 +325,27 @@ def coerce_field(cls, name: str, value):
         raise _bad(name, value, rule[1]) from None  # the whole rule: "an integer >= 1", not just "an integer"
 
 
+# The "use the default" markers of configs written before None was the one (a run's config.yaml,
+# a checkpoint's config): read as None.
+_DEFAULT_BEFORE_NONE: dict[str, Callable[[Any], bool]] = {
+    "teacher_noise_scale": lambda v: v < 0, "noise_scale": lambda v: v < 0, "num_classes": lambda v: v == 0}
+
+
+def _optional_type(cls, name: str) -> type:
+    """The type a field annotated ``X | None`` holds when set: X."""
+    import typing
+
+    hint = typing.get_type_hints(cls)[name]
+    (kind,) = [a for a in typing.get_args(hint) if a is not type(None)]
+    return kind
+
+
 def check_config(cfg) -> None:
     """Coerce every field of ``cfg`` to its type and check its range and choices (in place)."""
     for field in dataclasses.fields(cfg):
         value = coerce_field(type(cfg), field.name, getattr(cfg, field.name))
         rule = RULES.get(_rule_key(type(cfg), field.name))
-        if rule is not None and not rule[0](value):
+        if rule is not None and value is not None and not rule[0](value):
             raise ConfigError(f"{field.name}={value!r} is not valid: expected {rule[1]}")
         object.__setattr__(cfg, field.name, value)
     for check in CROSS_CHECKS:
@@ -466,8 +491,8 @@ RULES: dict[str, Rule] = {
     "noise_mode": one_of(*NOISE_MODES), "noise_std": at_least(0), "noise_scale": above(0),
     "cons_kind": one_of(*CONSISTENCY_KINDS), "cons_weight": at_least(0), "tau": above(0),
     "val_noise_mode": one_of(*NOISE_MODES), "val_noise_std": at_least(0),
-    "teacher_noise_mode": one_of("", *NOISE_MODES), "teacher_noise_std": at_least(0),
-    "teacher_noise_scale": (_finite, "a number (< 0: the teacher's own scale)"),
+    "teacher_noise_mode": one_of(*NOISE_MODES), "teacher_noise_std": at_least(0),
+    "teacher_noise_scale": above(0),
     "kd_kind": one_of(*KD_KINDS), "kd_weight": at_least(0),
     "kd_source": one_of(*KD_SOURCES), "label_logit": above(0),
     "label_smoothing": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
@@ -475,9 +500,9 @@ RULES: dict[str, Rule] = {
     "EvalConfig.ckpt": (lambda v: True, "a path"), "EvalConfig.data_root": (lambda v: True, "a path"),
     "EvalConfig.split": NON_EMPTY, "EvalConfig.max_images": at_least(0, INTEGER),
     "EvalConfig.scales": list_of(above(0)), "EvalConfig.noise_levels": list_of(at_least(0)),
-    "EvalConfig.noise_mode": one_of("", *NOISE_MODES),
-    "EvalConfig.noise_scale": (_finite, "a number (< 0: the teacher's training scale)"),
-    "EvalConfig.num_classes": at_least(0, INTEGER),
+    "EvalConfig.noise_mode": one_of(*NOISE_MODES),
+    "EvalConfig.noise_scale": above(0),
+    "EvalConfig.num_classes": at_least(1, INTEGER),
 }
 
 
@@ -522,7 +547,7 @@ def _check_names(cfg) -> None:
 
     dataset = getattr(cfg, "dataset", "")
     if (dataset or isinstance(cfg, TrainConfig)) and dataset not in dataset_names():
-        raise _bad("dataset", dataset, f"one of {', '.join(dataset_names())}" + (" (or empty: the checkpoint's)"
+        raise _bad("dataset", dataset, f"one of {', '.join(dataset_names())}" + (" (or null: the checkpoint's)"
                                                                               if isinstance(cfg, EvalConfig) else ""))
     for prefix in ("", "teacher_"):
         model, backbone = getattr(cfg, f"{prefix}model", ""), getattr(cfg, f"{prefix}backbone", "")

@@ -161,13 +161,13 @@ class LabelFeed:
     @classmethod
     def resolve(cls, meta: ModelMeta, mode: str | None = None, std: float | None = None,
                 scale: float | None = None, where: str = "teacher") -> "LabelFeed":
-        """The feed asked for, each part left unset (None; the configs' ``""`` and negative scale
-        say the same) taken from the teacher: the codes and std it was validated with (its best.pt
-        was chosen on them), the scale it was trained with. The codes are checked against the
+        """The feed asked for, each part left unset (None, as the configs say "the teacher's own")
+        taken from the teacher: the codes and std it was validated with (its best.pt was chosen
+        on them), the scale it was trained with. The codes are checked against the
         teacher's label channels (a one-hot teacher takes one-hot codes)."""
         mode = mode or meta.val_noise_mode or DEFAULT_FEED["mode"]
         std = std if std is not None else meta.val_noise_std if meta.val_noise_std is not None else DEFAULT_FEED["std"]
-        if scale is None or scale < 0:
+        if scale is None:
             scale = meta.noise_scale if meta.noise_scale is not None else DEFAULT_FEED["scale"]
         check_label_mode(meta.label_channels, mode, meta.num_classes, where, meta.noise_mode)
         return cls(mode, float(std), float(scale))

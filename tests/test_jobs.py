@@ -65,7 +65,7 @@ def test_distill_feeds_a_teacher_the_codes_it_was_validated_with_by_default(trai
     from ladkit.jobs import build_job
 
     job = build_job(cfg, 21, torch.device("cpu"), torch.Generator())  # the VOC-layout fixture: 21 classes
-    assert cfg.teacher_noise_mode == "" and job.teacher.feed.mode == "onehot"  # fixed codes would not fit
+    assert cfg.teacher_noise_mode is None and job.teacher.feed.mode == "onehot"  # fixed codes would not fit
     assert train(cfg)["finished"]
 
 

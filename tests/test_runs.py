@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ladkit.checkpoint import load_checkpoint, save_checkpoint
-from ladkit.config import TeacherConfig
+from ladkit.config import DistillConfig, TeacherConfig
 from ladkit.data.synthetic import make_synthetic
 from ladkit.engine import train
 from ladkit.runs import LabelFeed, ModelMeta, read_model_checkpoint
@@ -41,7 +41,8 @@ def test_the_label_feed_takes_each_unset_part_from_the_teacher(kl_teacher):
     _, ckpt = kl_teacher
     meta = read_model_checkpoint(ckpt).meta
     assert LabelFeed.resolve(meta) == LabelFeed("fixed", 0.02, 0.5)  # validated on fixed codes at 0.02, trained at 0.5
-    assert LabelFeed.resolve(meta, "", None, -1.0) == LabelFeed.resolve(meta)  # the configs' markers say the same
+    unset = DistillConfig()  # the configs' marker (None) says the same
+    assert LabelFeed.resolve(meta, unset.teacher_noise_mode, None, unset.teacher_noise_scale) == LabelFeed.resolve(meta)
     assert LabelFeed.resolve(meta, "random", 0.3, 2.0) == LabelFeed("random", 0.3, 2.0)
     with pytest.raises(ValueError, match="onehot"):
         LabelFeed.resolve(meta, "onehot")  # a one-channel teacher cannot take one-hot codes

@@ -76,6 +76,24 @@ def test_values_are_coerced_to_the_field_type():
     assert TeacherConfig(scale_range=[0.5, 2]).scale_range == (0.5, 2.0)  # a list from a notebook
 
 
+def test_none_is_the_one_use_the_default_marker_and_older_markers_read_as_none(tmp_path):
+    """The fields whose default is "the teacher's or checkpoint's own" are None; an empty value
+    means the same, a set one is checked like any other, and the old markers ("", a negative
+    scale, 0 classes: a config.yaml written before, a user's own preset) read as None."""
+    assert (DistillConfig().teacher_noise_mode, DistillConfig().teacher_noise_scale) == (None, None)
+    assert from_dict(EvalConfig, {"noise_mode": "", "dataset": None, "out": ""}) == EvalConfig()
+    assert from_dict(DistillConfig, {"teacher_noise_scale": "2"}).teacher_noise_scale == 2.0
+    with pytest.raises(ConfigError, match=r"^teacher_noise_scale=0.0 is not valid: expected a number > 0"):
+        DistillConfig(teacher_noise_scale=0)
+    with pytest.raises(ConfigError, match=r"^num_classes=-2 is not valid: expected an integer >= 1"):
+        EvalConfig(num_classes=-2)
+    old = tmp_path / "config.yaml"
+    old.write_text("job: distill\nteacher_noise_mode: ''\nteacher_noise_scale: -1.0\nteacher_model: ''\n")
+    assert load_config(old) == DistillConfig()
+    old.write_text("noise_mode: ''\nnoise_scale: -1.0\nnum_classes: 0\nout: ''\nmodel: ''\n")
+    assert load_config(old, EvalConfig) == EvalConfig()
+
+
 def test_yaml_syntax_errors_name_the_file_or_argument_and_line(tmp_path, capsys):
     path = tmp_path / "broken.yaml"
     path.write_text("job: baseline\niters: 3\nlr: [0.1,\n  crop_size: 32\n")

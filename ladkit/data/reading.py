@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,23 +19,33 @@ LABEL_MODES = ("P", "L", "I", "I;16", "I;16B", "I;16L")
 
 
 @contextlib.contextmanager
-def _opened_image(path: Path):
-    """The image file open with PIL; a missing or undecodable file is a DatasetError naming it."""
+def _opened(path: Path, what: str = "image"):
+    """The ``what`` (image, label) file open with PIL; a missing or undecodable file is a
+    DatasetError naming it, and so is one whose header declares more pixels than PIL's bomb limit
+    (a corrupt header, mostly)."""
     try:
-        with Image.open(path) as image:
-            yield image
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
+    except DatasetError:
+        raise
     except FileNotFoundError:
-        raise _missing_image(path) from None
+        raise _missing(path, what) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DatasetError(f"{what} file {path} declares more pixels than PIL opens ({error}); the header is "
+                           "corrupt (delete the file and re-run the dataset's prepare script), or for a really "
+                           "huge image raise PIL.Image.MAX_IMAGE_PIXELS") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise _undecodable_image(path, error) from error
+        raise _undecodable(path, error, what) from error
 
 
-def _missing_image(path: Path) -> DatasetError:
-    return DatasetError(f"image file {path} is missing; re-run the dataset's prepare script")
+def _missing(path: Path, what: str = "image") -> DatasetError:
+    return DatasetError(f"{what} file {path} is missing; re-run the dataset's prepare script")
 
 
-def _undecodable_image(path: Path, error: Exception) -> DatasetError:
-    return DatasetError(f"cannot decode image file {path} ({error}); the file is corrupt or truncated, "
+def _undecodable(path: Path, error: Exception, what: str = "image") -> DatasetError:
+    return DatasetError(f"cannot decode {what} file {path} ({error}); the file is corrupt or truncated, "
                         "delete it and re-run the dataset's prepare script")
 
 
@@ -49,7 +60,7 @@ def read_image(path: Path) -> torch.Tensor:
     path = Path(path)
     array = _decoded_jpeg(path) if path.suffix.lower() in JPEG_SUFFIXES else None
     if array is None:
-        with _opened_image(path) as image:
+        with _opened(path) as image:
             array = np.asarray(image.convert("RGB"))
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
@@ -63,7 +74,7 @@ def _decoded_jpeg(path: Path) -> np.ndarray | None:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _missing_image(path) from None
+        raise _missing(path) from None
     try:
         colorspace = simplejpeg.decode_jpeg_header(data)[2]
     except ValueError:
@@ -73,12 +84,12 @@ def _decoded_jpeg(path: Path) -> np.ndarray | None:
     try:
         return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
     except ValueError as error:
-        raise _undecodable_image(path, error) from None
+        raise _undecodable(path, error) from None
 
 
 def image_size(path: Path) -> torch.Tensor:
     """An empty (0, H, W) tensor of the image's size, read from its header (no pixels decoded)."""
-    with _opened_image(path) as image:
+    with _opened(path) as image:
         width, height = image.size
     return torch.empty(0, height, width)
 
@@ -88,22 +99,11 @@ def read_label(path: Path) -> torch.Tensor:
 
     PIL keeps palette PNGs as indices (torchvision's decoder would expand them to RGB colours).
     """
-    try:
-        with Image.open(path) as image:
-            mode = image.mode
-            if mode not in LABEL_MODES:
-                raise DatasetError(
-                    f"label file {path} has image mode {mode!r}; expected a single-channel "
-                    "class-index PNG (palette or greyscale), not colour-coded labels"
-                )
-            array = np.array(image)
-    except FileNotFoundError:
-        raise DatasetError(f"label file {path} is missing; re-run the dataset's prepare script") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise DatasetError(
-            f"cannot decode label file {path} ({error}); the file is corrupt or truncated, "
-            "delete it and re-run the dataset's prepare script"
-        ) from error
+    with _opened(path, "label") as image:
+        if image.mode not in LABEL_MODES:
+            raise DatasetError(f"label file {path} has image mode {image.mode!r}; expected a single-channel "
+                               "class-index PNG (palette or greyscale), not colour-coded labels")
+        array = np.array(image)
     # 16-bit maps come back as uint16/int32; torch has no uint16 indexing, so widen those.
     if array.dtype != np.uint8:
         array = array.astype(np.int64)
