@@ -310,3 +310,58 @@ def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
     return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), noise_levels=tuple(noise_levels),
                                           seed=seed, device=cfg.device, batch_size=cfg.val_batch_size,
                                           max_images=cfg.val_images))
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint's model in eval mode, with what is needed to feed it."""
+
+    path: str
+    model: torch.nn.Module
+    meta: ModelMeta
+    device: torch.device
+
+    @property
+    def label_channels(self) -> int:
+        return self.meta.label_channels
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+
+def load_model(ckpt, device="cpu", model: str | None = None, backbone: str | None = None,
+               num_classes: int | None = None) -> LoadedModel:
+    """Any ladkit checkpoint (baseline, LAD teacher, student) ready for prediction; a plain
+    state_dict of a ladkit architecture with ``model``, ``backbone`` and ``num_classes``."""
+    from .runs import read_model_checkpoint
+
+    state = read_model_checkpoint(ckpt, model, backbone, num_classes)
+    device = torch.device(device)
+    return LoadedModel(str(ckpt), state.load_model(device), state.meta, device)
+
+
+@torch.no_grad()
+def predict(loaded: LoadedModel, image: torch.Tensor, label: torch.Tensor | None = None, *,
+            noise_mode: str | None = None, noise_std: float | None = None, noise_scale: float | None = None,
+            seed: int = 0, with_label: bool = True) -> tuple[torch.Tensor, float | None]:
+    """Class ids (H, W) for one normalized image (3, H, W); a LAD teacher also gets the label,
+    noised (defaults: how it was validated) or zeros (``with_label=False``). Returns the
+    prediction and its mIoU against ``label`` (None without a label)."""
+    from .runs import LabelFeed
+
+    meta = loaded.meta
+    x = image.unsqueeze(0).to(loaded.device)
+    if loaded.label_channels:
+        feed = LabelFeed.resolve(meta, noise_mode, noise_std, noise_scale, loaded.path)
+        if label is None or not with_label:
+            x = torch.cat([x, torch.zeros(1, loaded.label_channels, *x.shape[-2:], device=loaded.device)], dim=1)
+        else:
+            gen = torch.Generator(device=loaded.device).manual_seed(seed)
+            x = feed.inputs(x, label.unsqueeze(0).to(loaded.device), meta.num_classes, gen, ids_checked=False)
+    pred = predict_logits(loaded.model, x, x.shape[-2:]).argmax(1)[0].cpu()
+    if label is None:
+        return pred, None
+    cm = ConfusionMatrix(meta.num_classes, IGNORE_INDEX)
+    cm.update(pred, label.cpu())
+    return pred, cm.compute()["miou"]

@@ -73,3 +73,29 @@ def _is_our_temp(path: Path) -> bool:
     # .NAME.<8 hex>.tmp from _new_temp, or .NAME.<random>.tmp from the mkstemp of earlier versions
     parts = path.name[1:-len(TEMP_SUFFIX)].rsplit(".", 1)
     return len(parts) == 2 and parts[0].endswith(WRITTEN_SUFFIXES) and len(parts[1]) >= 6
+
+
+def project_root() -> Path | None:
+    """The ladkit checkout this package runs from (editable install), or None."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").exists() and (root / "notebooks").is_dir() else None
+
+
+def use_project_root() -> Path:
+    """When a notebook runs from the checkout's ``notebooks/`` folder (``make lab``), move to the
+    project root so relative paths (``data/synthetic``, ``runs/...``) mean what they mean for the
+    CLI. Anywhere else the working directory is left alone. Returns the working directory."""
+    cwd = Path.cwd().resolve()
+    root = project_root()
+    if root is not None and cwd == root / "notebooks":
+        os.chdir(root)
+    return Path.cwd()
+
+
+def kit_notebook(name: str) -> Path:
+    """A notebook shipped in the checkout's ``notebooks/`` folder (e.g. ``runners/run_point.ipynb``)."""
+    root = project_root()
+    if root is None:
+        raise FileNotFoundError(f"cannot find the ladkit checkout's notebooks/ folder to locate {name}; "
+                                "pass the notebook's path explicitly")
+    return root / "notebooks" / name

@@ -141,3 +141,22 @@ def _raise_out_of_range(labels: Tensor, num_classes: int, ignore_index: int):
 def _check_mode(mode: str) -> None:
     if mode not in NOISE_MODES:
         raise ValueError(f"unknown noise mode {mode!r}; valid: {', '.join(NOISE_MODES)}")
+
+
+def code_spread(label: torch.Tensor, num_classes: int, noise_mode: str, noise_scale: float, seed: int = 0) -> float:
+    """The spread of one sample's clean codes, in code units (``noise_scale`` divided out)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    clean = noise_labels(label[None], num_classes, mode=noise_mode, noise_std=0.0, scale=noise_scale, generator=gen)
+    return float(clean.std()) / max(noise_scale, 1e-12)
+
+
+def separability(label: torch.Tensor, num_classes: int, noise_mode: str, noise_std: float, noise_scale: float,
+                 seed: int = 0, spread: float | None = None) -> dict:
+    """How far apart the regions' codes are compared with the pixel noise: the spread of the clean
+    codes over ``noise_std`` (``noise_scale`` cancels). Above ~3 regions are easy to tell apart,
+    below ~1 the channel is mostly noise; None for a clean label. ``spread``: ``code_spread``'s
+    answer when the caller has it already."""
+    if spread is None:
+        spread = code_spread(label, num_classes, noise_mode, noise_scale, seed)
+    return {"noise_std": float(noise_std), "code_spread": spread,
+            "separability": spread / noise_std if noise_std > 0 else None}

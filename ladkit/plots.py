@@ -1,7 +1,11 @@
-"""Figures: run comparison, training curves, noise-level curves, sample grids."""
+"""Figures: run comparison, training curves, noise-level curves, sample grids, and the
+label-noising figures the explorer (``ladkit.widgets``) shows: the noised channel, a noise strip,
+the dual-path view."""
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -9,8 +13,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from matplotlib.figure import Figure
 
-from .constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
+from .constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NOISE_MODES
+from .data import load_dataset
+from .evaluate import load_model, predict
+from .noising import code_spread, noise_labels, separability
 
 
 def plot_training_curves(run_dirs: dict, path=None):
@@ -182,3 +190,198 @@ def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolw
             ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+# The explorer's noise-std steps: 0 is the clean label; one readout format for all.
+NOISE_STD_STEPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+def code_range(noise_mode: str, num_classes: int, noise_scale: float) -> tuple[float, float]:
+    """Fixed colour limits for the label channel: where its codes lie (random codes N(0, 1):
+    +-3; the fixed codebook: its span; one-hot: 0..1), times the scale. Fixed limits make the
+    scale and noise visible as colour, and renders comparable by eye."""
+    from .noising import fixed_codebook
+
+    if noise_mode == "onehot":
+        return 0.0, float(noise_scale)
+    reach = 3.0 if noise_mode == "random" else 1.1 * float(fixed_codebook(num_classes).abs().max())
+    return -reach * noise_scale, reach * noise_scale
+
+
+def class_legend(fig: Figure, info, ncol: int = 8) -> None:
+    """Colour patches naming the classes of the label and prediction panels, and the ignore outline."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="grey", label=n)
+               for n, c in zip(info.class_names, info.palette)]
+    handles.append(Patch(facecolor="white", edgecolor="grey", label=f"ignore ({IGNORE_INDEX}): not scored"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(ncol, len(handles)), fontsize=7, frameon=False)
+
+
+def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: int = 0, device="cpu", path=None):
+    """One row per image of ``dataset``: the image, its ground truth and every checkpoint's
+    prediction with its mIoU on that image; a LAD teacher twice, fed its label and fed none."""
+
+    models = {name: load_model(ckpt, device) for name, ckpt in checkpoints.items()}
+    palette = dataset.info.palette
+    rows = []
+    for index in range(min(num_samples, len(dataset))):
+        image, label = dataset[index]
+        row = [("image", denormalize(image)), ("ground truth", colorize(label, palette))]
+        for name, loaded in models.items():
+            feeds = [("", True)] if not loaded.label_channels else [(" + label", True), (", no label", False)]
+            for suffix, with_label in feeds:
+                pred, miou = predict(loaded, image, label, seed=seed, with_label=with_label)
+                row.append((f"{name}{suffix}\n{100 * miou:.0f}%", colorize(pred, palette)))
+        rows.append(row)
+    fig = plot_panel_grid(rows)
+    fig.subplots_adjust(bottom=0.04 + 0.12 / len(rows))  # room for the legend
+    class_legend(fig, dataset.info)
+    return save_figure(fig, path)
+
+
+def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noise_std: float = 0.03,
+                        noise_scale: float = 1.0, seed: int = 0, teacher=None, *, data_root=None,
+                        split: str = "val", path=None) -> tuple[Figure, dict]:
+    """image | label | noised label channel(s) | (with ``teacher``) its prediction at that noise.
+
+    ``dataset``: a dataset object or a dataset name (then ``data_root``). ``teacher``: None, a
+    checkpoint path or a ``LoadedModel``. Returns ``(figure, info)``; info holds the settings,
+    the channel's statistics, its separability and, with a teacher, ``teacher_miou`` on this
+    sample (or ``teacher_error`` when its input does not fit the chosen mode). ``path``: also
+    save a PNG.
+    """
+
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset, data_root or f"data/{dataset}", split)
+    if isinstance(teacher, (str, os.PathLike)):
+        teacher = load_model(teacher)
+    if not 0 <= index < len(dataset):
+        raise ValueError(f"sample index {index} out of range: the split has {len(dataset)} images")
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"unknown noise mode {noise_mode!r}; valid: {', '.join(NOISE_MODES)}")
+    image, label = dataset[index]
+    info_ds = dataset.info
+    gen = torch.Generator().manual_seed(int(seed))
+    channels = noise_labels(label.unsqueeze(0), info_ds.num_classes, mode=noise_mode, noise_std=float(noise_std),
+                            scale=float(noise_scale), generator=gen)[0]
+    info = {"index": int(index), "noise_mode": noise_mode, "noise_std": float(noise_std),
+            "noise_scale": float(noise_scale), "seed": int(seed), "label_channels": int(channels.shape[0]),
+            "channel_mean": float(channels.mean()), "channel_std": float(channels.std()),
+            "image_std": float(image.std()),
+            "separability": separability(label, info_ds.num_classes, noise_mode, float(noise_std), float(noise_scale),
+                                         int(seed))["separability"]}
+    low, high = code_range(noise_mode, info_ds.num_classes, float(noise_scale))
+
+    panels = [("image", denormalize(image), None), ("label", colorize(label, info_ds.palette), None)]
+    if channels.shape[0] == 1:
+        panels.append((f"noised label channel\n{noise_mode}, std {noise_std:g}, scale {noise_scale:g}",
+                       channels[0].numpy(), "coolwarm"))
+    else:  # one-hot: what a reader of the channels would decode, and how sure it could be
+        decoded = channels.argmax(0)
+        decoded[label == IGNORE_INDEX] = IGNORE_INDEX
+        panels.append((f"noised one-hot, argmax\nstd {noise_std:g}, scale {noise_scale:g}",
+                       colorize(decoded, info_ds.palette), None))
+        panels.append(("noised one-hot, max value", channels.max(0).values.numpy(), "viridis"))
+    if teacher is not None:
+        try:
+            pred, miou = predict(teacher, image, label, noise_mode=noise_mode, noise_std=float(noise_std),
+                                 noise_scale=float(noise_scale), seed=int(seed))
+            info["teacher_miou"] = miou
+            panels.append((f"{teacher.name}\nmIoU on this sample {100 * miou:.1f}%",
+                           colorize(pred, info_ds.palette), None))
+        except ValueError as exc:
+            info["teacher_error"] = str(exc)
+            panels.append((f"{teacher.name}:\nmode {noise_mode!r} does not fit", None, None))
+
+    fig = Figure(figsize=(2.7 * len(panels), 3.5))
+    axes = fig.subplots(1, len(panels))
+    for ax, (title, img, cmap) in zip(np.atleast_1d(axes), panels):
+        ax.axis("off")
+        ax.set_title(title, fontsize=8)
+        if img is None:
+            continue
+        shown = ax.imshow(img, cmap=cmap, interpolation="nearest", **({"vmin": low, "vmax": high} if cmap else {}))
+        if cmap is not None:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, extend="both").set_label("code value", fontsize=7)
+    fig.suptitle(f"{info_ds.name} sample {index}", fontsize=9)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    class_legend(fig, info_ds)
+    return save_figure(fig, path, dpi=100), info
+
+
+def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), noise_mode: str = "random",
+                noise_scale: float = 1.0, seed: int = 0, path=None) -> tuple[Figure, list[dict]]:
+    """One sample's label channel at each noise std, from a clean label to mostly noise, with each
+    level's separability in its title, on one fixed colour scale. Returns the figure and one
+    ``separability`` dict per level."""
+
+    _, label = dataset[index]
+    k = dataset.info.num_classes
+    low, high = code_range(noise_mode, k, float(noise_scale))
+    spread = code_spread(label, k, noise_mode, noise_scale, seed)  # the same clean codes at every level
+    fig = Figure(figsize=(2.4 * len(noise_levels) + 0.8, 2.9))
+    axes = np.atleast_1d(fig.subplots(1, len(noise_levels)))
+    levels = []
+    for ax, std in zip(axes, noise_levels):
+        gen = torch.Generator().manual_seed(int(seed))
+        channel = noise_labels(label[None], k, mode=noise_mode, noise_std=std, scale=noise_scale, generator=gen)[0]
+        level = separability(label, k, noise_mode, std, noise_scale, seed, spread)
+        sep = level["separability"]
+        shown = ax.imshow((channel[0] if channel.shape[0] == 1 else channel.max(0).values).numpy(), cmap="coolwarm",
+                          vmin=low, vmax=high, interpolation="nearest")
+        ax.set_title(f"noise std {std:g}\nseparability " + ("∞ (clean)" if sep is None else f"{sep:.2g}"), fontsize=10)
+        ax.axis("off")
+        levels.append(level)
+    fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, extend="both").set_label("code value", fontsize=9)
+    fig.suptitle(f"sample {index}: {noise_mode} codes x scale {noise_scale:g}, from a clean label to noise", fontsize=10)
+    return save_figure(fig, path, dpi=100), levels
+
+
+@torch.no_grad()
+def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, noise_scale: float | None = None,
+                   seed: int = 0, path=None) -> tuple[Figure, dict]:
+    """What the consistency loss compares: one image's two independently noised label channels
+    (random codes, as in training), the teacher's prediction on each, and the dual-path
+    consistency distance between the two (at the teacher's temperature and kind)."""
+    from .config import TeacherConfig
+    from .losses import dual_path_consistency
+    from .runs import LabelFeed
+
+    if isinstance(teacher, (str, os.PathLike)):
+        teacher = load_model(teacher)
+    if teacher.label_channels != 1:
+        raise ValueError(f"{teacher.path} takes {teacher.label_channels} label channels; the dual-path view needs a "
+                         "random-code teacher (one label channel)")
+    image, label = dataset[index]
+    meta, k = teacher.meta, dataset.info.num_classes
+    feed = LabelFeed.resolve(meta, "random", noise_std, noise_scale, teacher.path)
+    paths = []
+    for offset in (0, 1):
+        gen = torch.Generator().manual_seed(int(seed) + offset)  # each path its own codes and noise
+        inputs = feed.inputs(image.unsqueeze(0), label.unsqueeze(0), k, gen, ids_checked=False)
+        paths.append((inputs[0, 3], teacher.model(inputs.to(teacher.device))))
+    # how this teacher's consistency was trained (a checkpoint from before these were recorded:
+    # the TeacherConfig defaults it was trained with)
+    tau = meta.tau if meta.tau is not None else TeacherConfig.tau
+    kind = meta.cons_kind or TeacherConfig.cons_kind
+    distance = float(dual_path_consistency(paths[0][1]["out_low"], paths[1][1]["out_low"], tau, kind))
+    low, high = code_range("random", k, feed.scale)
+    fig = Figure(figsize=(11, 3.4))
+    axes = fig.subplots(1, 4)
+    for i, (channel, out) in enumerate(paths):
+        shown = axes[i].imshow(channel.numpy(), cmap="coolwarm", vmin=low, vmax=high, interpolation="nearest")
+        axes[i].set_title(f"path {i + 1}: label channel\n(own random codes and noise)", fontsize=8)
+        axes[2 + i].imshow(colorize(out["out"].argmax(1)[0].cpu(), dataset.info.palette), interpolation="nearest")
+        axes[2 + i].set_title(f"path {i + 1}: teacher's prediction", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    fig.colorbar(shown, ax=list(axes[:2]), fraction=0.03, pad=0.01).set_label("code value", fontsize=7)
+    fig.suptitle(f"dual path, sample {index}: consistency distance ({kind}, tau {tau:g}) = {distance:.4f}", fontsize=9)
+    return save_figure(fig, path, dpi=100), {"consistency": distance, "kind": kind, "tau": tau}
+
+
+def figure_png(fig: Figure, dpi: int = 90) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()

@@ -4,7 +4,7 @@ is found to be a run, when a folder may be (re)used, and its first write.
 A run is a folder holding ``config.yaml`` (written when the run has really started), then
 ``log.jsonl`` and ``tb/``, ``last.pt``, ``best.pt``, ``metrics.json`` (once it has finished)
 and evaluations beside them (``*_eval.json``, ``eval_*.json``). The loop (``engine``), the
-readers (``results``) and the explorer's teacher menu (``widgets``) all go through here.
+readers (``results``) and the explorer's teacher menu (``find_teachers``) all go through here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import ConfigError, config_class, from_dict, read_yaml, save_config, to_dict
+from .config import ConfigError, TeacherConfig, config_class, from_dict, read_yaml, save_config, to_dict
 from .files import remove_stale_temps
 from .runlog import remove_log
 
@@ -106,3 +106,31 @@ def check_resumable(cfg, ckpt, path):
         raise ValueError(f"cannot resume from {path}: the config differs in "
                          + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, (a, b) in differs.items())
                          + "; use the same config, another out_dir, or --overwrite (overwrite=True) to replace the run")
+
+
+def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:
+    """LAD teacher checkpoints (``best.pt``) below ``runs_dir``, newest first, as (label, path):
+    the label gives the run folder, its final validation mIoU (with its label) and its age.
+    Read from each run's ``config.yaml`` and ``metrics.json``, so no checkpoint is loaded."""
+    import json
+    import time
+
+    import yaml
+
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for run in find_runs(root, finished_only=False):  # the one definition of a run folder
+        ckpt = run / "best.pt"
+        try:
+            if (yaml.safe_load((run / RUN_MARKER).read_text()) or {}).get("job") != TeacherConfig.job or not ckpt.exists():
+                continue
+            final = json.loads((run / "metrics.json").read_text()).get("final", {}) if (run / "metrics.json").exists() else {}
+        except (OSError, ValueError, yaml.YAMLError):
+            continue  # a run being written, or not a ladkit run: not offered
+        miou = f", mIoU {100 * final['miou']:.1f}%" if "miou" in final else ""
+        age = time.time() - ckpt.stat().st_mtime
+        when = f"{age / 60:.0f} min ago" if age < 5400 else f"{age / 3600:.0f} h ago"
+        found.append((ckpt.stat().st_mtime, f"{run.relative_to(root).as_posix()}{miou} ({when})", str(ckpt)))
+    return [(label, path) for _, label, path in sorted(found, reverse=True)]

@@ -81,7 +81,9 @@ progress = True
 # %matplotlib inline
 from pathlib import Path
 
-from ladkit.widgets import load_dataset, render_noise_figure, use_project_root
+from ladkit.data import load_dataset
+from ladkit.files import use_project_root
+from ladkit.plots import render_noise_figure
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
 out = Path(out_dir)

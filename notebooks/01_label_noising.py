@@ -52,7 +52,9 @@ noise_levels = [0.0, 0.03, 0.1, 0.3, 1.0, 3.0]  # the strip from a clean label t
 # %matplotlib inline
 from pathlib import Path
 
-from ladkit.widgets import load_dataset, noise_explorer, use_project_root
+from ladkit.data import load_dataset
+from ladkit.files import use_project_root
+from ladkit.widgets import noise_explorer
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
 out = Path(out_dir)

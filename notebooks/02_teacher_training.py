@@ -69,7 +69,7 @@ num_samples = 3               # validation images in the prediction figure
 from pathlib import Path
 
 from ladkit.study import StudyConfig, arm_dir, run_study, study_runs
-from ladkit.widgets import use_project_root
+from ladkit.files import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
 out = Path(out_dir)
@@ -122,7 +122,8 @@ Markdown((out / "summary.md").read_text())
 # ## Predictions side by side
 
 # %%
-from ladkit.widgets import load_dataset, prediction_grid
+from ladkit.data import load_dataset
+from ladkit.plots import prediction_grid
 
 val = load_dataset(dataset, data_root, split)
 fig = prediction_grid(val, {arm: arm_dir(study, seed, arm) / "best.pt" for arm in study.arms},

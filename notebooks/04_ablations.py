@@ -63,7 +63,7 @@ from pathlib import Path
 import yaml
 
 from ladkit.sweep import ablation_grid, expand_grid
-from ladkit.widgets import kit_notebook, use_project_root
+from ladkit.files import kit_notebook, use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
 out = Path(out_dir)

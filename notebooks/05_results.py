@@ -46,7 +46,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown
 
-from ladkit.widgets import use_project_root
+from ladkit.files import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
 out = Path(out_dir)

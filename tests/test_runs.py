@@ -63,7 +63,8 @@ def test_a_checkpoint_without_a_usable_meta_is_named(tmp_path, kl_teacher):
 
 def test_the_dual_path_view_measures_with_the_teachers_own_consistency(kl_teacher):
     from ladkit.losses import dual_path_consistency
-    from ladkit.widgets import dual_path_view, load_dataset
+    from ladkit.data import load_dataset
+    from ladkit.plots import dual_path_view
 
     root, ckpt = kl_teacher
     data = load_dataset("synthetic", root / "data")

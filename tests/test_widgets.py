@@ -8,8 +8,10 @@ import pytest
 from ladkit.config import BaselineConfig, TeacherConfig
 from ladkit.data.synthetic import make_synthetic
 from ladkit.engine import train
-from ladkit.widgets import (NOISE_STD_STEPS, code_range, dual_path_view, find_teachers, load_dataset, noise_explorer,
-                            noise_strip, render_noise_figure)
+from ladkit.data import load_dataset
+from ladkit.plots import NOISE_STD_STEPS, code_range, dual_path_view, noise_strip, render_noise_figure
+from ladkit.run_folders import find_teachers
+from ladkit.widgets import noise_explorer
 
 TINY = dict(iters=2, crop_size=32, batch_size=4, val_batch_size=4, model="fcn", backbone="resnet18_quarter",
             device="cpu", progress=False, val_every=0)

@@ -92,7 +92,7 @@ kd_weight = None
 # %%
 # %matplotlib inline
 from ladkit.sweep import config_fields, run_point
-from ladkit.widgets import use_project_root
+from ladkit.files import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
 fields = {name: globals()[name] for name in config_fields()}

@@ -39,7 +39,7 @@ from pathlib import Path
 from IPython.display import Image
 
 from ladkit.study import map_point, run_study
-from ladkit.widgets import use_project_root
+from ladkit.files import use_project_root
 
 use_project_root()
 overrides = {"out_dir": out_dir, "max_images": max_images, **({"seeds": seeds} if seeds is not None else {})}
