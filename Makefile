@@ -22,8 +22,11 @@ demo: $(STAMP)
 study: $(STAMP)
 	$(BIN)/ladkit study configs/study.yaml
 
+# The tutorial in JupyterLab (tools/lab: root allowed, README rendered, one kernel, each notebook
+# listed once); nbstripout as this clone's git filter, so a saved tour's outputs never reach a commit.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks --LabApp.default_url=/lab/tree/README.md
+	$(BIN)/python tools/lab/git_filter.py
+	$(BIN)/jupyter lab notebooks --config=tools/lab/jupyter_lab_config.py
 
 notebooks: $(STAMP)  # after editing a notebook's .py text: re-pair the .ipynb twins
 	$(BIN)/python tools/sync_notebooks.py

@@ -148,4 +148,4 @@ if iters:  # the trained teacher's prediction on the same image, fed its label t
 # The class count comes from the dataset, so the label noising and the models adapt. On a GPU raise
 # `iters`, `crop_size` (512 for VOC) and `batch_size` (16), set `device="cuda"` and maybe `amp="bf16"`.
 #
-# **Next:** `01_label_noising`, the noising module interactively.
+# **Next:** [01_label_noising](01_label_noising.ipynb), the noising module interactively.

@@ -95,4 +95,4 @@ save_json(metrics, out / "metrics.json")
 {k: v for k, v in metrics.items() if k != "levels"}
 
 # %% [markdown]
-# **Next:** `02_teacher_training`, a baseline and a LAD teacher trained side by side.
+# **Next:** [02_teacher_training](02_teacher_training.ipynb), a baseline and a LAD teacher trained side by side.

@@ -131,4 +131,4 @@ fig = prediction_grid(val, {arm: arm_dir(study, seed, arm) / "best.pt" for arm i
 fig
 
 # %% [markdown]
-# **Next:** `03_distillation`, students of this LAD teacher and of a conventional larger one.
+# **Next:** [03_distillation](03_distillation.ipynb), students of this LAD teacher and of a conventional larger one.

@@ -133,4 +133,4 @@ fig = prediction_grid(val, {arm: arm_dir(study, seed, arm) / "best.pt" for arm i
 fig
 
 # %% [markdown]
-# **Next:** `04_ablations`, the teacher's knobs as a papermill sweep.
+# **Next:** [04_ablations](04_ablations.ipynb), the teacher's knobs as a papermill sweep.

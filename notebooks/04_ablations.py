@@ -129,4 +129,4 @@ else:
     print(f"no map under {map_dir!r} yet: run the sweep above")
 
 # %% [markdown]
-# **Next:** `05_results`, the pre-registered study and these ablations as figures.
+# **Next:** [05_results](05_results.ipynb), the pre-registered study and these ablations as figures.

@@ -29,6 +29,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 NOTEBOOK = "01_label_noising.ipynb"
+LAB_CONFIG = ROOT / "tools" / "lab" / "jupyter_lab_config.py"
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -87,7 +88,7 @@ def lab(tmp_path):
 
     root = tmp_path / "lab"
     root.mkdir()
-    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+    for nb in [*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "notebooks").glob("*.py"), ROOT / "notebooks" / "README.md"]:
         shutil.copy(nb, root / nb.name)
     make_synthetic(root / "data" / "synthetic", num_train=16, num_val=8, num_test=8, size=48)
     train(TeacherConfig(out_dir=str(root / "runs" / "tiny_teacher"), data_root=str(root / "data" / "synthetic"),
@@ -104,7 +105,7 @@ def lab(tmp_path):
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
              f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
              "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],
+             f"--config={LAB_CONFIG}"],  # make lab's: root allowed, one kernel, twins hidden, markdown rendered
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -112,6 +113,25 @@ def lab(tmp_path):
         yield base, token
     finally:
         _stop(proc)
+
+
+def _get(base, token, path) -> dict:
+    import json
+
+    with urllib.request.urlopen(f"{base}{path}?token={token}", timeout=10) as response:
+        return json.load(response)
+
+
+def test_lab_offers_one_kernel_lists_each_notebook_once_and_renders_markdown(lab):
+    """What `make lab` serves (tools/lab): the launcher's only kernel is ladkit's, the file browser
+    lists no .py twin, and markdown opens in the rendered viewer."""
+    base, token = lab
+    assert set(_get(base, token, "/api/kernelspecs")["kernelspecs"]) == {"ladkit"}
+    names = {item["name"] for item in _get(base, token, "/api/contents")["content"]}
+    assert "01_label_noising.ipynb" in names and "README.md" in names and not any(n.endswith(".py") for n in names)
+    docmanager = _get(base, token, "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+    # overrides.json sets the schema's default (what the viewer uses unless the user set their own)
+    assert docmanager["schema"]["properties"]["defaultViewers"]["default"]["markdown"] == "Markdown Preview"
 
 
 def _images(page) -> list:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -107,6 +110,15 @@ def ablation_sweep(tiny_data, tmp_path_factory):
 
 # ---------------------------------------------------------------- committed state
 
+def committed(path: Path) -> nbformat.NotebookNode:
+    """The notebook as the next commit holds it (git's index): what a JupyterLab tour saved into
+    the working copy (outputs, counts) is not committed, as nbstripout filters it out on `git add`.
+    Outside a git checkout (an unpacked sdist), or for a notebook git does not track yet, the file."""
+    shown = subprocess.run(["git", "show", f":{path.relative_to(ROOT).as_posix()}"], cwd=ROOT, capture_output=True,
+                           text=True)
+    return nbformat.reads(shown.stdout, as_version=4) if shown.returncode == 0 else nbformat.read(path, as_version=4)
+
+
 def test_the_notebooks_are_all_there():
     assert ALL_NOTEBOOKS == EXPECTED, "a new notebook? add it to EXPECTED and give it tiny parameters in _params"
 
@@ -126,7 +138,7 @@ def test_notebook_and_its_text_twin_agree(name):
 
 @pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_committed_notebook_is_clean(name):
-    nb = nbformat.read(NB_DIR / name, as_version=4)
+    nb = committed(NB_DIR / name)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     dirty = [i for i, c in enumerate(code) if c.outputs or c.execution_count is not None]
@@ -136,6 +148,34 @@ def test_committed_notebook_is_clean(name):
     assert tagged[0].cell_type == "code"
     assert nb.metadata["kernelspec"] == {"name": "ladkit", "display_name": "Python 3 (ladkit)", "language": "python"}
     assert papermill.inspect_notebook(str(NB_DIR / name)), f"{name}: papermill sees no parameters"
+
+
+def test_a_notebook_saved_with_outputs_commits_clean(tmp_path):
+    """The tour's habit: JupyterLab saves outputs into the .ipynb; with the filter `make lab`
+    installs (nbstripout, this repository's .gitattributes), `git diff` shows nothing and `git add`
+    stages nothing: the commit keeps the clean twin."""
+    git = lambda *args: subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,  # noqa: E731
+                                       text=True).stdout
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    shutil.copy(ROOT / ".gitattributes", tmp_path / ".gitattributes")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "lab" / "git_filter.py")], cwd=tmp_path, check=True)
+    clean = NB_DIR / "00_quickstart.ipynb"
+    shutil.copy(clean, tmp_path / clean.name)
+    git("add", ".")
+    git("commit", "-q", "-m", "clean")
+    nb = nbformat.read(clean, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.execution_count = 1
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="trained\n")]
+    nbformat.write(nb, tmp_path / clean.name)
+    assert git("diff") == "", "a saved tour shows as a change"
+    git("add", ".")
+    assert git("status", "--porcelain") == "", "adding a saved tour stages a change"
+    blob = nbformat.reads(git("show", f":{clean.name}"), as_version=4)
+    assert all(not c.outputs and c.execution_count is None for c in blob.cells if c.cell_type == "code")
+    assert blob.metadata == nbformat.read(clean, as_version=4).metadata  # the stamped kernel and language kept
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +194,7 @@ def kernel_language_info():
 def test_notebook_opens_without_unsaved_changes(name, kernel_language_info):
     """JupyterLab writes the kernel's language_info into a notebook it opens; when it differs from
     the committed one, the notebook opens dirty and saving it makes a git diff."""
-    stamped = nbformat.read(NB_DIR / name, as_version=4).metadata.get("language_info", {})
+    stamped = committed(NB_DIR / name).metadata.get("language_info", {})
     ours, theirs = dict(stamped), dict(kernel_language_info)
     # the patch release is the machine's, not the notebook's: compare it to the minor version only
     assert ours.pop("version", "").rsplit(".", 1)[0] == theirs.pop("version").rsplit(".", 1)[0], "run `make notebooks`"
