@@ -196,16 +196,25 @@ def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolw
 NOISE_STD_STEPS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
 
-def code_range(noise_mode: str, num_classes: int, noise_scale: float) -> tuple[float, float]:
-    """Fixed colour limits for the label channel: where its codes lie (random codes N(0, 1):
-    +-3; the fixed codebook: its span; one-hot: 0..1), times the scale. Fixed limits make the
-    scale and noise visible as colour, and renders comparable by eye."""
-    from .noising import fixed_codebook
+# The label channel is drawn in the units the model's first layer gets, on one range for every
+# scale: the normalised image's channels lie within about -2.1 .. 2.6, so at scale 0.1 the channel
+# is a faint wash beside the image, at 1.7 (the default) it spans the image's range, at 5 it saturates.
+INPUT_REACH = 5.0
 
-    if noise_mode == "onehot":
-        return 0.0, float(noise_scale)
-    reach = 3.0 if noise_mode == "random" else 1.1 * float(fixed_codebook(num_classes).abs().max())
-    return -reach * noise_scale, reach * noise_scale
+
+def input_range(noise_mode: str) -> tuple[float, float]:
+    """Fixed colour limits of the label channel, in input units, whatever the scale."""
+    return (0.0, INPUT_REACH) if noise_mode == "onehot" else (-INPUT_REACH, INPUT_REACH)
+
+
+def label_share(image: torch.Tensor, channels: torch.Tensor) -> float:
+    """The label channels' share of the first layer's input energy (mean square over pixels and
+    channels, label / (label + normalised image)): what the scale sets."""
+    label, picture = float(channels.pow(2).sum(0).mean()), float(image.pow(2).sum(0).mean())
+    return label / max(label + picture, 1e-12)
+
+
+INPUT_LABEL = "input value (image: -2.1 .. 2.6)"
 
 
 def class_legend(fig: Figure, info, ncol: int = 8) -> None:
@@ -268,10 +277,10 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
     info = {"index": int(index), "noise_mode": noise_mode, "noise_std": float(noise_std),
             "noise_scale": float(noise_scale), "seed": int(seed), "label_channels": int(channels.shape[0]),
             "channel_mean": float(channels.mean()), "channel_std": float(channels.std()),
-            "image_std": float(image.std()),
+            "image_std": float(image.std()), "label_share": label_share(image, channels),
             "separability": separability(label, info_ds.num_classes, noise_mode, float(noise_std), float(noise_scale),
                                          int(seed))["separability"]}
-    low, high = code_range(noise_mode, info_ds.num_classes, float(noise_scale))
+    low, high = input_range(noise_mode)
 
     panels = [("image", denormalize(image), None), ("label", colorize(label, info_ds.palette), None)]
     if channels.shape[0] == 1:
@@ -303,7 +312,7 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
             continue
         shown = ax.imshow(img, cmap=cmap, interpolation="nearest", **({"vmin": low, "vmax": high} if cmap else {}))
         if cmap is not None:
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, extend="both").set_label("code value", fontsize=7)
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, extend="both").set_label(INPUT_LABEL, fontsize=7)
     fig.suptitle(f"{info_ds.name} sample {index}", fontsize=9)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     class_legend(fig, info_ds)
@@ -318,7 +327,7 @@ def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0,
 
     _, label = dataset[index]
     k = dataset.info.num_classes
-    low, high = code_range(noise_mode, k, float(noise_scale))
+    low, high = input_range(noise_mode)
     spread = code_spread(label, k, noise_mode, noise_scale, seed)  # the same clean codes at every level
     fig = Figure(figsize=(2.4 * len(noise_levels) + 0.8, 2.9))
     axes = np.atleast_1d(fig.subplots(1, len(noise_levels)))
@@ -333,7 +342,7 @@ def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0,
         ax.set_title(f"noise std {std:g}\nseparability " + ("∞ (clean)" if sep is None else f"{sep:.2g}"), fontsize=10)
         ax.axis("off")
         levels.append(level)
-    fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, extend="both").set_label("code value", fontsize=9)
+    fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, extend="both").set_label(INPUT_LABEL, fontsize=9)
     fig.suptitle(f"sample {index}: {noise_mode} codes x scale {noise_scale:g}, from a clean label to noise", fontsize=10)
     return save_figure(fig, path, dpi=100), levels
 
@@ -366,8 +375,14 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
     tau = meta.tau if meta.tau is not None else TeacherConfig.tau
     kind = meta.cons_kind or TeacherConfig.cons_kind
     distance = float(dual_path_consistency(paths[0][1]["out_low"], paths[1][1]["out_low"], tau, kind))
-    low, high = code_range("random", k, feed.scale)
-    fig = Figure(figsize=(11, 3.4))
+    # the reference: as far apart as path 1 and the teacher without its label (the channel zeroed)
+    blind = feed.inputs(image.unsqueeze(0), label.unsqueeze(0), k, torch.Generator().manual_seed(int(seed)),
+                        ids_checked=False)
+    blind[:, 3:] = 0
+    reference = float(dual_path_consistency(paths[0][1]["out_low"], teacher.model(blind.to(teacher.device))["out_low"],
+                                            tau, kind))
+    low, high = input_range("random")
+    fig = Figure(figsize=(11, 3.8))
     axes = fig.subplots(1, 4)
     for i, (channel, out) in enumerate(paths):
         shown = axes[i].imshow(channel.numpy(), cmap="coolwarm", vmin=low, vmax=high, interpolation="nearest")
@@ -376,9 +391,13 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
         axes[2 + i].set_title(f"path {i + 1}: teacher's prediction", fontsize=8)
     for ax in axes:
         ax.axis("off")
-    fig.colorbar(shown, ax=list(axes[:2]), fraction=0.03, pad=0.01).set_label("code value", fontsize=7)
-    fig.suptitle(f"dual path, sample {index}: consistency distance ({kind}, tau {tau:g}) = {distance:.4f}", fontsize=9)
-    return save_figure(fig, path, dpi=100), {"consistency": distance, "kind": kind, "tau": tau}
+    # below the two channels, so it never covers a prediction
+    fig.colorbar(shown, ax=list(axes[:2]), orientation="horizontal", location="bottom", fraction=0.06,
+                 pad=0.04).set_label(INPUT_LABEL, fontsize=7)
+    fig.suptitle(f"dual path, sample {index}: consistency distance ({kind}, tau {tau:g}) {distance:.4f}; "
+                 f"path 1 vs no label: {reference:.4f}", fontsize=9)
+    return save_figure(fig, path, dpi=100), {"consistency": distance, "no_label_distance": reference, "kind": kind,
+                                             "tau": tau}
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:

@@ -62,11 +62,16 @@ class NoiseExplorer(W.VBox):
                                          style=style),
             "seed": W.IntText(value=int(seed), description="seed", style=style, layout=W.Layout(width="140px")),
             "dual_path": W.Checkbox(value=False, description="dual-path view (the two paths the consistency "
-                                    "loss compares)", style=style, indent=False),
+                                    "loss compares)", style=style, indent=False, layout=W.Layout(width="auto")),
         }
         self.image, self.strip, self.dual = W.Image(format="png"), W.Image(format="png"), W.Image(format="png")
         self.status = W.HTML()
-        super().__init__([controls["teacher"], W.HBox([controls["index"], controls["noise_mode"]]),
+        # the menu as the runs folder is now: a teacher trained since (02, make demo), fresh ages
+        self.refresh = W.Button(description="refresh", icon="refresh", tooltip=f"look for LAD teachers in {runs_dir} again",
+                                layout=W.Layout(width="100px"))
+        self.refresh.on_click(self._refresh_teachers)
+        self.runs_dir = runs_dir
+        super().__init__([W.HBox([controls["teacher"], self.refresh]), W.HBox([controls["index"], controls["noise_mode"]]),
                           W.HBox([controls["noise_std"], controls["noise_scale"], controls["seed"]]), self.image,
                           self.status, self.strip, controls["dual_path"], self.dual])
         self.dataset, self.device, self.noise_levels = dataset, device, noise_levels
@@ -80,6 +85,15 @@ class NoiseExplorer(W.VBox):
 
     def values(self) -> dict:
         return {name: c.value for name, c in self.controls.items() if name not in ("teacher", "dual_path")}
+
+    def _refresh_teachers(self, _button=None):
+        menu = self.controls["teacher"]
+        current = menu.value
+        options = [("none", "")] + find_teachers(self.runs_dir)
+        if current and current not in [p for _, p in options]:
+            options.insert(1, (current, current))  # a checkpoint given by path stays offered
+        menu.options = options
+        menu.value = current  # the same teacher stays picked (no reload)
 
     def _load_teacher(self, change):
         self.teacher_model = load_model(change["new"], self.device) if change["new"] else None
@@ -107,12 +121,15 @@ class NoiseExplorer(W.VBox):
         text = ("label channel: clean (noise std 0)" if sep is None else
                 f"label channel: separability <b>{sep:.2g}</b> (code spread / noise std; above ~3 regions are "
                 "easy to tell apart, below ~1 mostly noise)")
+        text += f"; its share of the input: <b>{100 * info['label_share']:.0f}%</b> (set by the scale)"
         if "teacher_miou" in info:
             text += f" &nbsp; teacher mIoU on this sample: <b>{100 * info['teacher_miou']:.1f}%</b>"
         if "teacher_error" in info:
             text += f" &nbsp; <i>{info['teacher_error']}</i>"
         if "dual_path" in info:
-            text += f" &nbsp; consistency distance between the paths: <b>{info['dual_path']['consistency']:.4f}</b>"
+            dual = info["dual_path"]
+            text += (f" &nbsp; consistency distance between the paths: <b>{dual['consistency']:.4f}</b> "
+                     f"(path 1 vs the teacher without its label: {dual['no_label_distance']:.4f})")
         elif self.controls["dual_path"].value:
             text += " &nbsp; <i>the dual-path view needs a random-code teacher: pick one above</i>"
         return text

@@ -94,7 +94,7 @@ print(f"{info.name}: {len(val)} val images, {info.num_classes} classes: {', '.jo
 # %% [markdown]
 # ## What the teacher sees
 #
-# image | ground truth | the noised label channel (one channel; colours are code values). Change
+# image | ground truth | the noised label channel (one channel; colours are input values on one range for every scale). Change
 # `noise_std`, `noise_scale` and `noise_mode` in the parameters, or explore them interactively in
 # `01_label_noising`.
 

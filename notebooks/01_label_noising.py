@@ -27,9 +27,10 @@
 # * **onehot** (an ablation): one channel per class, plus noise.
 #
 # Noise std 0 is a clean label; as it grows, the channel stops telling regions apart and the teacher
-# has to rely on the image. With a teacher picked (a LAD teacher's `best.pt`, e.g. from
-# `02_teacher_training`) the explorer also shows the teacher's prediction and its mIoU on that
-# sample at that noise level.
+# has to rely on the image. With a teacher picked (a LAD teacher's `best.pt`) the explorer also
+# shows the teacher's prediction and its mIoU on that sample at that noise level. On a fresh clone
+# there is none yet: the next notebook, `02_teacher_training` (or `make demo`), trains one; come
+# back and press **refresh** beside the menu to list it.
 #
 # **Time:** seconds; nothing trains here.
 
@@ -65,14 +66,17 @@ print(f"{data.info.name} {split}: {len(data)} images, {data.info.num_classes} cl
 # %% [markdown]
 # ## Explorer
 #
-# Pick a teacher (the LAD teachers under `runs/`, newest first, e.g. the one `02_teacher_training`
-# or `make demo` trained) and move the controls (the figures re-render on release): sample, noise
-# mode, noise std (0 is the clean label), scale and seed. Colours are code values on a fixed scale
-# (random codes: ±3 × scale), so scale and noise show as colour; the legend names the classes, and
-# white outlines are *ignore* (255: not scored). The line under the figure gives the channel's
-# separability and, with a teacher, its mIoU on this sample. Below: the same sample from a clean
+# Pick a teacher (the LAD teachers under `runs/`, newest first; **refresh** looks again) and move
+# the controls (the figures re-render on release): sample, noise mode, noise std (0 is the clean
+# label), scale and seed. The channel is drawn in the units the model's first layer gets, on one
+# range for every scale (±5; the normalised image lies within −2.1 … 2.6): at scale 0.1 it is a
+# faint wash, at 1.7 (the default) it spans the image's range, at 5 it saturates. The legend names
+# the classes, and white outlines are *ignore* (255: not scored). The line under the figure gives
+# the channel's separability, its share of the input (what the scale sets) and, with a teacher,
+# its mIoU on this sample. Below: the same sample from a clean
 # label to noise, and, ticked, the **dual-path view**: the two independently noised channels the
-# teacher is trained on, its two predictions and the consistency distance the loss pulls down.
+# teacher is trained on, its two predictions and the consistency distance the loss pulls down,
+# beside a reference: the distance from path 1 to the teacher's prediction without its label.
 
 # %%
 explorer = noise_explorer(data, teacher_ckpt=teacher_ckpt or None, index=index, noise_mode=noise_mode,

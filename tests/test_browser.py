@@ -79,7 +79,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def lab(tmp_path):
-    """JupyterLab serving a copy of the notebooks plus tiny data; yields (base url, token)."""
+    """JupyterLab serving a copy of the notebooks plus tiny data; yields (base url, token, served folder)."""
     _require_browser()
     from ladkit.data.synthetic import make_synthetic
 
@@ -110,7 +110,7 @@ def lab(tmp_path):
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_for_server(f"{base}/api/status?token={token}", proc, log)
-        yield base, token
+        yield base, token, root
     finally:
         _stop(proc)
 
@@ -125,7 +125,7 @@ def _get(base, token, path) -> dict:
 def test_lab_offers_one_kernel_lists_each_notebook_once_and_renders_markdown(lab):
     """What `make lab` serves (tools/lab): the launcher's only kernel is ladkit's, the file browser
     lists no .py twin, and markdown opens in the rendered viewer."""
-    base, token = lab
+    base, token, _ = lab
     assert set(_get(base, token, "/api/kernelspecs")["kernelspecs"]) == {"ladkit"}
     names = {item["name"] for item in _get(base, token, "/api/contents")["content"]}
     assert "01_label_noising.ipynb" in names and "README.md" in names and not any(n.endswith(".py") for n in names)
@@ -181,7 +181,7 @@ def _dirty(page) -> bool:
 def test_explorer_controls_rerender_what_they_name(lab):
     from playwright.sync_api import sync_playwright
 
-    base, token = lab
+    base, token, root = lab
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "browser_01_label_noising.png"
     dirty = {}
@@ -224,6 +224,20 @@ def test_explorer_controls_rerender_what_they_name(lab):
             _wait_rerendered(page, scaled[0][0])
             after = readout.inner_text()
             noisier = _images(page)
+
+            # a teacher trained after the explorer started: refresh lists it
+            menu = page.locator(".widget-dropdown:has(label:text-is('teacher')) select")
+            listed = menu.locator("option").count()
+            from ladkit.config import TeacherConfig
+            from ladkit.engine import train
+
+            train(TeacherConfig(out_dir=str(root / "runs" / "later_teacher"), data_root=str(root / "data" / "synthetic"),
+                                model="fcn", backbone="resnet18_quarter", iters=2, crop_size=32, batch_size=4,
+                                val_batch_size=4, val_every=0, progress=False, device="cpu"))
+            page.locator("button", has_text="refresh").first.click()
+            page.wait_for_function("([n]) => document.querySelector('.widget-dropdown select').options.length > n",
+                                   arg=[listed], timeout=30_000)
+            refreshed = menu.locator("option").all_inner_texts()
             page.screenshot(path=str(shot), full_page=True)
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "browser_01_label_noising_failure.png"), full_page=True)
@@ -237,4 +251,5 @@ def test_explorer_controls_rerender_what_they_name(lab):
     assert (before, after) == ("0.03", "0.3"), f"noise std readout {before!r} -> {after!r}"
     assert noisier[0][1] != scaled[0][1], "the figure looks the same after moving the noise std"
     assert noisier[1][1] == scaled[1][1], "the strip shows fixed noise levels: moving the noise std must not change it"
+    assert len(refreshed) == listed + 1 and refreshed[1].startswith("later_teacher"), refreshed
     assert shot.stat().st_size > 10_000

@@ -9,7 +9,7 @@ from ladkit.config import BaselineConfig, TeacherConfig
 from ladkit.data.synthetic import make_synthetic
 from ladkit.engine import train
 from ladkit.data import load_dataset
-from ladkit.plots import NOISE_STD_STEPS, code_range, dual_path_view, noise_strip, render_noise_figure
+from ladkit.plots import NOISE_STD_STEPS, dual_path_view, input_range, noise_strip, render_noise_figure
 from ladkit.run_folders import find_teachers
 from ladkit.widgets import noise_explorer
 
@@ -52,17 +52,38 @@ def test_picking_a_teacher_adds_its_panel_and_mIoU(lab):
 
 
 def test_scale_changes_the_channel_pixels_on_a_fixed_colour_scale(lab):
+    """The channel is drawn in input units on one colour range for every scale, so the scale moves
+    its pixels (not only the colour bar's ticks), and the status says the label's share of the input."""
+    import numpy as np
+
     _, data = lab
     box = noise_explorer(data, noise_std=0.03, noise_scale=1.0)
-    before, strip_before = box.image.value, box.strip.value
+    before, strip_before, share = box.image.value, box.strip.value, box.info["label_share"]
     box.controls["noise_scale"].value = 3.0
     assert box.image.value != before and box.strip.value != strip_before
-    assert code_range("random", 6, 2.0) == (-6.0, 6.0) and code_range("onehot", 6, 2.0) == (0.0, 2.0)
-    fig, _ = render_noise_figure(data, noise_scale=2.0)
-    channel_axis = fig.axes[2]
-    assert channel_axis.images[0].get_clim() == (-6.0, 6.0)
-    assert any(ax.get_ylabel() == "code value" for ax in fig.axes)
+    assert box.info["label_share"] > share and "share of the input" in box.children[4].value
+    assert input_range("random") == (-5.0, 5.0) and input_range("onehot") == (0.0, 5.0)
+    drawn = {}
+    for scale in (0.1, 1.7, 5.0):
+        fig, info = render_noise_figure(data, noise_scale=scale)
+        channel = fig.axes[2].images[0]
+        assert channel.get_clim() == (-5.0, 5.0)
+        drawn[scale] = channel.to_rgba(channel.get_array())
+        assert 0 < info["label_share"] < 1
+    assert not np.array_equal(drawn[0.1], drawn[1.7]) and not np.array_equal(drawn[1.7], drawn[5.0])
+    assert any(ax.get_ylabel().startswith("input value") for ax in fig.axes)
     assert [t.get_text() for t in fig.legends[0].get_texts()][-1].startswith("ignore (255)")
+
+
+def test_refresh_lists_a_teacher_trained_after_the_explorer_started(lab, tmp_path):
+    root, data = lab
+    runs = tmp_path / "runs"
+    box = noise_explorer(data, runs_dir=runs)
+    assert [label for label, _ in box.controls["teacher"].options] == ["none"]
+    train(TeacherConfig(out_dir=str(runs / "later_teacher"), data_root=str(root / "data"), **TINY))
+    box.refresh.click()
+    options = box.controls["teacher"].options
+    assert len(options) == 2 and options[1][1].endswith("later_teacher/best.pt") and box.controls["teacher"].value == ""
 
 
 def test_noise_std_reaches_the_clean_label_with_one_readout_format(lab):
@@ -93,7 +114,8 @@ def test_dual_path_view_shows_two_paths_and_their_distance(lab, tmp_path):
     root, data = lab
     ckpt = root / "runs" / "old_teacher" / "best.pt"
     fig, info = dual_path_view(data, ckpt, index=1, noise_std=0.03, noise_scale=1.0, path=tmp_path / "dual.png")
-    assert info["consistency"] > 0 and info["kind"] == "cwd" and (tmp_path / "dual.png").exists()
+    assert info["consistency"] > 0 and info["no_label_distance"] > 0 and info["kind"] == "cwd"
+    assert (tmp_path / "dual.png").exists()
     box = noise_explorer(data, teacher_ckpt=str(ckpt), index=1, noise_std=0.03, noise_scale=1.0)
     assert box.dual.layout.display == "none"
     box.controls["dual_path"].value = True
