@@ -128,7 +128,9 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
     """Every run of one seed, in an order where each run's `needs` come first. A bad value is a
     ConfigError naming the section it came from (``teachers.LAD teacher: cons_weight=...``)."""
     # the order values override each other: an arm's own section may set its seed, never its folder
-    shared = [("progress", {"progress": cfg.progress}), ("common", _section(cfg.common, "common")),
+    # the runs train in worker processes, whose own bars a notebook never shows: the study draws
+    # them (RunBars) and the runs keep quiet
+    shared = [("progress", {"progress": False}), ("common", _section(cfg.common, "common")),
               ("seeds", {"seed": seed})]
 
     students = ("student", _section(cfg.student, "student"))
@@ -350,6 +352,7 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
     started = ctx.SimpleQueue()  # each worker's pid, so an interruption can end them
     pool = ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_report_pid, initargs=(started,))
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the workers as Ctrl-C does
+    bars = RunBars() if cfg.progress else None
     try:
         running = {}
         while pending or running:
@@ -358,11 +361,17 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
                     break
                 pending.remove(run)
                 running[pool.submit(run_one, run, cfg.split, cfg.noise_levels, threads, cfg.max_images)] = run
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if bars:
+                    bars.start(run)
+            finished, _ = wait(running, timeout=1.0 if bars else None, return_when=FIRST_COMPLETED)
+            if bars:
+                bars.follow()
             for future in finished:
                 run = running.pop(future)
                 rows += future.result()  # a failed run stops the study; a rerun resumes the rest
                 done.add(key(run))
+                if bars:
+                    bars.finish(run)
                 print(f"[{time.perf_counter() - t0:6.0f} s] seed {run.cfg.seed}: {run.name} done "
                       f"({len(done)}/{len(runs)})", flush=True)
     except BaseException:
@@ -377,6 +386,37 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
         signal.signal(signal.SIGTERM, previous)
     pool.shutdown()
     return rows
+
+
+class RunBars:
+    """A progress bar per running run, with its rate and ETA (``tqdm.auto``: a notebook's widget
+    bar, a terminal's text bar), moved on from each run's log: the runs train in worker processes
+    whose own output a notebook never shows. Once training is done the bar says "scoring"."""
+
+    def __init__(self):
+        self.bars: dict[str, object] = {}
+
+    def start(self, run: Run) -> None:
+        from tqdm.auto import tqdm
+
+        self.bars[run.cfg.out_dir] = tqdm(total=run.cfg.iters, desc=f"seed {run.cfg.seed}: {run.name}", unit="it",
+                                          dynamic_ncols=True)
+
+    def follow(self) -> None:
+        from .runlog import logged_iteration
+
+        for out_dir, bar in self.bars.items():
+            reached = min(logged_iteration(out_dir), bar.total)
+            if reached > bar.n:
+                bar.update(reached - bar.n)
+                if reached == bar.total:
+                    bar.set_postfix_str("scoring")
+
+    def finish(self, run: Run) -> None:
+        bar = self.bars.pop(run.cfg.out_dir)
+        bar.update(bar.total - bar.n)
+        bar.set_postfix_str("done")
+        bar.close()
 
 
 def _report_pid(queue) -> None:

@@ -51,7 +51,7 @@ iters = 500
 val_every = 100
 device = "auto"               # auto: CUDA when present
 amp = "none"                  # none | bf16 | fp16 (CUDA only)
-progress = False
+progress = True               # a bar per run with its ETA while it trains
 # the LAD teacher
 noise_mode = "random"         # random | fixed | onehot
 noise_std = 0.03
@@ -86,6 +86,9 @@ study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=worker
 
 # %% [markdown]
 # ## Train and score both
+#
+# A bar per run shows its iterations, speed and ETA while it trains (then "scoring" while it is
+# evaluated); a finished run is reused at once.
 
 # %%
 rows = run_study(study)

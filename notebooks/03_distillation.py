@@ -59,7 +59,7 @@ iters = 500                   # every run
 val_every = 100
 device = "auto"
 amp = "none"
-progress = False
+progress = True               # a bar per run with its ETA while it trains
 # the teachers
 conventional_backbone = "resnet18_half"  # the conventional teacher: twice the width, 4x the FLOPs
 noise_scale = 1.7             # the LAD teacher (the rest at 02's defaults)

@@ -41,7 +41,7 @@ def _params(name, data_root, out_dir, **extra):
     specific = {
         "00_quickstart.ipynb": TINY,
         "01_label_noising.ipynb": {"noise_levels": [0.0, 0.3]},
-        "02_teacher_training.ipynb": TINY_STUDY,
+        "02_teacher_training.ipynb": {**TINY_STUDY, "progress": True},
         "03_distillation.ipynb": {**TINY_STUDY, "conventional_backbone": "resnet18_quarter"},
         RUN_POINT: {**TINY, "job": "lad-teacher", "noise_levels": [0.0, 1.0], "distill_student": True},
     }.get(name)
@@ -315,6 +315,13 @@ def test_teacher_training_notebook_runs_two_arms(tutorial):
             "label only (image zeroed)"} <= teacher
     assert {p.name for p in out.glob("*.png")} >= {"curves.png", "teacher.png", "predictions.png"}
     assert _images(nb02) >= 3
+    # training shows a bar per run: tqdm's notebook widget (not stderr text), ending "done"
+    bars = [o for c in nb02.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+            and "seed 0: " in o["data"].get("text/plain", "")]
+    assert {b["data"]["text/plain"].split(":")[1].strip() for b in bars} == {"baseline", "LAD teacher"}, bars
+    stderr = [o for c in nb02.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert not stderr, stderr
 
 
 @pytest.mark.timeout(600)
