@@ -31,10 +31,13 @@ def plot_training_curves(run_dirs: dict, path=None):
         if log.empty:
             continue
         tr = log[log["kind"] == "train"]
-        ax_loss.plot(tr["iter"], tr["loss"], label=name)
+        # what each total holds: a LAD teacher's is two CE terms and the consistency, not one CE
+        terms = [{"cons": "w·cons", "kd": "w·kd"}.get(t, t) for t in ("ce", "ce1", "ce2", "cons", "kd")
+                 if t in tr and tr[t].notna().any()]
+        ax_loss.plot(tr["iter"], tr["loss"], label=f"{name} ({' + '.join(terms)})" if terms else name)
         va = log[log["kind"] == "val"]
         ax_val.plot(va["iter"], 100 * va["miou"], marker="o", label=name)
-    ax_loss.set(xlabel="iteration", ylabel="training loss", title="loss")
+    ax_loss.set(xlabel="iteration", ylabel="training loss (each run's total)", title="loss: sums of different terms")
     ax_val.set(xlabel="iteration", ylabel="val mIoU (%)", title="validation")
     ax_loss.legend(fontsize=8)
     fig.tight_layout()
@@ -77,16 +80,20 @@ def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
     curve["noise std"] = curve["noise_std"] if "noise_std" in curve else _legacy_noise_std(curve["measure"])
     fig, (ax_bars, ax_noise) = plt.subplots(1, 2, figsize=(13, max(3.2, 0.8 + 0.42 * headline["arm"].nunique())),
                                             gridspec_kw={"width_ratios": [3, 2]})
-    sns.pointplot(data=headline, y="arm", x="value", errorbar=("ci", 95), linestyle="none", ax=ax_bars,
-                  color="#4c72b0", capsize=0.2)
+    seeds = headline["seed"].nunique() if "seed" in headline else 1
+    sns.pointplot(data=headline, y="arm", x="value", errorbar=("ci", 95) if seeds > 1 else None, linestyle="none",
+                  ax=ax_bars, color="#4c72b0", capsize=0.2)
     sns.stripplot(data=headline, y="arm", x="value", color="black", size=3, alpha=0.6, ax=ax_bars)
     ax_bars.set(xlabel="mIoU (%) (teachers: with their label, fixed codes)", ylabel="",
-                title="mean and 95 % interval over seeds")
+                title=f"mean and 95 % interval over {seeds} seeds" if seeds > 1 else "one seed: no interval")
     if not curve.empty:
+        teachers = list(dict.fromkeys(curve["arm"]))
+        colours = dict(zip(teachers, sns.color_palette(n_colors=len(teachers))))
         sns.lineplot(data=curve.assign(value=100 * curve["value"]), x="noise std", y="value", hue="arm",
-                     marker="o", errorbar="sd", ax=ax_noise)
-        for value in stats[stats["measure"] == "without label"]["mean"]:
-            ax_noise.axhline(100 * value, ls=":", lw=1, color="grey")
+                     palette=colours, marker="o", errorbar="sd" if seeds > 1 else None, ax=ax_noise)
+        without = stats[stats["measure"] == "without label"]
+        for arm, value in zip(without["arm"], without["mean"]):  # each teacher's in its own colour
+            ax_noise.axhline(100 * value, ls=":", lw=1.2, color=colours.get(arm, "grey"), label=f"{arm}: no label")
         base = stats[(stats["arm"] == "baseline") & (stats["measure"] == "mIoU")]["mean"]
         if len(base):
             ax_noise.axhline(100 * float(base.iloc[0]), ls="--", color="black", lw=1, label="baseline")

@@ -525,11 +525,51 @@ def arm_roles(rows: pd.DataFrame) -> dict[str, str]:
     return {arm: role(arm) for arm in arms}
 
 
+COMMITTED_STUDY = "results/study"  # the pre-registered study (README "Results")
+
+
+def against_study(rows: pd.DataFrame, study_dir=COMMITTED_STUDY) -> str:
+    """Markdown: each paired difference of ``rows`` (a notebook's few runs) that the committed
+    study also measured, beside the study's mean, 95 % interval and seeds each way, read from its
+    paired.csv: what the reader just saw, against the pre-registered result."""
+    study_dir = Path(study_dir)
+    if not (study_dir / "paired.csv").exists():
+        return f"(no committed study at {study_dir}: run this from the ladkit checkout to compare with it)"
+    here = paired_table(rows).set_index("comparison")
+    committed = pd.read_csv(study_dir / "paired.csv").set_index("comparison")
+    saved = yaml.safe_load((study_dir / "study.yaml").read_text()) or {}
+    shared = [c for c in here.index if c in committed.index]
+    if not shared:
+        return f"(none of these comparisons is in the committed study at {study_dir})"
+    seeds = sorted(set(rows["seed"]))
+    # a single seed is compared with where the study's seeds lie (mean ± 2 std), not with the
+    # interval of their mean, which one seed misses often
+    lines = [f"| paired difference (points) | here (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}) "
+             f"| committed study ({len(saved.get('seeds', []))} seeds on {saved.get('split', '?')}): mean, 95 % interval "
+             "| its seeds higher | its seeds' range (mean ± 2 std) | here inside it |", "|---|---:|---:|---:|---:|:---:|"]
+    for name in shared:
+        mine, theirs = here.loc[name], committed.loc[name]
+        low, high = theirs["mean"] - 2 * theirs["std"], theirs["mean"] + 2 * theirs["std"]
+        lines.append(f"| {name} | {100 * mine['mean']:+.1f} | {100 * theirs['mean']:+.1f} ({100 * theirs['ci_low']:+.1f} … "
+                     f"{100 * theirs['ci_high']:+.1f}) | {int(theirs['higher'])} of {int(theirs['seeds'])} | "
+                     f"{100 * low:+.1f} … {100 * high:+.1f} | {'yes' if low <= mine['mean'] <= high else 'no'} |")
+    return "\n".join(lines)
+
+
+def readable_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """A study's per-seed rows as a notebook shows them: run, measure, seed and mIoU in % (one
+    decimal), as every other table of the kit prints it."""
+    shown = rows[["arm", "measure", "seed"]].rename(columns={"arm": "run"})
+    return shown.assign(**{"mIoU (%)": (100 * rows["value"]).round(1)})
+
+
 def _points(value) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
 
 
 def markdown_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
+    if (stats["seeds"] <= 1).all():
+        return _one_seed_tables(stats, pairs)
     runs = pd.DataFrame({
         "run": stats["arm"], "measure": stats["measure"],
         "mIoU (%) mean ± std": [f"{_points(m)} ± {_points(s)}" for m, s in zip(stats["mean"], stats["std"])],
@@ -542,6 +582,19 @@ def markdown_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
         "higher / lower": [f"{h} / {lo} of {n}" for h, lo, n in zip(pairs["higher"], pairs["lower"], pairs["seeds"])]})
     return (runs.to_markdown(index=False, colalign=("left", "left", "right", "right", "right")) + "\n\n"
             + diffs.to_markdown(index=False, colalign=("left", "right", "right", "right")))
+
+
+def _one_seed_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
+    """One seed has no spread and no interval: its numbers alone, and a line saying so."""
+    runs = pd.DataFrame({"run": stats["arm"], "measure": stats["measure"],
+                         "mIoU (%)": [_points(m) for m in stats["mean"]]})
+    text = runs.to_markdown(index=False, colalign=("left", "left", "right"), disable_numparse=True)
+    if len(pairs):
+        diffs = pd.DataFrame({"same seed": pairs["comparison"],
+                              "difference (points)": [f"{100 * m:+.1f}" for m in pairs["mean"]]})
+        text += "\n\n" + diffs.to_markdown(index=False, colalign=("left", "right"), disable_numparse=True)
+    return text + ("\n\nOne seed: no spread and no interval, so no difference here is told from run-to-run noise "
+                   "(the committed study, README \"Results\", has them over seeds).")
 
 
 def write_results(rows: pd.DataFrame, out: Path, comparisons=()) -> str:

@@ -112,7 +112,7 @@ fig
 # baseline properly.
 
 # %%
-from ladkit.study import StudyConfig, arm_dir, run_study
+from ladkit.study import StudyConfig, arm_dir, readable_rows, run_study
 
 common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbone, crop_size=crop_size,
               batch_size=batch_size, val_batch_size=val_batch_size, optimizer=optimizer, lr=lr, device=device,
@@ -124,7 +124,7 @@ study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=1, com
 
 # %%
 rows = run_study(study) if iters else None
-rows
+readable_rows(rows) if iters else None
 
 # %%
 if iters:  # the trained teacher's prediction on the same image, fed its label the way it is validated

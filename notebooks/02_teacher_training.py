@@ -68,7 +68,7 @@ num_samples = 3               # validation images in the prediction figure
 # %matplotlib inline
 from pathlib import Path
 
-from ladkit.study import StudyConfig, arm_dir, run_study, study_runs
+from ladkit.study import StudyConfig, arm_dir, readable_rows, run_study, study_runs
 from ladkit.files import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
@@ -92,7 +92,7 @@ study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=worker
 
 # %%
 rows = run_study(study)
-rows
+readable_rows(rows)
 
 # %% [markdown]
 # ## Training curves
@@ -132,6 +132,19 @@ val = load_dataset(dataset, data_root, split)
 fig = prediction_grid(val, {arm: arm_dir(study, seed, arm) / "best.pt" for arm in study.arms},
                       num_samples=num_samples, seed=seed, path=out / "predictions.png")
 fig
+
+# %% [markdown]
+# ## What you just saw, against the committed study
+#
+# The same comparisons in the pre-registered study (`results/study/`, README "Results": five
+# seeds on `test`), read from its `paired.csv`. The teacher's gain from its label is large there,
+# so it shows here too; one seed on `val_clean` differs from the study's mean by run-to-run noise,
+# so the question is whether it lies where the study's seeds lie, not whether it is the same number.
+
+# %%
+from ladkit.study import against_study
+
+Markdown(against_study(rows))
 
 # %% [markdown]
 # **Next:** [03_distillation](03_distillation.ipynb), students of this LAD teacher and of a conventional larger one.

@@ -360,3 +360,40 @@ def test_run_bars_follow_each_runs_log_from_this_process(tmp_path):
     assert bar.n == 10 and "scoring" in str(bar)
     bars.finish(run)
     assert not bars.bars and "done" in str(bar)
+
+
+def test_one_seed_tables_and_plot_claim_no_spread(tmp_path):
+    """A one-seed study (a notebook's) prints its numbers alone and says why, never "± –"; its
+    plot claims no interval, and each teacher's "no label" line has the teacher's colour."""
+    from ladkit.plots import plot_study
+    from ladkit.study import markdown_tables, stats_table
+
+    rows = _rows({("baseline", "mIoU"): [0.5],
+                  ("LAD teacher", "with label (fixed codes, noise std 0.02)"): [0.8],
+                  ("LAD teacher", "without label"): [0.3],
+                  ("student <- LAD teacher", "mIoU"): [0.55]})
+    rows["codes"] = rows["measure"].map(lambda m: "fixed" if "label" in m else None)
+    rows["noise_std"] = rows["measure"].map(lambda m: 0.02 if "fixed" in m else None)
+    text = markdown_tables(stats_table(rows), paired_table(rows))
+    assert "–" not in text and "±" not in text and "One seed" in text and "+5.0" in text
+    fig = plot_study(rows, stats_table(rows))
+    bars, noise = fig.axes[:2]
+    assert bars.get_title() == "one seed: no interval"
+    dotted = [line for line in noise.get_lines() if line.get_linestyle() == ":"]
+    teacher = next(line for line in noise.get_lines() if line.get_linestyle() == "-")
+    assert len(dotted) == 1 and dotted[0].get_color() == teacher.get_color()
+
+
+def test_a_notebooks_runs_are_set_beside_the_committed_study(tmp_path):
+    """against_study reads the committed study's paired.csv: seed 0 of the study itself lies
+    within where its seeds lie; a folder without a study says so in one line."""
+    from ladkit.study import against_study
+
+    root = Path(__file__).resolve().parents[1] / "results" / "study"
+    rows = pd.read_csv(root / "per_seed.csv")
+    text = against_study(rows[rows["seed"] == 0], root)
+    lines = text.splitlines()
+    assert "committed study (5 seeds on test)" in lines[0] and len(lines) > 5
+    student = next(line for line in lines if line.startswith("| student <- LAD teacher − baseline |"))
+    assert student.endswith("| yes |")
+    assert against_study(rows, tmp_path).startswith("(no committed study at")
