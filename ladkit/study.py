@@ -47,7 +47,7 @@ class StudyConfig:
     out_dir: str = "runs/study"
     split: str = "test"  # where every run is scored: val while tuning, test for the report
     seeds: tuple = (0, 1, 2, 3, 4)
-    workers: int = 2  # runs at a time, each on cores // workers threads
+    workers: int = 2  # runs at a time, each on the free cores // workers threads (threads_per_run)
     # Train fields every run shares (any TrainConfig field), then each arm's own overrides.
     common: dict = field(default_factory=dict)
     baseline: dict = field(default_factory=dict)
@@ -335,13 +335,23 @@ def run_study(cfg: StudyConfig) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "study.yaml", lambda tmp: Path(tmp).write_text(
         yaml.safe_dump(_plain(dataclasses.asdict(cfg)), sort_keys=False)))
-    threads = max(1, (os.cpu_count() or 1) // cfg.workers)
-    rows = pd.DataFrame(_execute(runs, cfg, threads))
+    rows = pd.DataFrame(_execute(runs, cfg, threads_per_run(cfg.workers)))
     order = {name: i for i, name in enumerate(dict.fromkeys(r.name for r in runs))}  # the runs' order
     table = rows.sort_values(["arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c, kind="stable")
     table = table.reset_index(drop=True)
     write_results(table, out, cfg.comparisons)
     return table
+
+
+def threads_per_run(workers: int) -> int:
+    """Torch threads for each of ``workers`` runs: the cores shared among them, fewer when other
+    work already holds some (the 1-minute load average at the start). Two threads on a core
+    another process uses are several times slower than one (BENCHMARKS.md "Threads under load"),
+    so a busy machine gets one thread per run and a quiet one all its cores."""
+    cores = os.cpu_count() or 1
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    free = max(1, min(cores, int(cores - busy + 0.5)))
+    return max(1, free // workers)
 
 
 def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:

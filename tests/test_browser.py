@@ -253,3 +253,41 @@ def test_explorer_controls_rerender_what_they_name(lab):
     assert noisier[1][1] == scaled[1][1], "the strip shows fixed noise levels: moving the noise std must not change it"
     assert len(refreshed) == listed + 1 and refreshed[1].startswith("later_teacher"), refreshed
     assert shot.stat().st_size > 10_000
+
+
+def test_training_shows_a_progress_bar_per_run(lab, tmp_path):
+    """02 (tiny parameters injected, as papermill would) run with Run All in JupyterLab: a
+    progress widget per run appears in the training cell's output, and no stderr box."""
+    import papermill
+    from playwright.sync_api import sync_playwright
+
+    base, token, root = lab
+    name = "02_tiny.ipynb"
+    nb = papermill.parameterize.parameterize_notebook(
+        papermill.iorw.load_notebook_node(str(root / "02_teacher_training.ipynb")),
+        {"data_root": "data/synthetic", "out_dir": "runs/tutorial_tiny", "iters": 2, "crop_size": 32, "batch_size": 4,
+         "val_batch_size": 4, "val_every": 0, "model": "fcn", "backbone": "resnet18_quarter", "workers": 1,
+         "noise_levels": [0.02], "num_samples": 1, "device": "cpu"})
+    papermill.iorw.write_ipynb(nb, str(root / name))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        try:
+            _open(page, base, token, name)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.locator(".jp-OutputArea .widget-hprogress").first.wait_for(state="attached", timeout=120_000)
+            page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea .widget-hprogress').length >= 2"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+                                   " === 'idle'", timeout=150_000)
+            bars = page.locator(".jp-OutputArea .widget-hprogress").count()
+            stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
+            page.screenshot(path=str(ARTIFACTS / "browser_02_progress.png"), full_page=True)
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser_02_progress_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert bars == 2 and stderr == 0, (bars, stderr)

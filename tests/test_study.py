@@ -397,3 +397,18 @@ def test_a_notebooks_runs_are_set_beside_the_committed_study(tmp_path):
     student = next(line for line in lines if line.startswith("| student <- LAD teacher − baseline |"))
     assert student.endswith("| yes |")
     assert against_study(rows, tmp_path).startswith("(no committed study at")
+
+
+def test_threads_per_run_share_the_free_cores(monkeypatch):
+    """A quiet machine's cores are shared among the runs; a busy one gives each run one thread."""
+    import os
+
+    from ladkit.study import threads_per_run
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert (threads_per_run(1), threads_per_run(2), threads_per_run(16)) == (8, 4, 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (6.0, 6.0, 6.0))
+    assert (threads_per_run(1), threads_per_run(2)) == (2, 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (30.0, 30.0, 30.0))
+    assert threads_per_run(1) == 1
