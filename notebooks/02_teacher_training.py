@@ -30,8 +30,9 @@
 # Runs land in `out_dir/seed<seed>/<arm>/`, which `03_distillation` shares: keep the two notebooks'
 # `out_dir` and training parameters equal and 03 reuses these runs. A rerun reuses finished runs.
 #
-# **Time:** two runs at the defaults, about 5 minutes on a 2-core CPU (`workers = 2`), under a
-# minute on a GPU.
+# **Time:** two runs at the defaults, about 3 minutes on a quiet 2-core CPU (measured 3 min 3 s,
+# `workers = 2`, one thread each); with another job on the same cores expect about half as long
+# again (three processes on two cores; estimated, not measured). Under a minute on a GPU.
 
 # %% tags=["parameters"]
 out_dir = "runs/tutorial"     # shared with 03_distillation

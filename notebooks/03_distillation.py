@@ -38,8 +38,9 @@
 # The teachers are trained first when missing. With the same `out_dir` and training parameters as
 # `02_teacher_training` the baseline and the LAD teacher trained there are reused.
 #
-# **Time:** at the defaults, after 02: the conventional teacher and four students, about 10 minutes
-# on a quiet 2-core CPU (`workers = 2`); from nothing about 13; a minute or two on a GPU.
+# **Time:** at the defaults, after 02: the conventional teacher and four students, about 6 minutes
+# on a quiet 2-core CPU (measured 6 min 1 s, `workers = 2`); from nothing about 9; with another
+# job on the same cores about half as long again (estimated). A minute or two on a GPU.
 
 # %% tags=["parameters"]
 out_dir = "runs/tutorial"     # shared with 02_teacher_training
