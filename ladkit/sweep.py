@@ -255,7 +255,8 @@ def visible_gpus() -> list[str]:
 
 def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, timeout: float | None = None,
               kernel_name: str = KERNEL_NAME, cwd=None, quiet: bool = False, executor: str = "local",
-              submitit_options: dict | None = None, submitit_cluster: str | None = None) -> dict:
+              submitit_options: dict | None = None, submitit_cluster: str | None = None,
+              progress: bool = False) -> dict:
     """Run ``notebook`` once per grid point (this shard's points), ``workers`` at a time.
 
     Returns the manifest (also in ``out_dir/manifest.json``); its ``points`` map point id ->
@@ -317,6 +318,11 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
     slot_lock = threading.Lock()
     counter = itertools.count(1)
     stopping = threading.Event()
+    bar = None
+    if progress:  # points done of this shard's, with the ETA (a notebook's widget bar; 04_ablations)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"sweep {notebook.name}", unit="point")
 
     def work(item):
         pid, params, attempts = item
@@ -334,6 +340,8 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
             n = next(counter)
             tail = f": {record['error']}" if record["error"] else ""
             _say(quiet, f"[{n}/{len(todo)}] {pid} {record['status']} in {record['seconds']:.1f}s{tail}")
+            if bar is not None:
+                bar.update(1)
         finally:
             with slot_lock:
                 slots.append(slot)
@@ -359,6 +367,8 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
         raise SweepInterrupted(exc.args[0] if exc.args else "Ctrl-C", out_dir, stopped) from None
     finally:
         pool.shutdown(wait=True)
+        if bar is not None:
+            bar.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     manifest = read_manifest(out_dir)

@@ -136,6 +136,20 @@ if iters:  # the trained teacher's prediction on the same image, fed its label t
     display(fig)
 
 # %% [markdown]
+# ## What you just saw, against the committed study
+#
+# The teacher with its label against itself without it, beside the same difference in the
+# pre-registered study (`results/study/`, README "Results"), read from its `paired.csv`; one seed
+# here, so the question is whether it lies where the study's seeds lie.
+
+# %%
+from IPython.display import Markdown
+
+from ladkit.study import against_study
+
+Markdown(against_study(rows)) if iters else None
+
+# %% [markdown]
 # ## Your own data
 #
 # Set `dataset` and `data_root` (in any notebook, or as `key=value` on the `ladkit` command line):

@@ -81,7 +81,7 @@ print(f"{len(expand_grid(grid))} points; the same from a shell:\n"
 # %%
 from ladkit.sweep import manifest_frame, run_sweep
 
-manifest = run_sweep(grid_path, point_nb, out, workers=workers, shard=shard)
+manifest = run_sweep(grid_path, point_nb, out, workers=workers, shard=shard, progress=True)  # a bar over the points
 status = manifest_frame(manifest)
 status.drop(columns=["error"])
 

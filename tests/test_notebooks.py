@@ -346,6 +346,9 @@ def test_ablations_notebook_runs_a_sweep(ablation_sweep):
     for pid in manifest["points"]:
         assert (out / pid / "run_point.ipynb").exists() and (out / pid / "metrics.json").exists()
     assert (out / "grid.yaml").exists()
+    bars = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert any(b.startswith("sweep run_point.ipynb") and "/4 " in b for b in bars), bars  # a bar over the 4 points
 
 
 @pytest.mark.timeout(400)
