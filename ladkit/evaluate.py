@@ -179,8 +179,7 @@ WITH_LABEL_COLUMN = "miou_with_label@"  # + the noise std: a column of label_col
 def _rows_before_typed_reports(report: dict) -> list[EvalRow]:
     """The rows of a report written before they were typed (its with_label / without_label keys)."""
     if "with_label" not in report:
-        metrics = report["metrics"]
-        return [EvalRow(metrics)] + ([EvalRow(metrics["regions"], pooled=True)] if "regions" in metrics else [])
+        return _image_only_rows(report["metrics"])
     mode = report["noise_mode"]
     scores = lambda entry: {k: v for k, v in entry.items() if k != "noise_std"}  # noqa: E731
     out = [EvalRow(scores(r), mode, r["noise_std"]) for r in report["with_label"]]

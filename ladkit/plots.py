@@ -221,7 +221,10 @@ def label_share(image: torch.Tensor, channels: torch.Tensor) -> float:
     return label / max(label + picture, 1e-12)
 
 
-INPUT_LABEL = "input value (image: -2.1 .. 2.6)"
+# where the normalised image's channels lie: (0 - mean) / std .. (1 - mean) / std
+IMAGE_RANGE = (min(-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)),
+               max((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)))
+INPUT_LABEL = f"input value (image: {IMAGE_RANGE[0]:.1f} .. {IMAGE_RANGE[1]:.1f})"
 
 
 def class_legend(fig: Figure, info, ncol: int = 8) -> None:
@@ -237,7 +240,6 @@ def class_legend(fig: Figure, info, ncol: int = 8) -> None:
 def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: int = 0, device="cpu", path=None):
     """One row per image of ``dataset``: the image, its ground truth and every checkpoint's
     prediction with its mIoU on that image; a LAD teacher twice, fed its label and fed none."""
-
     models = {name: load_model(ckpt, device) for name, ckpt in checkpoints.items()}
     palette = dataset.info.palette
     rows = []
@@ -267,7 +269,6 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
     sample (or ``teacher_error`` when its input does not fit the chosen mode). ``path``: also
     save a PNG.
     """
-
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, data_root or f"data/{dataset}", split)
     if isinstance(teacher, (str, os.PathLike)):
@@ -331,7 +332,6 @@ def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0,
     """One sample's label channel at each noise std, from a clean label to mostly noise, with each
     level's separability in its title, on one fixed colour scale. Returns the figure and one
     ``separability`` dict per level."""
-
     _, label = dataset[index]
     k = dataset.info.num_classes
     low, high = input_range(noise_mode)
@@ -372,19 +372,18 @@ def dual_path_view(dataset, teacher, index: int = 0, noise_std: float = 0.03, no
     image, label = dataset[index]
     meta, k = teacher.meta, dataset.info.num_classes
     feed = LabelFeed.resolve(meta, "random", noise_std, noise_scale, teacher.path)
-    paths = []
+    paths, inputs = [], []
     for offset in (0, 1):
         gen = torch.Generator().manual_seed(int(seed) + offset)  # each path its own codes and noise
-        inputs = feed.inputs(image.unsqueeze(0), label.unsqueeze(0), k, gen, ids_checked=False)
-        paths.append((inputs[0, 3], teacher.model(inputs.to(teacher.device))))
+        inputs.append(feed.inputs(image.unsqueeze(0), label.unsqueeze(0), k, gen, ids_checked=False))
+        paths.append((inputs[-1][0, 3], teacher.model(inputs[-1].to(teacher.device))))
     # how this teacher's consistency was trained (a checkpoint from before these were recorded:
     # the TeacherConfig defaults it was trained with)
     tau = meta.tau if meta.tau is not None else TeacherConfig.tau
     kind = meta.cons_kind or TeacherConfig.cons_kind
     distance = float(dual_path_consistency(paths[0][1]["out_low"], paths[1][1]["out_low"], tau, kind))
     # the reference: as far apart as path 1 and the teacher without its label (the channel zeroed)
-    blind = feed.inputs(image.unsqueeze(0), label.unsqueeze(0), k, torch.Generator().manual_seed(int(seed)),
-                        ids_checked=False)
+    blind = inputs[0].clone()
     blind[:, 3:] = 0
     reference = float(dual_path_consistency(paths[0][1]["out_low"], teacher.model(blind.to(teacher.device))["out_low"],
                                             tau, kind))

@@ -18,6 +18,7 @@ import yaml
 from .evaluate import WITH_LABEL_COLUMN, EvalReport
 from .run_folders import RUN_MARKER, find_runs
 
+
 def load_run(run_dir, root=None) -> dict:
     """One row: ``run`` (path under root), ``name``, ``group`` (the folder holding it), every config
     field, the final metrics (``miou``, ``pixel_acc``, ``mean_acc``, ``best_miou``, ``iteration``,

@@ -112,7 +112,6 @@ def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:
     """LAD teacher checkpoints (``best.pt``) below ``runs_dir``, newest first, as (label, path):
     the label gives the run folder, its final validation mIoU (with its label) and its age.
     Read from each run's ``config.yaml`` and ``metrics.json``, so no checkpoint is loaded."""
-    import json
     import time
 
     import yaml

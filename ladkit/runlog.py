@@ -84,10 +84,7 @@ def _log_iteration(line: str) -> float:
 def logged_iteration(run_dir) -> int:
     """The last iteration a run's log has reached (0 before its first line): how far a run in
     another process has come, read without loading anything else."""
-    path = Path(run_dir) / LOG_FILE
-    lines = path.read_text().splitlines() if path.exists() else []
-    reached = [it for it in map(_log_iteration, lines) if it != float("inf")]
-    return int(max(reached, default=0))
+    return int(max((record["iter"] for record in read_log(run_dir)), default=0))
 
 
 def read_log(run_dir) -> list[dict]:

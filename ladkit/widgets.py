@@ -36,6 +36,15 @@ def noise_explorer(dataset, teacher_ckpt=None, *, index: int = 0, noise_mode: st
                          noise_scale=noise_scale, seed=seed, device=device, runs_dir=runs_dir, noise_levels=noise_levels)
 
 
+def _teacher_options(runs_dir, keep: str) -> list[tuple[str, str]]:
+    """The teacher menu: none, the LAD teachers under ``runs_dir`` (newest first), and ``keep`` (a
+    checkpoint given by path) if the folder does not list it."""
+    options = [("none", "")] + find_teachers(runs_dir)
+    if keep and keep not in [path for _, path in options]:
+        options.insert(1, (keep, keep))
+    return options
+
+
 class NoiseExplorer(W.VBox):
     """The noise explorer: its controls re-render the figures they name. A live front end
     shows the widgets; a headless run (papermill, nbconvert) keeps the current figure as a
@@ -43,9 +52,7 @@ class NoiseExplorer(W.VBox):
 
     def __init__(self, dataset, teacher_ckpt, *, index, noise_mode, noise_std, noise_scale, seed, device,
                  runs_dir, noise_levels):
-        teachers = [("none", "")] + find_teachers(runs_dir)
-        if teacher_ckpt and str(teacher_ckpt) not in [p for _, p in teachers]:
-            teachers.insert(1, (str(teacher_ckpt), str(teacher_ckpt)))
+        teachers = _teacher_options(runs_dir, str(teacher_ckpt or ""))
         style = {"description_width": "initial"}
         std = min(NOISE_STD_STEPS, key=lambda s: abs(s - float(noise_std)))
         self.controls = controls = {
@@ -89,10 +96,7 @@ class NoiseExplorer(W.VBox):
     def _refresh_teachers(self, _button=None):
         menu = self.controls["teacher"]
         current = menu.value
-        options = [("none", "")] + find_teachers(self.runs_dir)
-        if current and current not in [p for _, p in options]:
-            options.insert(1, (current, current))  # a checkpoint given by path stays offered
-        menu.options = options
+        menu.options = _teacher_options(self.runs_dir, current)
         menu.value = current  # the same teacher stays picked (no reload)
 
     def _load_teacher(self, change):
