@@ -87,6 +87,56 @@ def logged_iteration(run_dir) -> int:
     return int(max((record["iter"] for record in read_log(run_dir)), default=0))
 
 
+def newest_log(folder) -> Path | None:
+    """The log of the run training at or below ``folder`` (a run's own folder, or a sweep point's
+    that holds its runs): the most recently written ``log.jsonl``; None before the first line."""
+    logs = [p for p in Path(folder).rglob(LOG_FILE) if p.is_file()] if Path(folder).is_dir() else []
+    return max(logs, key=lambda p: p.stat().st_mtime, default=None)
+
+
+class LogBars:
+    """A progress bar per run that trains in another process (a study's workers, a sweep's point
+    runners, whose own output a notebook never shows), moved on from the run's log; ``tqdm.auto``:
+    a notebook's widget bar, a terminal's text bar, each with its rate and ETA. Once training is
+    done the bar says "scoring" (the run is being evaluated). ``leave=False``: a finished run's
+    bar goes (a sweep's many points; its own bar counts them)."""
+
+    def __init__(self, leave: bool = True):
+        self.leave = leave
+        self.bars: dict[str, object] = {}
+
+    def show(self, running: dict[str, tuple[int | None, str]]) -> None:
+        """``running``: folder -> (iterations or None, description) of every run in progress now.
+        Bars of runs no longer listed finish, new ones start, the rest follow their logs."""
+        from tqdm.auto import tqdm
+
+        for folder in [f for f in self.bars if f not in running]:
+            self.finish(folder)
+        for folder, (total, desc) in running.items():
+            if folder not in self.bars:
+                self.bars[folder] = tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, leave=self.leave)
+        for folder, bar in self.bars.items():
+            log = newest_log(folder)
+            reached = logged_iteration(log.parent) if log else 0
+            reached = min(reached, bar.total) if bar.total else reached
+            if reached > bar.n:
+                bar.update(reached - bar.n)
+                if reached == bar.total:
+                    bar.set_postfix_str("scoring")
+
+    def finish(self, folder: str, note: str = "done") -> None:
+        bar = self.bars.pop(folder)
+        if bar.total and note == "done":
+            bar.update(bar.total - bar.n)
+        bar.set_postfix_str(note)
+        bar.close()
+
+    def close(self, note: str = "done") -> None:
+        """Every bar ends, saying ``note`` ("stopped": an error or an interruption ended the runs)."""
+        for folder in list(self.bars):
+            self.finish(folder, note)
+
+
 def read_log(run_dir) -> list[dict]:
     path = Path(run_dir) / LOG_FILE
     lines = path.read_text().splitlines() if path.exists() else []

@@ -39,6 +39,7 @@ import yaml
 
 from .checkpoint import save_json
 from .files import atomic_write
+from .runlog import LogBars
 from .config import BaselineConfig, ConfigError, DistillConfig, EvalConfig, TeacherConfig, load_config
 
 
@@ -129,7 +130,7 @@ def study_runs(cfg: StudyConfig, seed: int) -> list[Run]:
     ConfigError naming the section it came from (``teachers.LAD teacher: cons_weight=...``)."""
     # the order values override each other: an arm's own section may set its seed, never its folder
     # the runs train in worker processes, whose own bars a notebook never shows: the study draws
-    # them (RunBars) and the runs keep quiet
+    # them (runlog.LogBars) and the runs keep quiet
     shared = [("progress", {"progress": False}), ("common", _section(cfg.common, "common")),
               ("seeds", {"seed": seed})]
 
@@ -362,7 +363,7 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
     started = ctx.SimpleQueue()  # each worker's pid, so an interruption can end them
     pool = ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_report_pid, initargs=(started,))
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the workers as Ctrl-C does
-    bars = RunBars() if cfg.progress else None
+    bars = LogBars() if cfg.progress else None
     try:
         running = {}
         while pending or running:
@@ -371,22 +372,22 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
                     break
                 pending.remove(run)
                 running[pool.submit(run_one, run, cfg.split, cfg.noise_levels, threads, cfg.max_images)] = run
-                if bars:
-                    bars.start(run)
-            finished, _ = wait(running, timeout=1.0 if bars else None, return_when=FIRST_COMPLETED)
             if bars:
-                bars.follow()
+                bars.show({r.cfg.out_dir: (r.cfg.iters, f"seed {r.cfg.seed}: {r.name}") for r in running.values()})
+            finished, _ = wait(running, timeout=1.0 if bars else None, return_when=FIRST_COMPLETED)
             for future in finished:
                 run = running.pop(future)
                 rows += future.result()  # a failed run stops the study; a rerun resumes the rest
                 done.add(key(run))
-                if bars:
-                    bars.finish(run)
                 print(f"[{time.perf_counter() - t0:6.0f} s] seed {run.cfg.seed}: {run.name} done "
                       f"({len(done)}/{len(runs)})", flush=True)
+        if bars:
+            bars.close()
     except BaseException:
         # An error or Ctrl-C: stop the workers too (they would train on, orphaned); each run
         # resumes from its last checkpoint when the study is run again.
+        if bars:
+            bars.close("stopped")
         while not started.empty():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(started.get(), signal.SIGTERM)
@@ -396,37 +397,6 @@ def _execute(runs: list[Run], cfg: StudyConfig, threads: int) -> list[dict]:
         signal.signal(signal.SIGTERM, previous)
     pool.shutdown()
     return rows
-
-
-class RunBars:
-    """A progress bar per running run, with its rate and ETA (``tqdm.auto``: a notebook's widget
-    bar, a terminal's text bar), moved on from each run's log: the runs train in worker processes
-    whose own output a notebook never shows. Once training is done the bar says "scoring"."""
-
-    def __init__(self):
-        self.bars: dict[str, object] = {}
-
-    def start(self, run: Run) -> None:
-        from tqdm.auto import tqdm
-
-        self.bars[run.cfg.out_dir] = tqdm(total=run.cfg.iters, desc=f"seed {run.cfg.seed}: {run.name}", unit="it",
-                                          dynamic_ncols=True)
-
-    def follow(self) -> None:
-        from .runlog import logged_iteration
-
-        for out_dir, bar in self.bars.items():
-            reached = min(logged_iteration(out_dir), bar.total)
-            if reached > bar.n:
-                bar.update(reached - bar.n)
-                if reached == bar.total:
-                    bar.set_postfix_str("scoring")
-
-    def finish(self, run: Run) -> None:
-        bar = self.bars.pop(run.cfg.out_dir)
-        bar.update(bar.total - bar.n)
-        bar.set_postfix_str("done")
-        bar.close()
 
 
 def _report_pid(queue) -> None:

@@ -43,12 +43,13 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import read_yaml  # no torch at import: config imports it only to check names
 from .files import atomic_write  # torch-free too: every point's runner process writes the manifest
+from .runlog import LogBars  # torch-free
 
 KERNEL_NAME = "python3"
 MANIFEST = "manifest.json"
@@ -318,11 +319,7 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
     slot_lock = threading.Lock()
     counter = itertools.count(1)
     stopping = threading.Event()
-    bar = None
-    if progress:  # points done of this shard's, with the ETA (a notebook's widget bar; 04_ablations)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(todo), desc=f"sweep {notebook.name}", unit="point")
+    running: dict[str, tuple[int | None, str]] = {}  # point folder -> (iterations, id): the bars' view
 
     def work(item):
         pid, params, attempts = item
@@ -333,6 +330,8 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
         try:
             _update_manifest(out_dir, points={pid: {"params": params, "status": "running", "attempts": attempts,
                                                     "started": _now(), "slot": slot, "executor": executor}})
+            iters = params.get("iters")
+            running[str(out_dir / pid)] = (iters if isinstance(iters, int) and iters > 0 else None, pid)
             record = run_one(out_dir / pid, params, attempts + 1, slot)
             if stopping.is_set() and record["status"] != FINISHED:
                 record = {**record, "status": INTERRUPTED, "error": "the sweep was interrupted while it ran"}
@@ -340,9 +339,8 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
             n = next(counter)
             tail = f": {record['error']}" if record["error"] else ""
             _say(quiet, f"[{n}/{len(todo)}] {pid} {record['status']} in {record['seconds']:.1f}s{tail}")
-            if bar is not None:
-                bar.update(1)
         finally:
+            running.pop(str(out_dir / pid), None)
             with slot_lock:
                 slots.append(slot)
 
@@ -352,10 +350,21 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
                                       for pid, params, a in todo})
     pool = ThreadPoolExecutor(max_workers=workers)
     previous = _stop_on_sigterm()
+    futures = [pool.submit(work, item) for item in todo]
+    bars = _SweepBars(len(todo), notebook.name) if progress else None
     try:
-        for future in [pool.submit(work, item) for item in todo]:
+        pending = futures
+        while pending:
+            if bars:
+                bars.show(dict(running), len(futures) - len(pending))
+            _, pending = wait(pending, timeout=1.0 if bars else None, return_when=FIRST_COMPLETED)
+        for future in futures:
             future.result()
+        if bars:
+            bars.close(len(futures), "done")
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (kill): end the running points' process trees
+        if bars:
+            bars.close(len(futures) - len(pending), "stopped")
         stopping.set()
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in list(RUNNING.values()):
@@ -367,8 +376,6 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
         raise SweepInterrupted(exc.args[0] if exc.args else "Ctrl-C", out_dir, stopped) from None
     finally:
         pool.shutdown(wait=True)
-        if bar is not None:
-            bar.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     manifest = read_manifest(out_dir)
@@ -376,6 +383,29 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
     manifest["summary"] = {s: statuses.count(s) for s in sorted(set(statuses))}
     _say(quiet, "sweep finished: " + ", ".join(f"{v} {k}" for k, v in manifest["summary"].items()))
     return manifest
+
+
+class _SweepBars:
+    """A sweep's progress (``progress=True``; 04_ablations): one bar over this shard's points with
+    the ETA, and a bar per running point moved on from its run's log (the points run in processes
+    whose output a notebook never shows), gone once the point ends."""
+
+    def __init__(self, points: int, name: str):
+        from tqdm.auto import tqdm
+
+        self.points = tqdm(total=points, desc=f"sweep {name}", unit="point")
+        self.runs = LogBars(leave=False)
+
+    def show(self, running: dict, ended: int) -> None:
+        self.runs.show(running)
+        if ended > self.points.n:
+            self.points.update(ended - self.points.n)
+
+    def close(self, ended: int, note: str) -> None:
+        self.runs.close(note)
+        self.show({}, ended)
+        self.points.set_postfix_str(note)
+        self.points.close()
 
 
 class SweepInterrupted(KeyboardInterrupt):

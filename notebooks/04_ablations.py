@@ -81,7 +81,8 @@ print(f"{len(expand_grid(grid))} points; the same from a shell:\n"
 # %%
 from ladkit.sweep import manifest_frame, run_sweep
 
-manifest = run_sweep(grid_path, point_nb, out, workers=workers, shard=shard, progress=True)  # a bar over the points
+# progress: a bar over the points (with the ETA) and one per running point, from its run's log
+manifest = run_sweep(grid_path, point_nb, out, workers=workers, shard=shard, progress=True)
 status = manifest_frame(manifest)
 status.drop(columns=["error"])
 

@@ -349,6 +349,7 @@ def test_ablations_notebook_runs_a_sweep(ablation_sweep):
     bars = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert any(b.startswith("sweep run_point.ipynb") and "/4 " in b for b in bars), bars  # a bar over the 4 points
+    assert {pid for pid in manifest["points"] if any(b.startswith(f"{pid}:") for b in bars)} == set(manifest["points"])
 
 
 @pytest.mark.timeout(400)

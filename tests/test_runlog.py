@@ -1,11 +1,16 @@
-"""A run's log: log.jsonl and TensorBoard scalars beside it, both cut back to the checkpoint on resume."""
+"""A run's log: log.jsonl and TensorBoard scalars beside it, both cut back to the checkpoint on resume;
+the progress bars that follow logs written by other processes."""
+
+import json
+import os
+import time
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from ladkit.config import BaselineConfig
 from ladkit.data.synthetic import make_synthetic
 from ladkit.engine import train
-from ladkit.runlog import RunLog, read_log
+from ladkit.runlog import LogBars, RunLog, read_log
 
 TINY = dict(crop_size=32, batch_size=4, val_batch_size=4, progress=False, model="fcn", backbone="resnet18_quarter",
             device="cpu", log_every=1, val_every=2)
@@ -39,3 +44,48 @@ def test_resume_drops_the_interrupted_runs_later_records(tmp_path):
     resumed.close()
     assert [(r["iter"], r["loss"]) for r in read_log(tmp_path)] == [(1, 1.0), (2, 2.0), (3, 30.0)]
     assert _scalars(tmp_path)["train/loss"] == [(1, 1.0), (2, 2.0), (3, 30.0)]
+
+
+def _log(run, *iters, kind="train"):
+    run.mkdir(parents=True, exist_ok=True)
+    with (run / "log.jsonl").open("a") as f:
+        f.writelines(json.dumps({"kind": kind, "iter": i, "loss": 1.0}) + "\n" for i in iters)
+
+
+def test_log_bars_follow_each_runs_log_from_this_process(tmp_path):
+    """A bar per run training elsewhere, moved on from its log.jsonl (a torn last line ignored); at
+    the end of training it says "scoring", and once the run is no longer listed, "done"."""
+    run = tmp_path / "seed0" / "baseline"
+    bars = LogBars()
+    bars.show({str(run): (10, "seed 0: baseline")})
+    bar = bars.bars[str(run)]
+    assert bar.n == 0 and bar.total == 10
+    _log(run, 2, 4)
+    bars.show({str(run): (10, "seed 0: baseline")})
+    assert bar.n == 4
+    _log(run, 10, kind="val")
+    with (run / "log.jsonl").open("a") as f:
+        f.write('{"torn')
+    bars.show({str(run): (10, "seed 0: baseline")})
+    assert bar.n == 10 and "scoring" in str(bar)
+    bars.show({})
+    assert not bars.bars and "done" in str(bar)
+
+
+def test_log_bars_follow_the_newest_run_below_a_sweep_point(tmp_path):
+    """A sweep point's folder holds its runs (run_point: point/<job>/, then its students): the bar
+    follows the newest log below it; with no total it counts; stopping says so and fills nothing."""
+    point = tmp_path / "point"
+    bars = LogBars(leave=False)
+    bars.show({str(point): (None, "point")})  # before the folder exists
+    bar = bars.bars[str(point)]
+    _log(point / "lad-teacher", 3)
+    bars.show({str(point): (None, "point")})
+    assert bar.n == 3
+    old = time.time() - 60
+    os.utime(point / "lad-teacher" / "log.jsonl", (old, old))  # the teacher's log, written a minute ago
+    _log(point / "student_cwd", 1, 5)
+    bars.show({str(point): (None, "point")})
+    assert bar.n == 5
+    bars.close("stopped")
+    assert not bars.bars and bar.n == 5 and "stopped" in str(bar)

@@ -100,6 +100,29 @@ def test_failing_point_is_isolated_and_a_rerun_retries_only_it(tmp_path, toy_not
     assert third["points"] == again and len(_lines(trace)) == 5, "a finished sweep runs nothing"
 
 
+def test_progress_shows_the_points_and_each_running_points_iterations(tmp_path, capsys):
+    """``progress=True`` (04_ablations): a bar over the points, and a bar per running point moved
+    on from the log its run writes below the point's folder, while the runner's process is busy."""
+    notebook = write_notebook(
+        tmp_path / "slow.ipynb", 'iters = 4\nout_dir = "out"',
+        "import json, time\n"
+        "from pathlib import Path\n"
+        "run = Path(out_dir) / 'run'\n"
+        "run.mkdir(parents=True, exist_ok=True)\n"
+        "for i in (2, 4):\n"
+        "    with open(run / 'log.jsonl', 'a') as f:\n"
+        "        f.write(json.dumps({'kind': 'train', 'iter': i}) + '\\n')\n"
+        "    time.sleep(3)\n")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"iters": [4]}))
+    manifest = run_sweep(grid, notebook, tmp_path / "sweep", quiet=True, progress=True)
+    assert manifest["summary"] == {"done": 1}
+    shown = capsys.readouterr().err
+    pid = next(iter(manifest["points"]))
+    assert f"{pid}:  50%" in shown and "2/4" in shown, shown  # the point's run, halfway
+    assert "sweep slow.ipynb: 100%" in shown and "1/1" in shown, shown
+
+
 def test_unknown_parameter_is_refused_before_anything_runs(tmp_path, toy_notebook):
     trace = tmp_path / "trace.txt"
     grid = tmp_path / "grid.yaml"
