@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ladkit-installed
 
-.PHONY: test demo study lab notebooks bench gpu-check clean-venv
+.PHONY: test demo study lab tour notebooks bench gpu-check clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,15 @@ study: $(STAMP)
 
 # The tutorial in JupyterLab (tools/lab: root allowed, README rendered, one kernel, each notebook
 # listed once); nbstripout as this clone's git filter, so a saved tour's outputs never reach a commit.
+LAB_ARGS ?=  # more jupyter lab options (the tour's: a port, a token, --no-browser)
 lab: $(STAMP)
 	$(BIN)/python tools/lab/git_filter.py
-	$(BIN)/jupyter lab notebooks --config=tools/lab/jupyter_lab_config.py
+	$(BIN)/jupyter lab notebooks --config=tools/lab/jupyter_lab_config.py $(LAB_ARGS)
+
+# A newcomer's tour in headless Chromium: make lab, then 00 -> 05 with Run All at the defaults
+# (about an hour on 2 cores); report in test-artifacts/tour/. Then `make test` must stay green.
+tour: $(STAMP)
+	$(BIN)/python tools/lab/tour.py $(TOUR_ARGS)
 
 notebooks: $(STAMP)  # after editing a notebook's .py text: re-pair the .ipynb twins
 	$(BIN)/python tools/sync_notebooks.py

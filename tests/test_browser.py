@@ -1,6 +1,8 @@
 """JupyterLab in a real browser: every notebook opens clean (no unsaved changes once its kernel is
 up); in 01_label_noising pick a teacher (its panel and mIoU appear), move the scale (the channel's
-pixels change) and the noise std (the figure and the strip below follow).
+pixels change) and the noise std (the figure and the strip below follow), refresh the teacher list,
+and save with the outputs: git, with the filter `make lab` installs, sees no change. 02 run with
+Run All shows a progress bar per run.
 
 Serves a temporary copy of the notebooks (with a tiny synthetic dataset) with JupyterLab on
 localhost and drives Debian's Chromium through Playwright (never ``playwright install``). Skipped
@@ -10,71 +12,46 @@ test-artifacts/ either way the test ends.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 NOTEBOOK = "01_label_noising.ipynb"
-LAB_CONFIG = ROOT / "tools" / "lab" / "jupyter_lab_config.py"
+
+
+def _tool(name: str):
+    """A module of tools/lab (the tour's helpers are the test's: one way to drive JupyterLab)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "lab" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+browser = _tool("browser")
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 
 def _require_browser():
-    if CHROMIUM.exists():
+    if browser.CHROMIUM.exists():
         return
-    message = f"{CHROMIUM} not found (apt-get install -y chromium)"
+    message = f"{browser.CHROMIUM} not found (apt-get install -y chromium)"
     if os.environ.get("LADKIT_REQUIRE_BROWSER") == "1":
         pytest.fail(message + "; LADKIT_REQUIRE_BROWSER=1 demands the browser test")
     pytest.skip(message + "; set LADKIT_REQUIRE_BROWSER=1 to make this a failure")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"jupyter lab did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (subprocess.TimeoutExpired, ProcessLookupError):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture
@@ -90,29 +67,30 @@ def lab(tmp_path):
     root.mkdir()
     for nb in [*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "notebooks").glob("*.py"), ROOT / "notebooks" / "README.md"]:
         shutil.copy(nb, root / nb.name)
+    # a checkout as `make lab` leaves it: the notebooks committed, nbstripout as the git filter
+    for name in (".gitattributes", ".gitignore"):
+        shutil.copy(ROOT / name, root / name)
+    _git(root, "init", "-q")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "lab" / "git_filter.py")], cwd=root, check=True)
+    _git(root, "add", ".")
+    _git(root, "-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-q", "-m", "the tutorial")
     make_synthetic(root / "data" / "synthetic", num_train=16, num_val=8, num_test=8, size=48)
     train(TeacherConfig(out_dir=str(root / "runs" / "tiny_teacher"), data_root=str(root / "data" / "synthetic"),
                         model="fcn", backbone="resnet18_quarter", iters=2, crop_size=32, batch_size=4,
                         val_batch_size=4, val_every=0, progress=False, device="cpu"))
-    home = tmp_path / "home"
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-           "JUPYTER_DATA_DIR": str(home / "data"), "IPYTHONDIR": str(home / "ipython"), "OMP_NUM_THREADS": "1"}
-    port, token = _free_port(), secrets.token_hex(16)
+    env = {**browser.isolated_env(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    base, token, options = browser.serve_args()
     log = tmp_path / "jupyter.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-             "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
-             f"--config={LAB_CONFIG}"],  # make lab's: root allowed, one kernel, twins hidden, markdown rendered
+        proc = subprocess.Popen(  # make lab's config: root allowed, one kernel, twins hidden, markdown rendered
+            [sys.executable, "-m", "jupyter", "lab", *options, f"--ServerApp.root_dir={root}",
+             f"--config={browser.LAB_CONFIG}"],
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for_server(f"{base}/api/status?token={token}", proc, log)
+        browser.wait_for_server(f"{base}/api/status?token={token}", proc, log)
         yield base, token, root
     finally:
-        _stop(proc)
+        browser.stop(proc)
 
 
 def _get(base, token, path) -> dict:
@@ -158,24 +136,12 @@ def _wait_rerendered(page, before_src, index=0):
     srcs = None
     for _ in range(120):
         page.wait_for_timeout(1000)
-        idle = page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status")
+        idle = browser.kernel_status(page)
         now = page.evaluate("() => [...document.querySelectorAll('img.widget-image')].slice(0, 2).map(i => i.src)")
         if idle == "idle" and now == srcs:
             return
         srcs = now
     raise TimeoutError("the explorer kept re-rendering for two minutes")
-
-
-def _open(page, base, token, name):
-    page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.wait_for_function("() => { const w = window.jupyterapp?.shell?.currentWidget;"
-                           " return w?.sessionContext?.session?.kernel?.status === 'idle'; }", timeout=90_000)
-    page.wait_for_timeout(1500)  # the kernel's language_info arrives after it is idle
-
-
-def _dirty(page) -> bool:
-    return page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
 
 
 def test_explorer_controls_rerender_what_they_name(lab):
@@ -186,15 +152,14 @@ def test_explorer_controls_rerender_what_they_name(lab):
     shot = ARTIFACTS / "browser_01_label_noising.png"
     dirty = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        chromium = browser.launch(pw)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         try:
             for name in ("00_quickstart.ipynb", "05_results.ipynb", NOTEBOOK):
-                _open(page, base, token, name)
-                dirty[name] = _dirty(page)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                browser.open_notebook(page, base, token, name)
+                dirty[name] = browser.dirty(page)
+            browser.run_all(page)
             page.locator("img.widget-image").nth(1).wait_for(state="visible", timeout=120_000)
             page.wait_for_function("() => [...document.querySelectorAll('img.widget-image')].slice(0, 2)"
                                    ".every(i => i.naturalWidth > 0)", timeout=60_000)
@@ -239,11 +204,14 @@ def test_explorer_controls_rerender_what_they_name(lab):
                                    arg=[listed], timeout=30_000)
             refreshed = menu.locator("option").all_inner_texts()
             page.screenshot(path=str(shot), full_page=True)
+
+            # the tour saved with its outputs (Ctrl+S, or JupyterLab's autosave): git sees no change
+            browser.save(page)
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "browser_01_label_noising_failure.png"), full_page=True)
             raise
         finally:
-            browser.close()
+            chromium.close()
 
     assert not any(dirty.values()), f"notebooks opened with unsaved changes: {dirty} (run `make notebooks`)"
     assert with_teacher[0][1] != start[0][1], "picking a teacher did not change the figure"
@@ -253,6 +221,11 @@ def test_explorer_controls_rerender_what_they_name(lab):
     assert noisier[1][1] == scaled[1][1], "the strip shows fixed noise levels: moving the noise std must not change it"
     assert len(refreshed) == listed + 1 and refreshed[1].startswith("later_teacher"), refreshed
     assert shot.stat().st_size > 10_000
+    saved = nbformat.read(root / NOTEBOOK, as_version=4)
+    assert any(c.get("outputs") for c in saved.cells if c.cell_type == "code"), "the save wrote no outputs"
+    assert _git(root, "diff", "--stat") == "", "a notebook saved with outputs shows as a change (make lab's filter)"
+    _git(root, "add", ".")
+    assert _git(root, "diff", "--cached", "--stat") == "", "adding the saved tour stages a change"
 
 
 def test_training_shows_a_progress_bar_per_run(lab, tmp_path):
@@ -270,13 +243,12 @@ def test_training_shows_a_progress_bar_per_run(lab, tmp_path):
          "noise_levels": [0.02], "num_samples": 1, "device": "cpu"})
     papermill.iorw.write_ipynb(nb, str(root / name))
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        chromium = browser.launch(pw)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         try:
-            _open(page, base, token, name)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            browser.open_notebook(page, base, token, name)
+            browser.run_all(page)
             page.locator(".jp-OutputArea .widget-hprogress").first.wait_for(state="attached", timeout=120_000)
             page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea .widget-hprogress').length >= 2"
                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
@@ -289,5 +261,5 @@ def test_training_shows_a_progress_bar_per_run(lab, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "browser_02_progress_failure.png"), full_page=True)
             raise
         finally:
-            browser.close()
+            chromium.close()
     assert bars == 2 and stderr == 0, (bars, stderr)
