@@ -110,6 +110,8 @@ def test_lab_offers_one_kernel_lists_each_notebook_once_and_renders_markdown(lab
     docmanager = _get(base, token, "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
     # overrides.json sets the schema's default (what the viewer uses unless the user set their own)
     assert docmanager["schema"]["properties"]["defaultViewers"]["default"]["markdown"] == "Markdown Preview"
+    news = _get(base, token, "/lab/api/settings/@jupyterlab/apputils-extension:notification")
+    assert news["schema"]["properties"]["fetchNews"]["default"] == "false"  # no toast asks on the first visit
 
 
 def _images(page) -> list:

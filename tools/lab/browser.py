@@ -36,7 +36,7 @@ def serve_args() -> tuple[str, str, list[str]]:
     token = secrets.token_hex(16)
     return f"http://127.0.0.1:{port}", token, [
         "--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
-        "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True"]
+        "--ServerApp.port_retries=0", "--LabApp.expose_app_in_browser=True"]
 
 
 def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:

@@ -145,9 +145,14 @@ def main(argv=None) -> int:
             browser = launch(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
-            page.goto(f"{base}/lab?token={token}", wait_until="domcontentloaded")
-            page.locator(".jp-MarkdownViewer, .jp-Notebook, .jp-FileEditor").first.wait_for()
-            landing = page.evaluate("() => window.jupyterapp.shell.currentWidget?.title.label || '(nothing)'")
+            page.goto(f"{base}/?token={token}", wait_until="domcontentloaded")  # where make lab's browser opens
+            page.locator(".jp-RenderedMarkdown, .jp-Notebook, .jp-FileEditor").first.wait_for()
+            page.screenshot(path=str(out / "landing.png"))
+            landing = page.evaluate("() => { const w = window.jupyterapp.shell.currentWidget; if (!w) return '(nothing)';"
+                                    " const shown = w.node.querySelector('.jp-RenderedMarkdown') ? 'rendered' : 'as text';"
+                                    " return `${w.title.label}, ${shown}`; }")
+            toasts = page.locator(".Toastify__toast").all_inner_texts()
+            landing += f"; toasts: {' | '.join(t.replace(chr(10), ' ') for t in toasts) or 'none'}"
             for name in wanted:
                 print(f"tour: {name} ...", flush=True)
                 results.append(tour_notebook(page, base, token, name, args.timeout_min * 60, out, not args.no_save))
