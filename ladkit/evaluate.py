@@ -297,8 +297,8 @@ def _check_class_count(meta: ModelMeta, info, ckpt) -> None:
 def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
     """The evaluation report of a finished training run (``cfg``, ``train``'s ``summary``).
 
-    A LAD teacher's best.pt is evaluated with its label at each of ``noise_levels`` and without
-    it. For an image-only run that evaluation would repeat the run's own final single-scale
+    A LAD teacher's best.pt is evaluated on the run's validation split with its label at each of
+    ``noise_levels`` and without it. For an image-only run that evaluation would repeat the run's own final single-scale
     validation on the same images, so that validation is the report.
     """
     from .config import EvalConfig, TeacherConfig
@@ -306,9 +306,9 @@ def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
     if cfg.job != TeacherConfig.job:
         return {"metrics": summary["final"], "iteration": summary["iteration"], "images": summary["val_images"],
                 "rows": [dataclasses.asdict(row) for row in _image_only_rows(summary["final"])]}
-    return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), noise_levels=tuple(noise_levels),
-                                          seed=seed, device=cfg.device, batch_size=cfg.val_batch_size,
-                                          max_images=cfg.val_images))
+    return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), split=cfg.val_split,
+                                          noise_levels=tuple(noise_levels), seed=seed, device=cfg.device,
+                                          batch_size=cfg.val_batch_size, max_images=cfg.val_images))
 
 
 @dataclass

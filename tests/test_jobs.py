@@ -181,3 +181,17 @@ def test_a_teacher_report_is_typed_rows_and_one_written_before_them_reads_the_sa
               f"with_{rows[2]['codes']}_codes": {"noise_std": 0.02, **rows[2]["metrics"]},
               "without_label": rows[3]["metrics"], "label_only": {"noise_std": 0.02, **rows[4]["metrics"]}}
     assert EvalReport.read(legacy) == scores
+
+
+def test_a_teachers_run_report_scores_the_split_it_was_validated_on(tmp_path):
+    """A sweep point's report (run_report) scores a LAD teacher on its run's own val_split, as its
+    validation did: a point validated on val_clean gets no label columns from the noisy val."""
+    from ladkit.data.synthetic import make_synthetic
+    from ladkit.evaluate import run_report
+
+    root = tmp_path / "data"
+    make_synthetic(root, num_train=8, num_val=4, num_test=4, size=32)
+    cfg = TeacherConfig(out_dir=str(tmp_path / "teacher"), data_root=str(root), val_split="val_clean", model="fcn",
+                        backbone="resnet18_quarter", iters=2, val_every=0, device="cpu", **TINY)
+    report = run_report(cfg, train(cfg), noise_levels=(0.02,))
+    assert report["split"] == "val_clean" and report["images"] == 4
