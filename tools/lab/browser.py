@@ -75,9 +75,10 @@ def launch(pw):
 def open_notebook(page, base, token, name, kernel_timeout_ms: int = 90_000) -> None:
     """Open ``name`` (a path under the served folder) and wait until its kernel is up and idle."""
     page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.wait_for_function("() => { const w = window.jupyterapp?.shell?.currentWidget;"
-                           " return w?.sessionContext?.session?.kernel?.status === 'idle'; }", timeout=kernel_timeout_ms)
+    # the notebook in front (notebooks opened before are restored behind it, in their tabs)
+    page.wait_for_function("([name]) => { const w = window.jupyterapp?.shell?.currentWidget;"
+                           " return w?.context?.path === name && w?.sessionContext?.session?.kernel?.status === 'idle'"
+                           " && w.node.querySelector('.jp-Cell') !== null; }", arg=[name], timeout=kernel_timeout_ms)
     page.wait_for_timeout(1500)  # the kernel's language_info arrives after it is idle
 
 
