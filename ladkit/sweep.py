@@ -127,6 +127,24 @@ def point_id(params: dict, varied=None) -> str:
     return f"{slug}_{digest}" if slug else digest
 
 
+def point_labels(points: list[dict], varied: list[str]) -> list[str]:
+    """Short names for people (the progress bars): each point's varied values that differ from the
+    value most points share, e.g. ``noise_std=0.3, seed 1`` in a one-factor-at-a-time grid, where
+    most points hold each knob at its default; ``base setting`` where a point differs in none."""
+    shared = {}
+    for name in varied:
+        values = [_canonical({"v": p.get(name)}) for p in points]
+        top = max(set(values), key=values.count)
+        if values.count(top) * 2 > len(values):  # a value most points share; else every value is shown
+            shared[name] = top
+    labels = []
+    for p in points:
+        parts = [f"{n}={p[n]}" for n in varied if n != "seed" and n in p and shared.get(n) != _canonical({"v": p[n]})]
+        label = ", ".join(parts) or "base setting"
+        labels.append(f"{label}, seed {p['seed']}" if "seed" in varied and "seed" in p else label)
+    return labels
+
+
 def shard_points(points: list, shard: str) -> list:
     """``"i/n"``: every n-th point starting at i (0 <= i < n)."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(shard))
@@ -290,6 +308,7 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
         raise ValueError("out_dir is set per point by the sweep (OUT/<point-id>); remove it from the grid")
     mine = shard_points(points, shard)
     ids = [point_id(p, varied) for p in points]
+    labels = dict(zip(ids, point_labels(points, varied)))
     assert len(set(ids)) == len(ids), "point ids collide"
     todo_ids = {point_id(p, varied) for p in mine}
 
@@ -331,7 +350,7 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
             _update_manifest(out_dir, points={pid: {"params": params, "status": "running", "attempts": attempts,
                                                     "started": _now(), "slot": slot, "executor": executor}})
             iters = params.get("iters")
-            running[str(out_dir / pid)] = (iters if isinstance(iters, int) and iters > 0 else None, pid)
+            running[str(out_dir / pid)] = (iters if isinstance(iters, int) and iters > 0 else None, labels[pid])
             record = run_one(out_dir / pid, params, attempts + 1, slot)
             if stopping.is_set() and record["status"] != FINISHED:
                 record = {**record, "status": INTERRUPTED, "error": "the sweep was interrupted while it ran"}

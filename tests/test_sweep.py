@@ -118,9 +118,21 @@ def test_progress_shows_the_points_and_each_running_points_iterations(tmp_path, 
     manifest = run_sweep(grid, notebook, tmp_path / "sweep", quiet=True, progress=True)
     assert manifest["summary"] == {"done": 1}
     shown = capsys.readouterr().err
-    pid = next(iter(manifest["points"]))
-    assert f"{pid}:  50%" in shown and "2/4" in shown, shown  # the point's run, halfway
+    assert "base setting:  50%" in shown and "2/4" in shown, shown  # the point's run (the only one), halfway
     assert "sweep slow.ipynb: 100%" in shown and "1/1" in shown, shown
+
+
+def test_point_labels_name_what_sets_each_point_apart():
+    """One factor at a time: a point is named by the knob it moves off the value most points
+    share (and its seed); a crossed grid, where no value is shared by most, names every value."""
+    from ladkit.sweep import ablation_grid, point_labels, varied_names
+
+    grid = ablation_grid({"job": "lad-teacher"}, {"noise_std": [0.03, 0.3], "tau": [4.0, 1.0]}, {}, seeds=[0, 1])
+    labels = point_labels(expand_grid(grid), varied_names(grid))
+    assert labels == ["base setting, seed 0", "base setting, seed 1", "noise_std=0.3, seed 0", "noise_std=0.3, seed 1",
+                      "tau=1.0, seed 0", "tau=1.0, seed 1"], labels
+    crossed = {"a": [1, 2], "b": ["x", "y"]}
+    assert point_labels(expand_grid(crossed), varied_names(crossed)) == ["a=1, b=x", "a=1, b=y", "a=2, b=x", "a=2, b=y"]
 
 
 def test_unknown_parameter_is_refused_before_anything_runs(tmp_path, toy_notebook):
