@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import multiprocessing
 import os
@@ -508,32 +509,62 @@ def arm_roles(rows: pd.DataFrame) -> dict[str, str]:
 COMMITTED_STUDY = "results/study"  # the pre-registered study (README "Results")
 
 
-def against_study(rows: pd.DataFrame, study_dir=COMMITTED_STUDY) -> str:
+def against_study(rows: pd.DataFrame, study_dir=COMMITTED_STUDY, by=()) -> str:
     """Markdown: each paired difference of ``rows`` (a notebook's few runs) that the committed
     study also measured, beside the study's mean, 95 % interval and seeds each way, read from its
-    paired.csv: what the reader just saw, against the pre-registered result."""
+    paired.csv: what the reader just saw, against the pre-registered result. ``by``: columns of
+    ``rows`` whose every setting is compared on its own line (a sweep's, ``sweep_teacher_rows``)."""
     study_dir = Path(study_dir)
     if not (study_dir / "paired.csv").exists():
         return f"(no committed study at {study_dir}: run this from the ladkit checkout to compare with it)"
-    here = paired_table(rows).set_index("comparison")
     committed = pd.read_csv(study_dir / "paired.csv").set_index("comparison")
     saved = yaml.safe_load((study_dir / "study.yaml").read_text()) or {}
-    shared = [c for c in here.index if c in committed.index]
-    if not shared:
-        return f"(none of these comparisons is in the committed study at {study_dir})"
-    seeds = sorted(set(rows["seed"]))
+    by = list(by)
+    groups = rows.groupby(by, sort=False) if by else [((), rows)]
     # a single seed is compared with where the study's seeds lie (mean ± 2 std), not with the
     # interval of their mean, which one seed misses often
-    lines = [f"| paired difference (points) | here (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}) "
-             f"| committed study ({len(saved.get('seeds', []))} seeds on {saved.get('split', '?')}): mean, 95 % interval "
-             "| its seeds higher | its seeds' range (mean ± 2 std) | here inside it |", "|---|---:|---:|---:|---:|:---:|"]
-    for name in shared:
-        mine, theirs = here.loc[name], committed.loc[name]
-        low, high = theirs["mean"] - 2 * theirs["std"], theirs["mean"] + 2 * theirs["std"]
-        lines.append(f"| {name} | {100 * mine['mean']:+.1f} | {100 * theirs['mean']:+.1f} ({100 * theirs['ci_low']:+.1f} … "
-                     f"{100 * theirs['ci_high']:+.1f}) | {int(theirs['higher'])} of {int(theirs['seeds'])} | "
-                     f"{100 * low:+.1f} … {100 * high:+.1f} | {'yes' if low <= mine['mean'] <= high else 'no'} |")
+    seeds = sorted(set(rows["seed"]))
+    lines = ["| " + "".join(f"{b} | " for b in by) + f"paired difference (points) | here (seed{'s' if len(seeds) > 1 else ''} "
+             f"{', '.join(map(str, seeds))}) | committed study ({len(saved.get('seeds', []))} seeds on "
+             f"{saved.get('split', '?')}): mean, 95 % interval | its seeds higher | its seeds' range (mean ± 2 std) "
+             "| here inside it |", "|" + "---|" * len(by) + "---|---:|---:|---:|---:|:---:|"]
+    for key, group in groups:
+        here = paired_table(group).set_index("comparison")
+        setting = "".join(f"{v:g} | " if isinstance(v, float) else f"{v} | "
+                          for v in (key if isinstance(key, tuple) else (key,)))
+        for name in [c for c in here.index if c in committed.index]:
+            mine, theirs = here.loc[name], committed.loc[name]
+            low, high = theirs["mean"] - 2 * theirs["std"], theirs["mean"] + 2 * theirs["std"]
+            lines.append(f"| {setting}{name} | {100 * mine['mean']:+.1f} | {100 * theirs['mean']:+.1f} "
+                         f"({100 * theirs['ci_low']:+.1f} … {100 * theirs['ci_high']:+.1f}) | {int(theirs['higher'])} of "
+                         f"{int(theirs['seeds'])} | {100 * low:+.1f} … {100 * high:+.1f} | "
+                         f"{'yes' if low <= mine['mean'] <= high else 'no'} |")
+    if len(lines) == 2:
+        return f"(none of these comparisons is in the committed study at {study_dir})"
     return "\n".join(lines)
+
+
+def sweep_teacher_rows(runs_dir, by, study_dir=COMMITTED_STUDY) -> pd.DataFrame:
+    """A sweep's LAD teachers (04_ablations) as a study's per-seed rows, arm "LAD teacher", with
+    the columns ``by`` that tell its settings apart: each scored with its label at the committed
+    study's first test-time noise level and without it, so ``against_study(rows, by=by)`` puts
+    each setting's with-minus-without beside the study's."""
+    from .evaluate import EvalReport
+    from .results import collect_runs
+
+    saved = yaml.safe_load((Path(study_dir) / "study.yaml").read_text()) if (Path(study_dir) / "study.yaml").exists() else {}
+    level = (saved or {}).get("noise_levels", StudyConfig.noise_levels)[0]
+    runs = collect_runs(runs_dir)
+    out = []
+    for run in runs[runs["job"] == TeacherConfig.job].itertuples(index=False) if len(runs) else []:
+        path = Path(runs_dir) / run.run / "best_eval.json"
+        if not path.exists():
+            continue  # trained, not scored (the point failed after training): nothing to compare
+        for r in EvalReport.read(json.loads(path.read_text())).rows:
+            if r.image and not r.pooled and (not r.label or r.noise_std == level):
+                out.append({**{b: getattr(run, b) for b in by}, "arm": "LAD teacher", "role": "teacher",
+                            "measure": r.measure, "value": r.miou, "seed": run.seed})
+    return pd.DataFrame(out, columns=[*by, "arm", "role", "measure", "value", "seed"])
 
 
 def readable_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -27,8 +27,10 @@
 # plus a full 2-D grid for a heatmap; points shared between them run once. `05_results` reads
 # everything back.
 #
-# **Time:** the defaults are 20 runs (10 settings × 2 seeds, 500 iterations each): about 40 minutes
-# on a 2-core CPU with `workers = 2` (a run takes 2.5–4 min on one core), a few minutes on a GPU; lower
+# **Time:** the defaults are 20 runs (10 settings × 2 seeds, 500 iterations each): about 25 minutes
+# on a quiet 2-core CPU with `workers = 2` (measured 25 min 22 s with Run All in JupyterLab; a run
+# takes about 2.5 min on one core); with another job holding one of the two cores expect about
+# twice that (as 02 and 03 measured; not measured here). A few minutes on a GPU; lower
 # `fixed["iters"]` for a first look.
 
 # %% tags=["parameters"]
@@ -37,6 +39,7 @@ point_notebook = ""           # empty: notebooks/runners/run_point.ipynb of this
 workers = 2                   # points in parallel
 shard = "0/1"                 # i/n: this machine's slice of the grid
 map_dir = "results/map"       # the "when does LAD help" map: the committed one, or your sweep's runs/map
+study_dir = "results/study"   # the committed study each setting's teacher is set beside
 seeds = [0, 1]
 # one factor at a time (each varied alone, the others at the job's defaults)
 ablations = {
@@ -103,6 +106,22 @@ from ladkit.results import collect_runs, summary_table, varying_columns
 runs = collect_runs(out)
 by = [c for c in varying_columns(runs) if c in grid["grids"][0]] or ["job"]
 Markdown(summary_table(runs, by=by))
+
+# %% [markdown]
+# ## What you just saw, against the committed study
+#
+# Each setting's LAD teacher with its label minus without it, the measure of how much it reads
+# its label, beside the same difference in the pre-registered study (`results/study/`, README
+# "Results"; read from its `paired.csv`), whose teacher has the job's defaults. Here the teachers
+# are scored on the sweep's validation split, the study's on test with clean labels: val's labels
+# carry the mislabelled segments, and a teacher that takes the material from the image is marked
+# wrong there, so expect every setting below the study's range. Read it as where each knob moves
+# the teacher's use of its label, not as a replication.
+
+# %%
+from ladkit.study import against_study, sweep_teacher_rows
+
+Markdown(against_study(sweep_teacher_rows(out, by, study_dir), study_dir, by=by))
 
 # %% [markdown]
 # ## When does LAD help: the map

@@ -101,8 +101,8 @@ def ablation_sweep(tiny_data, tmp_path_factory):
     work = tmp_path_factory.mktemp("ablations")
     out = work / "runs" / "ablations"
     fixed = {**TINY, "job": "lad-teacher", "dataset": "synthetic", "data_root": str(tiny_data),
-             "noise_levels": [0.0, 1.0]}
-    params = {"out_dir": str(out), "workers": 2, "seeds": [0], "ablations": {},
+             "noise_levels": [0.02, 1.0]}
+    params = {"out_dir": str(out), "workers": 2, "seeds": [0], "ablations": {}, "study_dir": str(ROOT / "results" / "study"),
               "grid_2d": {"noise_std": [0.03, 0.3], "cons_weight": [0.0, 5.0]}, "fixed": fixed}
     nb = execute("04_ablations.ipynb", work, params)
     return work, out, nb
@@ -349,7 +349,13 @@ def test_ablations_notebook_runs_a_sweep(ablation_sweep):
     bars = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert any(b.startswith("sweep run_point.ipynb") and "/4 " in b for b in bars), bars  # a bar over the 4 points
-    assert {pid for pid in manifest["points"] if any(b.startswith(f"{pid}:") for b in bars)} == set(manifest["points"])
+    # and a bar per point, named by its values (no default to tell them from in a crossed grid)
+    assert {f"noise_std={ns}, cons_weight={cw}, seed 0" for ns in (0.03, 0.3) for cw in (0.0, 5.0)} <= {b.split(":")[0] for b in bars}
+    # the closing cell: each setting's teacher with − without its label beside the committed study's
+    closing = [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if "text/markdown" in o.get("data", {}) and "committed study" in o["data"]["text/markdown"]]
+    settings = [line for line in closing[0].splitlines() if "− LAD teacher, without label" in line]
+    assert len(settings) == 4 and all(line.startswith(("| 0.03 | ", "| 0.3 | ")) for line in settings), closing
 
 
 @pytest.mark.timeout(400)

@@ -379,6 +379,23 @@ def test_a_notebooks_runs_are_set_beside_the_committed_study(tmp_path):
     assert against_study(rows, tmp_path).startswith("(no committed study at")
 
 
+def test_each_setting_of_a_sweep_is_set_beside_the_committed_study():
+    """against_study(by=...): a line per setting, each with its own paired difference; the
+    study's own teacher rows, split into two made-up settings, give the study's own values."""
+    from ladkit.study import against_study
+
+    root = Path(__file__).resolve().parents[1] / "results" / "study"
+    rows = pd.read_csv(root / "per_seed.csv")
+    teacher = rows[rows["arm"] == "LAD teacher"].assign(cons_weight=lambda d: d["seed"].map(lambda s: 0.2 if s < 3 else 5.0))
+    lines = against_study(teacher, root, by=["cons_weight"]).splitlines()
+    assert lines[0].startswith("| cons_weight | paired difference (points) |")
+    gains = [line for line in lines if "− LAD teacher, without label" in line]
+    assert [line.split(" | ")[0] for line in gains] == ["| 0.2", "| 5"]
+    seeds = teacher[teacher["seed"] < 3].pivot_table(index="seed", columns="measure", values="value")
+    expected = 100 * (seeds["with label (fixed codes, noise std 0.02)"] - seeds["without label"]).mean()
+    assert f"| {expected:+.1f} |" in gains[0]
+
+
 def test_threads_per_run_share_the_free_cores(monkeypatch):
     """A quiet machine's cores are shared among the runs; a busy one gives each run one thread."""
     import os
