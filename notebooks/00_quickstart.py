@@ -52,10 +52,10 @@
 # On a GPU only the parameters change (`device`, `backbone="resnet18"`, `iters`, `crop_size`,
 # `batch_size`, `amp`, a real `dataset`). Relative paths are relative to the project root.
 #
-# **Time:** the defaults train one LAD teacher, about 3 minutes on a 2-core CPU, measured both on
-# a quiet machine (2 min 59 s) and beside a busy process (3 min 3 s): a study takes one thread per
-# run when the load says the cores are taken (two threads beside other work run ~3× slower).
-# Well under a minute on a GPU; `iters = 0` skips it.
+# **Time:** the defaults train one LAD teacher, about 3 minutes on a 2-core CPU: measured 2 min
+# 23 s with Run All in JupyterLab and 2 min 59 s with papermill on a quiet machine, 3 min 3 s beside
+# a busy process (a study takes one thread per run when the load says the cores are taken; two
+# threads beside other work run ~3× slower). Well under a minute on a GPU; `iters = 0` skips it.
 
 # %% tags=["parameters"]
 out_dir = "runs/notebooks/00_quickstart"

@@ -30,9 +30,10 @@
 # Runs land in `out_dir/seed<seed>/<arm>/`, which `03_distillation` shares: keep the two notebooks'
 # `out_dir` and training parameters equal and 03 reuses these runs. A rerun reuses finished runs.
 #
-# **Time:** two runs at the defaults, about 3 minutes on a quiet 2-core CPU (measured 3 min 3 s,
-# `workers = 2`, one thread each); with another job on the same cores expect about half as long
-# again (three processes on two cores; estimated, not measured). Under a minute on a GPU.
+# **Time:** two runs at the defaults, about 3 minutes on a quiet 2-core CPU (measured 2 min 31 s
+# with Run All in JupyterLab, 3 min 3 s with papermill; `workers = 2`, one thread each). With
+# another job holding one of the two cores, about twice as long: the two runs share the free core
+# (measured 5 min 20 s beside a busy process). Under a minute on a GPU.
 
 # %% tags=["parameters"]
 out_dir = "runs/tutorial"     # shared with 03_distillation

@@ -39,8 +39,9 @@
 # `02_teacher_training` the baseline and the LAD teacher trained there are reused.
 #
 # **Time:** at the defaults, after 02: the conventional teacher and four students, about 6 minutes
-# on a quiet 2-core CPU (measured 6 min 1 s, `workers = 2`); from nothing about 9; with another
-# job on the same cores about half as long again (estimated). A minute or two on a GPU.
+# on a quiet 2-core CPU (measured 5 min 40 s with Run All in JupyterLab, 6 min 1 s with papermill;
+# `workers = 2`); from nothing about 9. With another job holding one of the two cores, about twice
+# as long (measured 10 min 58 s beside a busy process). A minute or two on a GPU.
 
 # %% tags=["parameters"]
 out_dir = "runs/tutorial"     # shared with 02_teacher_training
