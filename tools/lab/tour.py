@@ -2,7 +2,8 @@
 headless Chromium each notebook in order, opened, run with Run ▸ Run All Cells at its defaults,
 watched while it runs and saved, as a reader who steps through 00 → 05 does.
 
-Writes ``test-artifacts/tour/report.md`` (and ``report.json``, a screenshot per notebook):
+Writes ``test-artifacts/tour/report.md`` (and ``report.json``, a screenshot per notebook and
+one of each training cell half a minute after its first bar):
 per notebook its time, whether it opened without unsaved changes, its errors and stderr
 outputs, and for each training cell (one that calls ``run_study`` or ``run_sweep``) how long it
 ran, how long it showed nothing before its first progress bar, and the bar texts it showed
@@ -59,6 +60,9 @@ def tour_notebook(page, base: str, token: str, name: str, timeout_s: float, shot
                 w["started"] = w["started"] if w["started"] is not None else now
                 if c["bars"] and w["first_bar"] is None:
                     w["first_bar"] = now
+                elif w["first_bar"] is not None and now - w["first_bar"] >= 30 and not w.get("shot"):
+                    page.screenshot(path=str(shots / f"{name}_cell{c['index']}_training.png"))  # the bars, running
+                    w["shot"] = True
                 w["bars"] += [b for b in c["bars"] if b not in w["bars"]]
             elif w["started"] is not None and w["ended"] is None:
                 w["ended"] = now
