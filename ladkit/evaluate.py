@@ -298,8 +298,8 @@ def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
     """The evaluation report of a finished training run (``cfg``, ``train``'s ``summary``).
 
     A LAD teacher's best.pt is evaluated on the run's validation split with its label at each of
-    ``noise_levels`` and without it. For an image-only run that evaluation would repeat the run's own final single-scale
-    validation on the same images, so that validation is the report.
+    ``noise_levels`` and without it. For an image-only run that evaluation would repeat the run's
+    own final single-scale validation on the same images, so that validation is the report.
     """
     from .config import EvalConfig, TeacherConfig
 

@@ -40,8 +40,8 @@ import yaml
 
 from .checkpoint import save_json
 from .files import atomic_write
-from .runlog import LogBars
 from .config import BaselineConfig, ConfigError, DistillConfig, EvalConfig, TeacherConfig, load_config
+from .runlog import LogBars
 
 
 @dataclass
