@@ -89,3 +89,16 @@ def test_log_bars_follow_the_newest_run_below_a_sweep_point(tmp_path):
     assert bar.n == 5
     bars.close("stopped")
     assert not bars.bars and bar.n == 5 and "stopped" in str(bar)
+
+
+def test_a_reused_runs_bar_starts_where_its_log_is(tmp_path):
+    """A run a study reuses (finished before) or resumes starts its bar at its log's iteration,
+    with no rate made up from the jump."""
+    run = tmp_path / "baseline"
+    _log(run, 5, 10)
+    bars = LogBars()
+    bars.show({str(run): (10, "baseline")})
+    bar = bars.bars[str(run)]
+    assert bar.n == bar.initial == 10 and "it/s" not in str(bar).replace("?it/s", "")
+    bars.close()
+    assert "done" in str(bar)
