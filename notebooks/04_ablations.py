@@ -27,9 +27,9 @@
 # plus a full 2-D grid for a heatmap; points shared between them run once. `05_results` reads
 # everything back.
 #
-# **Time:** the defaults are 20 runs (10 settings × 2 seeds, 500 iterations each): about 25 minutes
-# on a quiet 2-core CPU with `workers = 2` (measured 25 min 22 s with Run All in JupyterLab; a run
-# takes about 2.5 min on one core); with another job holding one of the two cores expect about
+# **Time:** the defaults are 20 runs (10 settings × 2 seeds, 500 iterations each): 25–30 minutes
+# on a quiet 2-core CPU with `workers = 2` (measured 25 min 22 s and 29 min 31 s with Run All in
+# JupyterLab; a run takes about 2.5 min on one core); with another job holding one of the two cores expect about
 # twice that (as 02 and 03 measured; not measured here). A few minutes on a GPU; lower
 # `fixed["iters"]` for a first look.
 
