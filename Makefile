@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name ladkit --display-name "Python 3 (ladkit)" >/dev/null
 	touch $(STAMP)
 
+# One test process per (logical) core, a test file per process at a time (its module fixtures trained once);
+# tests/conftest.py gives each one torch thread. `pytest tests/...` alone runs serially.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -ra tests
+	$(BIN)/python -m pytest -q -ra -n logical --dist loadfile tests
 
 demo: $(STAMP)
 	$(BIN)/ladkit demo --out runs/demo
@@ -30,7 +32,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks --config=tools/lab/jupyter_lab_config.py $(LAB_ARGS)
 
 # A newcomer's tour in headless Chromium: make lab, then 00 -> 05 with Run All at the defaults
-# (about an hour on 2 cores); report in test-artifacts/tour/. Then `make test` must stay green.
+# (37-43 min on 2 cores, most of it 04); report in test-artifacts/tour/. Then `make test` must stay green.
 tour: $(STAMP)
 	$(BIN)/python tools/lab/tour.py $(TOUR_ARGS)
 

@@ -1,6 +1,8 @@
 """Fixtures shared by the test files that train: a tiny synthetic set, and the runs of the
 learnable fixtures (trained once per session; test_engine, test_jobs and test_cli read them)."""
 
+import os
+
 import pytest
 import torch
 
@@ -8,6 +10,11 @@ from fixtures_data import FIT, TINY, make_learnable_voc
 from ladkit.config import BaselineConfig, TeacherConfig
 from ladkit.data.synthetic import make_synthetic
 from ladkit.engine import train
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two test processes on the cores: one thread each
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ ran, how long it showed nothing before its first progress bar, and the bar texts
 saved with their outputs (nbstripout, which ``make lab`` installs, keeps them out of a
 commit). ``make test`` after the tour must stay green: run it.
 
-At the defaults the whole tour trains for real (about an hour on 2 cores, most of it 04);
+At the defaults the whole tour trains for real (37-43 min on 2 cores, most of it 04);
 ``--notebooks 01,05`` checks the tour itself in seconds.
 """
 
