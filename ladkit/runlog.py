@@ -113,21 +113,18 @@ class LogBars:
         for folder in [f for f in self.bars if f not in running]:
             self.finish(folder)
         for folder, (total, desc) in running.items():
-            if folder not in self.bars:  # a run finished or interrupted before starts where its log is
-                self.bars[folder] = tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, leave=self.leave,
-                                         initial=self._reached(folder, total))
-        for folder, bar in self.bars.items():
-            reached = self._reached(folder, bar.total)
-            if reached > bar.n:
+            bar = self.bars.get(folder)
+            total = bar.total if bar is not None else total
+            log = newest_log(folder)
+            reached = logged_iteration(log.parent) if log else 0
+            reached = min(reached, total) if total else reached
+            if bar is None:  # a run finished or interrupted before starts where its log is
+                bar = self.bars[folder] = tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True,
+                                               leave=self.leave, initial=reached)
+            elif reached > bar.n:
                 bar.update(reached - bar.n)
-            if reached and reached == bar.total and bar.postfix != "scoring":
+            if reached and reached == total and bar.postfix != "scoring":
                 bar.set_postfix_str("scoring")
-
-    @staticmethod
-    def _reached(folder: str, total: int | None) -> int:
-        log = newest_log(folder)
-        reached = logged_iteration(log.parent) if log else 0
-        return min(reached, total) if total else reached
 
     def finish(self, folder: str, note: str = "done") -> None:
         bar = self.bars.pop(folder)
