@@ -57,8 +57,8 @@ def collect_noise_curves(root) -> pd.DataFrame:
     root = Path(root)
     rows = []
     for run_dir in find_runs(root):
-        report = _read_json(run_dir / "best_eval.json")
-        curve = EvalReport.read(report).curve() if report else []
+        report = read_eval_report(run_dir)
+        curve = report.curve() if report else []
         if not curve:
             continue
         base = load_run(run_dir, root)
@@ -118,6 +118,12 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value).replace("|", "\\|")
+
+
+def read_eval_report(run_dir) -> EvalReport | None:
+    """The typed scores of a run's evaluation (``best_eval.json``); None where it has none yet."""
+    report = _read_json(Path(run_dir) / "best_eval.json")
+    return EvalReport.read(report) if report else None
 
 
 def _read_json(path: Path):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import multiprocessing
 import os
@@ -530,8 +529,7 @@ def against_study(rows: pd.DataFrame, study_dir=COMMITTED_STUDY, by=()) -> str:
              "| here inside it |", "|" + "---|" * len(by) + "---|---:|---:|---:|---:|:---:|"]
     for key, group in groups:
         here = paired_table(group).set_index("comparison")
-        setting = "".join(f"{v:g} | " if isinstance(v, float) else f"{v} | "
-                          for v in (key if isinstance(key, tuple) else (key,)))
+        setting = "".join(f"{v:g} | " if isinstance(v, float) else f"{v} | " for v in key)
         for name in [c for c in here.index if c in committed.index]:
             mine, theirs = here.loc[name], committed.loc[name]
             low, high = theirs["mean"] - 2 * theirs["std"], theirs["mean"] + 2 * theirs["std"]
@@ -544,23 +542,27 @@ def against_study(rows: pd.DataFrame, study_dir=COMMITTED_STUDY, by=()) -> str:
     return "\n".join(lines)
 
 
+def _saved_study(study_dir) -> dict:
+    """The settings a study folder saved (its study.yaml); empty where it has none."""
+    path = Path(study_dir) / "study.yaml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+
 def sweep_teacher_rows(runs_dir, by, study_dir=COMMITTED_STUDY) -> pd.DataFrame:
     """A sweep's LAD teachers (04_ablations) as a study's per-seed rows, arm "LAD teacher", with
     the columns ``by`` that tell its settings apart: each scored with its label at the committed
     study's first test-time noise level and without it, so ``against_study(rows, by=by)`` puts
     each setting's with-minus-without beside the study's."""
-    from .evaluate import EvalReport
-    from .results import collect_runs
+    from .results import collect_runs, read_eval_report
 
-    saved = yaml.safe_load((Path(study_dir) / "study.yaml").read_text()) if (Path(study_dir) / "study.yaml").exists() else {}
-    level = (saved or {}).get("noise_levels", StudyConfig.noise_levels)[0]
+    level = _saved_study(study_dir).get("noise_levels", StudyConfig.noise_levels)[0]
     runs = collect_runs(runs_dir)
     out = []
     for run in runs[runs["job"] == TeacherConfig.job].itertuples(index=False) if len(runs) else []:
-        path = Path(runs_dir) / run.run / "best_eval.json"
-        if not path.exists():
+        report = read_eval_report(Path(runs_dir) / run.run)
+        if report is None:
             continue  # trained, not scored (the point failed after training): nothing to compare
-        for r in EvalReport.read(json.loads(path.read_text())).rows:
+        for r in report.rows:
             if r.image and not r.pooled and (not r.label or r.noise_std == level):
                 out.append({**{b: getattr(run, b) for b in by}, "arm": "LAD teacher", "role": "teacher",
                             "measure": r.measure, "value": r.miou, "seed": run.seed})
@@ -648,8 +650,7 @@ def main(argv=None) -> int:
         print(f"written {out / 'map.csv'}, {out / 'map.png'}")
         return 0
     rows = pd.read_csv(out / "per_seed.csv")
-    saved = yaml.safe_load((out / "study.yaml").read_text()) if (out / "study.yaml").exists() else {}
-    comparisons = [tuple(pair) for pair in (saved or {}).get("comparisons") or ()]  # the study's named ones
+    comparisons = [tuple(pair) for pair in _saved_study(out).get("comparisons") or ()]  # the study's named ones
     print(write_results(rows, out, comparisons))
     return 0
 
