@@ -308,8 +308,8 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
         raise ValueError("out_dir is set per point by the sweep (OUT/<point-id>); remove it from the grid")
     mine = shard_points(points, shard)
     ids = [point_id(p, varied) for p in points]
-    labels = dict(zip(ids, point_labels(points, varied)))
     assert len(set(ids)) == len(ids), "point ids collide"
+    labels = dict(zip(ids, point_labels(points, varied)))
     todo_ids = {point_id(p, varied) for p in mine}
 
     # before the manifest is written: bad submitit options are refused here
