@@ -34,8 +34,8 @@
 #
 # **Why the synthetic data looks the way it does.** The label channel tells the teacher *which pixels
 # belong together*, never the class, and its student learns from the teacher's outputs on the
-# *training* images. The default design, `noisy-labels` (README "The embedded default", one of a
-# family with named knobs), is built so that both matter:
+# *training* images. The default design, `noisy-labels` (docs/configuration.md "The embedded
+# default", one of a family with named knobs), is built so that both matter:
 #
 # * the five classes are *materials* (a hue worn with a random pattern, on random silhouettes), and
 #   every scene also holds **decoys** of the same materials that the label calls background (like a
@@ -47,7 +47,7 @@
 #   material (`class_noise`; test labels are clean, and `val_clean` holds val's clean labels): a
 #   teacher that reads the partition but takes the material from the image hands its student
 #   cleaner targets than the labels. That is where theory (generalized distillation) predicts a
-#   privileged teacher helps, and where the study (README "Results") tests it.
+#   privileged teacher helps, and where the study (RESULTS.md) tests it.
 #
 # On a GPU only the parameters change (`device`, `backbone="resnet18"`, `iters`, `crop_size`,
 # `batch_size`, `amp`, a real `dataset`). Relative paths are relative to the project root.
@@ -139,7 +139,7 @@ if iters:  # the trained teacher's prediction on the same image, fed its label t
 # ## What you just saw, against the committed study
 #
 # The teacher with its label against itself without it, beside the same difference in the
-# pre-registered study (`results/study/`, README "Results"), read from its `paired.csv`; one seed
+# pre-registered study (`results/study/`, RESULTS.md), read from its `paired.csv`; one seed
 # here, so the question is whether it lies where the study's seeds lie.
 
 # %%

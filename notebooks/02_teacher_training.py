@@ -57,10 +57,10 @@ progress = True               # a bar per run with its ETA while it trains
 # the LAD teacher
 noise_mode = "random"         # random | fixed | onehot
 noise_std = 0.03
-noise_scale = 1.7             # tuned on val (README "What was tuned"); release: 1
+noise_scale = 1.7             # tuned on val (RESULTS.md "What was tuned"); release: 1
 dual_path = True
 cons_kind = "cwd"             # cwd | kl | mse
-cons_weight = 0.2             # release: 5 (tuned for the CPU scale, README "What was tuned")
+cons_weight = 0.2             # release: 5 (tuned for the CPU scale, RESULTS.md "What was tuned")
 tau = 4.0
 # evaluation
 noise_levels = [0.02, 0.3, 1.0, 3.0]  # the teacher's test-time label noise
@@ -138,7 +138,7 @@ fig
 # %% [markdown]
 # ## What you just saw, against the committed study
 #
-# The same comparisons in the pre-registered study (`results/study/`, README "Results": five
+# The same comparisons in the pre-registered study (`results/study/`, RESULTS.md: five
 # seeds on `test`), read from its `paired.csv`. The teacher's gain from its label is large there,
 # so it shows here too; one seed on `val_clean` differs from the study's mean by run-to-run noise,
 # so the question is whether it lies where the study's seeds lie, not whether it is the same number.

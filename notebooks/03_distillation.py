@@ -30,10 +30,10 @@
 #   (the positive control: on the default data 30 % of the training segments are mislabelled, so
 #   KD from the truth must help).
 #
-# On the default design (`noisy-labels`, README "The embedded default") the LAD teacher re-estimates
-# each segment's material from the image instead of copying the label, so its targets on the
-# training images are cleaner than the labels: README "Results" predicts, and tests over five
-# seeds, that its student beats the baseline, gt-kd and the conventional teacher's student.
+# On the default design (`noisy-labels`, docs/configuration.md "The embedded default") the LAD
+# teacher re-estimates each segment's material from the image instead of copying the label, so
+# its targets on the training images are cleaner than the labels: RESULTS.md predicts, and tests
+# over five seeds, that its student beats the baseline, gt-kd and the conventional teacher's student.
 #
 # The teachers are trained first when missing. With the same `out_dir` and training parameters as
 # `02_teacher_training` the baseline and the LAD teacher trained there are reused.
@@ -108,7 +108,7 @@ readable_rows(rows)
 # %% [markdown]
 # ## Every run, and the students against the baseline
 #
-# With one seed the differences are single numbers; README "Results" has the pre-registered study
+# With one seed the differences are single numbers; RESULTS.md has the pre-registered study
 # over five seeds with intervals (and `ladkit study configs/study.yaml` reruns it).
 
 # %%

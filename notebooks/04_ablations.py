@@ -111,8 +111,8 @@ Markdown(summary_table(runs, by=by))
 # ## What you just saw, against the committed study
 #
 # Each setting's LAD teacher with its label minus without it, the measure of how much it reads
-# its label, beside the same difference in the pre-registered study (`results/study/`, README
-# "Results"; read from its `paired.csv`), whose teacher has the job's defaults. Here the teachers
+# its label, beside the same difference in the pre-registered study (`results/study/`, RESULTS.md;
+# read from its `paired.csv`), whose teacher has the job's defaults. Here the teachers
 # are scored on the sweep's validation split, the study's on test with clean labels: val's labels
 # carry the mislabelled segments, and a teacher that takes the material from the image is marked
 # wrong there, so expect every setting below the study's range. Read it as where each knob moves
@@ -134,7 +134,7 @@ Markdown(against_study(sweep_teacher_rows(out, by, study_dir), study_dir, by=by)
 #     ladkit sweep configs/map_grid.yaml --notebook notebooks/runners/run_study.ipynb --out runs/map --workers 1
 #
 # Below: LAD student − baseline and conventional student − baseline in every cell, paired by seed,
-# with the 95 % interval, from `map_dir`: by default the committed map (`results/map/`, README
+# with the 95 % interval, from `map_dir`: by default the committed map (`results/map/`, RESULTS.md
 # "Where LAD does not help"; `python -m ladkit.study runs/map --map` writes its table and figure
 # from a sweep's folder); after running the sweep yourself, `map_dir = "runs/map"`.
 

@@ -19,7 +19,7 @@
 # Two readers:
 #
 # * **the study** (`study_dir`): a study's `per_seed.csv`, by default the pre-registered study
-#   committed under `results/study/` (README "Results"; `make study` reruns it), as the mean, the
+#   committed under `results/study/` (RESULTS.md; `make study` reruns it), as the mean, the
 #   95 % interval over seeds and the paired differences, and its figure;
 # * **runs** (`runs_dir`): `ladkit.results.collect_runs` reads every run below a folder (notebooks,
 #   `ladkit train`, sweeps such as `04_ablations`) into one DataFrame, one row per run: its config
@@ -140,4 +140,4 @@ Markdown(table)
 
 # %% [markdown]
 # That is the tour. To push it further: `ladkit study configs/study.yaml key=value ...` reruns the
-# whole protocol with your changes (README "Results"), and every notebook takes a real `dataset`.
+# whole protocol with your changes (RESULTS.md), and every notebook takes a real `dataset`.

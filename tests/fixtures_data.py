@@ -181,5 +181,5 @@ TINY = dict(crop_size=48, batch_size=4, val_batch_size=8, progress=False, log_ev
 # The learning tests train on tasks their budget really learns (tests/fixtures_data.py
 # make_learnable_voc: class = pure colour, or a label input the image does not carry), and every
 # assertion sits far from both the floor and the ceiling, so it holds on any CPU: runs with one
-# seed are only bit-identical on one machine (README "Determinism").
+# seed are only bit-identical on one machine (docs/configuration.md "Determinism").
 FIT = dict(dataset="voc", scale_range=(1.0, 1.0), optimizer="adamw", lr=3e-3, iters=40)

@@ -1,5 +1,5 @@
 """The library's import graph runs one way, and LAYERS states its real order: each module sits
-exactly one layer above the highest module it imports (README "What is inside" draws the same
+exactly one layer above the highest module it imports (docs/internals.md "What is inside" draws the same
 layers). Imports inside functions count too (a lazy import is still a dependency)."""
 
 import ast

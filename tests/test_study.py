@@ -253,7 +253,7 @@ def test_map_table_and_its_heatmaps(tmp_path):
     assert len(fig.axes) == 4 and (tmp_path / "map.png").stat().st_size > 0  # two heatmaps and their colour bars
     from ladkit.study import main
 
-    assert main([str(tmp_path), "--map"]) == 0  # the command the README gives for the committed map
+    assert main([str(tmp_path), "--map"]) == 0  # the command RESULTS.md gives for the committed map
     written = pd.read_csv(tmp_path / "map.csv")
     assert len(written) == 8 and (tmp_path / "map.png").exists() and "point" not in written
     with pytest.raises(SystemExit, match="no study point"):
@@ -321,7 +321,7 @@ def test_comparisons_are_chosen_by_role_not_by_name():
 
 def test_the_committed_studies_regenerate_byte_identical(tmp_path):
     """`python -m ladkit.study results/study` rewrites every table from per_seed.csv and study.yaml:
-    the committed ones come out byte for byte (the README's command for every number there)."""
+    the committed ones come out byte for byte (RESULTS.md's command for every number there)."""
     import shutil
 
     from ladkit.study import main
