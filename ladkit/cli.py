@@ -1,4 +1,4 @@
-"""The ``ladkit`` command: make-synthetic, train, evaluate, demo, study, sweep."""
+"""The ``ladkit`` command: make-synthetic, check-data, train, evaluate, demo, study, sweep."""
 
 from __future__ import annotations
 
@@ -98,6 +98,12 @@ def cmd_sweep(args) -> None:
                            "the same command to retry only those")
 
 
+def cmd_check_data(args) -> None:
+    from .data.check import run_check_data
+
+    run_check_data(parse_overrides(args.set))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ladkit", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -165,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submitit", nargs="*", default=[], metavar="key=value",
                    help="submitit options, e.g. slurm_partition=gpu timeout_min=120 cpus_per_task=8")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("check-data", help="read every image/mask pair of a dataset once: counts, sizes, class "
+                       "frequencies, a sample figure, and one line per bad file",
+                       epilog="Keys: dataset=NAME data_root=DIR (default data/NAME) splits=[train,val] (default: "
+                       "all) samples=4 out=DIR (default runs/check-data/<data_root's name>). See docs/datasets.md.")
+    p.add_argument("set", nargs="*", metavar="key=value")
+    p.set_defaults(func=cmd_check_data)
     return parser
 
 

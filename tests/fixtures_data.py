@@ -128,6 +128,36 @@ def make_sbd(root: Path, splits: dict[str, list[str]], values=(0, 3, 15)) -> dic
 
 # ---- archives -----------------------------------------------------------------------------------
 
+FOLDER_CLASSES = {"background": (0, 0, 0), "road": (128, 64, 128), "traffic light": (250, 170, 30)}
+FOLDER_IGNORE_COLOUR = (255, 255, 255)
+
+
+def make_folder(root: Path, splits: dict[str, list[str]], layout: str = "plain", colour: bool = False,
+                values=(0, 1, 2, 255)) -> dict[str, np.ndarray]:
+    """A `dataset=folder` root (ladkit/data/folder.py) in the plain or mmseg layout, with the three
+    FOLDER_CLASSES; masks are index PNGs, or RGB PNGs in the classes' colours (``colour``, 255
+    painted FOLDER_IGNORE_COLOUR). Returns name -> the class ids (255: ignore) each mask holds."""
+    lines = [f"{name} {r} {g} {b}" if colour else name for name, (r, g, b) in FOLDER_CLASSES.items()]
+    write_lines(root / "classes.txt", ["# id order", *lines, *(["ignore_colour 255 255 255"] if colour else [])])
+    table = np.zeros((256, 3), dtype=np.uint8)
+    table[: len(FOLDER_CLASSES)] = list(FOLDER_CLASSES.values())
+    table[255] = FOLDER_IGNORE_COLOUR
+    labels = {}
+    for split, names in splits.items():
+        if layout == "plain":
+            write_lines(root / "splits" / f"{split}.txt", names)
+        images, masks = (root / "images", root / "masks") if layout == "plain" else \
+            (root / "img_dir" / split, root / "ann_dir" / split)
+        for name in names:
+            seed = len(labels)
+            labels[name] = random_label(seed, values)
+            write_image(images / f"{name}.{'png' if seed % 2 else 'jpg'}", random_image(seed))
+            mask = table[labels[name]] if colour else labels[name]
+            masks.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(mask).save(masks / f"{name}.png")
+    return labels
+
+
 def pack(source: Path, archive: Path, folders: list[str] | None = None) -> Path:
     """Pack the files under source (only source/folder for each of folders, if given) into a zip
     or tar(.gz), with paths relative to source, as the real releases are laid out."""

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 from fixtures_data import (HEIGHT, WIDTH, make_ade20k, make_cityscapes, make_cocostuff10k,
-                           make_cocostuff164k, make_voc, random_image, write_image, write_label)
+                           make_cocostuff164k, make_folder, make_voc, random_image, write_image, write_label)
 from torch.utils.data import DataLoader
 from torchvision import tv_tensors
 
@@ -169,7 +169,7 @@ def test_cocostuff164k_rejects_182(tmp_path):
 def test_dataset_info_for_every_name():
     counts = {"synthetic": 6, "voc": 21, "cityscapes": 19, "ade20k": 150,
               "cocostuff10k": 171, "cocostuff164k": 171}
-    assert set(dataset_names()) == set(counts)
+    assert set(dataset_names()) == set(counts) | {"folder"}  # folder: its classes.txt's (test_folder_dataset.py)
     for name, count in counts.items():
         info = dataset_info(name)
         assert info.name == name and info.num_classes == count and info.ignore_index == IGNORE_INDEX
@@ -390,6 +390,7 @@ LAYOUTS = {
                                                    values=(0, 1, 182), as_mat=False),
     "cocostuff164k": lambda root: make_cocostuff164k(root, "val2017", ["000000000139", "000000000285"],
                                                      values=(255, 0, 181)),
+    "folder": lambda root: make_folder(root, {"val": ["a", "b"]}),
 }
 
 
@@ -401,7 +402,7 @@ def test_every_registered_dataset_has_a_layout_here():
 def test_every_dataset_reads_its_val_split(tmp_path, name):
     LAYOUTS[name](tmp_path)
     dataset = build_dataset(name, tmp_path, "val", transforms=build_transforms(False))
-    info = dataset_info(name)
+    info = dataset_info(name, tmp_path)
     assert len(dataset) == 2 and dataset.info == info
     image, label = dataset[0]
     assert image.shape[0] == 3 and image.shape[-2:] == label.shape and label.dtype == torch.int64

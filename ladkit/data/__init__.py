@@ -1,4 +1,5 @@
-"""Segmentation datasets (synthetic, VOC, Cityscapes, ADE20K, COCO-Stuff) behind one entry point."""
+"""Segmentation datasets (synthetic, VOC, Cityscapes, ADE20K, COCO-Stuff, a folder of one's own, any
+registered reader) behind one entry point."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from ladkit.data.base import SegmentationDataset
 from ladkit.data.errors import DatasetError
 from ladkit.data.info import DatasetInfo
-from ladkit.data.registry import build_dataset, dataset_info, dataset_names
+from ladkit.data.registry import build_dataset, dataset_info, dataset_names, register_dataset
 from ladkit.data.transforms import build_transforms
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "dataset_names",
     "ensure_dataset",
     "load_dataset",
+    "register_dataset",
 ]
 
 
