@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from ladkit.config import BaselineConfig
 from ladkit.data import build_dataset, build_transforms
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.data.loader import SeededSamples, epoch_batches
 from ladkit.jobs import build_job
 

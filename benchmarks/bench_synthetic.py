@@ -12,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a plain checkout
 
-from ladkit.data.synthetic import make_synthetic, render_sample  # noqa: E402
+from ladkit.data.synthetic import render_sample  # noqa: E402
+from ladkit.data.synthetic_store import make_synthetic  # noqa: E402
 
 
 def time_render(size: int, count: int) -> float:

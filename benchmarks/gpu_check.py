@@ -91,7 +91,7 @@ def sizes(smoke: bool) -> dict:
 
 def tiny_data(out: Path) -> str:
     """A small synthetic set for the DDP and sweep parts (they prove a path, not a result)."""
-    from ladkit.data.synthetic import make_synthetic
+    from ladkit.data.synthetic_store import make_synthetic
 
     root = out / "data"
     make_synthetic(root, num_train=16, num_val=4, num_test=4, size=64, seed=0)
@@ -428,7 +428,7 @@ def part_study(out: Path, smoke: bool, limit: float) -> dict:
 
 def study_worker(config: str, data_root: str) -> int:
     from ladkit.cli import main as cli_main
-    from ladkit.data.synthetic import make_synthetic
+    from ladkit.data.synthetic_store import make_synthetic
 
     make_synthetic(data_root, size=128, num_workers=os.cpu_count() or 1)
     return cli_main(["study", config])

@@ -28,7 +28,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def cmd_make_synthetic(args) -> None:
-    from .data.synthetic import make_synthetic
+    from .data.synthetic_store import make_synthetic
 
     for flag, value, low in (("--num-train", args.num_train, 0), ("--num-val", args.num_val, 0),
                              ("--num-test", args.num_test, 0), ("--size", args.size, 1), ("--num-workers", args.num_workers, 0),

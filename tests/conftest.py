@@ -8,7 +8,7 @@ import torch
 
 from fixtures_data import FIT, TINY, make_learnable_voc
 from ladkit.config import BaselineConfig, TeacherConfig
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.engine import train
 
 

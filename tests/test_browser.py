@@ -58,7 +58,7 @@ def _git(root: Path, *args: str) -> str:
 def lab(tmp_path):
     """JupyterLab serving a copy of the notebooks plus tiny data; yields (base url, token, served folder)."""
     _require_browser()
-    from ladkit.data.synthetic import make_synthetic
+    from ladkit.data.synthetic_store import make_synthetic
 
     from ladkit.config import TeacherConfig
     from ladkit.engine import train

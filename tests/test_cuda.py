@@ -17,7 +17,7 @@ import torch
 
 from ladkit.checkpoint import load_checkpoint
 from ladkit.config import TeacherConfig, config_class
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.engine import build_optimizer, poly_schedule, train, train_step
 from ladkit.runlog import read_log
 from ladkit.jobs import build_job

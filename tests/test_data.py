@@ -13,7 +13,7 @@ from torchvision import tv_tensors
 
 from ladkit.constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 from ladkit.data import DatasetError, build_dataset, build_transforms, dataset_info, dataset_names
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 
 VOC_SPLITS = {"train": ["2007_000032", "2007_000039"], "val": ["2007_000033"]}
 
@@ -347,7 +347,7 @@ def test_check_labels_names_a_bad_label_without_reading_images(voc_root):
 
 def test_make_synthetic_repairs_missing_files_and_names_a_corrupt_meta(tmp_path, capsys):
     from ladkit.cli import main
-    from ladkit.data.synthetic import ensure_synthetic, make_synthetic
+    from ladkit.data.synthetic_store import ensure_synthetic, make_synthetic
 
     args = dict(num_train=4, num_val=2, num_test=1, size=24)
     voc = make_synthetic(tmp_path, **args)

@@ -12,10 +12,8 @@ from ladkit.config import ConfigError, TrainConfig
 from ladkit.constants import IGNORE_INDEX
 from ladkit.data import build_dataset
 from ladkit.data.errors import DatasetError
-from ladkit.data.synthetic import (
-    DESIGNS, SPLIT_INDEX_OFFSET, Design, as_design, ensure_synthetic, make_synthetic, partner_class, read_meta,
-    render_sample, training_label,
-)
+from ladkit.data.synthetic import DESIGNS, Design, as_design, partner_class, render_sample, training_label
+from ladkit.data.synthetic_store import SPLIT_INDEX_OFFSET, ensure_synthetic, make_synthetic, read_meta
 from ladkit.data.synthetic_reader import with_clean_labels
 
 

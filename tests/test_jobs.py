@@ -127,7 +127,7 @@ def test_label_sources_imitate_the_training_or_the_clean_label(source):
 def test_oracle_student_trains_on_noisy_data_and_evaluates_against_clean_labels(tmp_path):
     """The whole path: data with annotation errors, an oracle student reading both labels, and
     evaluation of its training images against the training and the clean labels."""
-    from ladkit.data.synthetic import make_synthetic
+    from ladkit.data.synthetic_store import make_synthetic
 
     design = {"design": "decoys", "class_noise": 0.5}
     make_synthetic(tmp_path / "data", num_train=8, num_val=4, num_test=4, size=32, design=design)
@@ -186,7 +186,7 @@ def test_a_teacher_report_is_typed_rows_and_one_written_before_them_reads_the_sa
 def test_a_teachers_run_report_scores_the_split_it_was_validated_on(tmp_path):
     """A sweep point's report (run_report) scores a LAD teacher on its run's own val_split, as its
     validation did: a point validated on val_clean gets no label columns from the noisy val."""
-    from ladkit.data.synthetic import make_synthetic
+    from ladkit.data.synthetic_store import make_synthetic
     from ladkit.evaluate import run_report
 
     root = tmp_path / "data"

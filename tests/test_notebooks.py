@@ -77,7 +77,7 @@ def _arms(out_dir) -> set:
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    from ladkit.data.synthetic import make_synthetic
+    from ladkit.data.synthetic_store import make_synthetic
 
     root = tmp_path_factory.mktemp("data") / "synthetic"
     make_synthetic(root, num_train=16, num_val=8, num_test=8, size=48)

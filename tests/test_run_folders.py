@@ -17,7 +17,7 @@ from ladkit.checkpoint import load_checkpoint, save_json
 from ladkit.files import atomic_write
 from ladkit.config import BaselineConfig, DistillConfig, EvalConfig, TeacherConfig
 from ladkit.data import DatasetError
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.engine import train
 from ladkit.runlog import read_log
 from ladkit.evaluate import evaluate_checkpoint

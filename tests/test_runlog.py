@@ -8,7 +8,7 @@ import time
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from ladkit.config import BaselineConfig
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.engine import train
 from ladkit.runlog import LogBars, RunLog, read_log
 

@@ -6,7 +6,7 @@ import torch
 
 from ladkit.checkpoint import load_checkpoint, save_checkpoint
 from ladkit.config import DistillConfig, TeacherConfig
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.engine import train
 from ladkit.runs import LabelFeed, ModelMeta, read_model_checkpoint
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ladkit.config import ConfigError
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.study import (StudyConfig, load_study, paired, paired_table, run_study, study_runs, t_interval)
 
 

@@ -9,11 +9,10 @@ import pytest
 from PIL import Image
 
 from ladkit.constants import IGNORE_INDEX
-from ladkit.data import synthetic
+from ladkit.data import synthetic, synthetic_store
 from ladkit.data.reading import VOC_VOID_COLOUR
-from ladkit.data.synthetic import (
-    SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, make_synthetic, read_meta, render_sample,
-)
+from ladkit.data.synthetic import SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, render_sample
+from ladkit.data.synthetic_store import make_synthetic, read_meta
 
 NUM_CLASSES = len(SYNTHETIC_CLASSES)
 SMALL = dict(num_train=6, num_val=3, num_test=2, size=48, seed=5)
@@ -129,7 +128,7 @@ def test_written_layout_is_voc(dataset):
 def test_written_labels_match_render(dataset):
     _, voc_dir = dataset
     for split in ("val", "test"):
-        index = synthetic.SPLIT_INDEX_OFFSET[split] + 1
+        index = synthetic_store.SPLIT_INDEX_OFFSET[split] + 1
         _, clean = render_sample(SMALL["seed"], index, SMALL["size"])
         label = synthetic.training_label(SMALL["seed"], index, clean) if split == "val" else clean
         assert np.array_equal(np.asarray(Image.open(voc_dir / "SegmentationClass" / f"{split}_000001.png")),
@@ -177,7 +176,7 @@ def test_interrupted_generation_does_not_look_finished(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(synthetic, "write_all_samples", crash)
+    monkeypatch.setattr(synthetic_store, "write_all_samples", crash)
     with pytest.raises(KeyboardInterrupt):
         make_synthetic(tmp_path, **SMALL)
     assert list((tmp_path / "VOCdevkit").iterdir()) == []
@@ -192,17 +191,18 @@ def test_parallel_generation_writes_the_same_bytes(tmp_path):
         assert path.read_bytes() == (parallel / path.relative_to(serial)).read_bytes(), path
 
 
-def load_cli():
+def load_cli(monkeypatch):
     script = Path(__file__).resolve().parents[1] / "data_scripts" / "make_synthetic.py"
+    monkeypatch.syspath_prepend(str(script.parent))  # its `from _fetch import ...`, as when run as a script
     spec = importlib.util.spec_from_file_location("make_synthetic_cli", script)
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     return cli
 
 
-def test_cli(tmp_path, capsys):
+def test_cli(tmp_path, capsys, monkeypatch):
     """The script is `ladkit make-synthetic`: the same flags, the same one-line errors."""
-    cli = load_cli()
+    cli = load_cli(monkeypatch)
     assert cli.main(["--out", str(tmp_path), "--num-train", "2", "--num-val", "1", "--size", "32",
                      "--ignore-border", "0", "--num-workers", "1"]) == 0
     assert read_meta(tmp_path / "VOCdevkit" / "VOC2012")["num_train"] == 2
@@ -214,7 +214,7 @@ def test_ensure_synthetic_generates_once_and_refuses_stale_versions(tmp_path):
     import json
 
     from ladkit.data.errors import DatasetError
-    from ladkit.data.synthetic import META_FILENAME, ensure_synthetic, make_synthetic
+    from ladkit.data.synthetic_store import META_FILENAME, ensure_synthetic, make_synthetic
 
     small = tmp_path / "small"
     voc = make_synthetic(small, num_train=4, num_val=2, num_test=2, size=32)
@@ -224,3 +224,4 @@ def test_ensure_synthetic_generates_once_and_refuses_stale_versions(tmp_path):
     meta_path.write_text(json.dumps({**meta, "version": meta["version"] - 1}))
     with pytest.raises(DatasetError, match="stale.*make-synthetic --out .* --overwrite"):
         ensure_synthetic(small)
+

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from ladkit.config import BaselineConfig, TeacherConfig
-from ladkit.data.synthetic import make_synthetic
+from ladkit.data.synthetic_store import make_synthetic
 from ladkit.engine import train
 from ladkit.data import load_dataset
 from ladkit.plots import NOISE_STD_STEPS, dual_path_view, input_range, noise_strip, render_noise_figure

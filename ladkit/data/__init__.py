@@ -28,7 +28,7 @@ __all__ = [
 def ensure_dataset(dataset: str, data_root) -> Path:
     """The synthetic default is generated on first use (as training does); real datasets must exist."""
     if dataset == "synthetic":
-        from ladkit.data.synthetic import ensure_synthetic
+        from ladkit.data.synthetic_store import ensure_synthetic
 
         ensure_synthetic(data_root)
     return Path(data_root)

@@ -67,7 +67,7 @@ def first_images(dataset, count: int):
 
 def build_datasets(cfg):
     """A training config's (train, val) datasets; the synthetic default is made on first use."""
-    from .synthetic import ensure_synthetic
+    from .synthetic_store import ensure_synthetic
 
     if cfg.dataset == "synthetic":
         ensure_synthetic(cfg.data_root, cfg.synthetic)  # generated on first use, seconds

@@ -1,4 +1,4 @@
-"""The embedded synthetic data: written in the VOC layout by ladkit.data.synthetic, read as VOC.
+"""The embedded synthetic data: written in the VOC layout by ladkit.data.synthetic_store, read as VOC.
 
 Besides train/val/test, ``train_clean`` and ``val_clean`` read the same images with the
 generator's clean labels (a design's annotation errors removed): the oracle's targets, and what a
