@@ -35,7 +35,11 @@ def cmd_make_synthetic(args) -> None:
                              ("--ignore-border", args.ignore_border, 0)):
         if value < low:
             raise ConfigError(f"make-synthetic: {flag} {value} is not valid: expected a number >= {low}")
-    design = {"design": args.design, **parse_overrides(args.set)}
+    knobs = parse_overrides(args.set)
+    if "design" in knobs:  # two spellings of one choice: which one wins would be a guess
+        raise ConfigError(f"make-synthetic: design={knobs['design']} is not a knob: --design names the design "
+                          f"(here {args.design}); pass --design {knobs['design']} instead")
+    design = {"design": args.design, **knobs}
     start = time.perf_counter()
     path = make_synthetic(args.out, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test, size=args.size,
                           seed=args.seed, overwrite=args.overwrite, ignore_border=args.ignore_border,

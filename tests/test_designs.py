@@ -81,12 +81,34 @@ def test_decoy_cue_only_darkens_outlines():
 def test_as_design_names_and_knobs():
     assert as_design(None) == as_design("noisy-labels") == DESIGNS["noisy-labels"] == Design()
     assert as_design({"design": "decoys", "class_noise": 0.2}) == Design(class_noise=0.2, decoy_cue=0.0)
+    assert as_design({"design": "regions", "contrast": 0.1, "pixel_noise": 20}) == Design(
+        scene="regions", decoy_cue=0.0, contrast=0.1, pixel_noise=20)  # knobs of the scene they set
+    for design in DESIGNS.values():  # a design as its meta records it: every knob, idle ones at their idle value
+        assert as_design(dataclasses.asdict(design)) == design
     with pytest.raises(ValueError, match="unknown knob.*nope.*valid: design, scene"):
         as_design({"nope": 1})
     with pytest.raises(ValueError, match="class_noise=1.5 is not valid: expected a number in"):
         as_design({"class_noise": 1.5})
     with pytest.raises(ValueError, match="design 'v9' is not valid: expected one of noisy-labels"):
         as_design("v9")
+    with pytest.raises(ValueError, match="class_noise=True is not valid: expected a number"):
+        as_design({"class_noise": True})  # a bool is an int to Python: it would run as 1.0
+    with pytest.raises(ValueError, match="mask_jitter=True is not valid: expected an integer"):
+        Design(mask_jitter=True)
+
+
+@pytest.mark.parametrize("knobs, message", [
+    ({"design": "regions", "decoy_cue": 0.9}, "decoy_cue=0.9 is not valid for the regions scene"),
+    ({"contrast": 0.1}, "contrast=0.1 is not valid for the decoys scene"),
+    ({"design": "decoys", "pixel_noise": 20}, "pixel_noise=20 is not valid for the decoys scene"),
+    ({"scene": "regions", "decoy_cue": 0.2}, r"decoy_cue=0.2 is not valid for the regions scene.*stays 0.0"),
+])
+def test_a_knob_the_scene_does_not_read_is_refused(knobs, message):
+    """Set for the other scene a knob would change the recorded design and not the data."""
+    with pytest.raises(ValueError, match=message):
+        as_design(knobs)
+    with pytest.raises(ConfigError, match="synthetic=.*" + message):
+        TrainConfig(synthetic=knobs)
 
 
 def test_config_checks_the_knobs():

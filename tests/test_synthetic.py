@@ -225,3 +225,24 @@ def test_ensure_synthetic_generates_once_and_refuses_stale_versions(tmp_path):
     with pytest.raises(DatasetError, match="stale.*make-synthetic --out .* --overwrite"):
         ensure_synthetic(small)
 
+
+@pytest.mark.parametrize("knobs, message", [
+    (["class_noise=true"], r"class_noise=True is not valid: expected a number in \[0.0, 1.0\]"),
+    (["mask_jitter=true"], r"mask_jitter=True is not valid: expected an integer in 0 .. 8"),
+    (["--design", "regions", "design=decoys"], r"make-synthetic: design=decoys is not a knob: .*--design decoys"),
+    (["--design", "regions", "decoy_cue=0.9"], r"decoy_cue=0.9 is not valid for the regions scene: only the decoys"),
+    (["contrast=0.1"], r"contrast=0.1 is not valid for the decoys scene: only the regions"),
+])
+def test_make_synthetic_refuses_knobs_it_would_not_follow(tmp_path, capsys, knobs, message):
+    """A boolean for a number, the design named twice, a knob the scene does not read: each would
+    have written data other than its meta says; one line, and nothing written."""
+    import re
+
+    from ladkit.cli import main
+
+    out = tmp_path / "data"
+    assert main(["make-synthetic", "--out", str(out), "--num-train", "1", "--num-val", "1", "--num-test", "1",
+                 "--size", "16", *knobs]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
+    assert not out.exists()

@@ -113,13 +113,18 @@ class Design:
         for name, low, high in (("contrast", 0.0, 1.0), ("class_noise", 0.0, 1.0), ("pixel_noise", 0.0, 255.0),
                                 ("decoy_cue", 0.0, 1.0)):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and low <= value <= high):
+            # a bool is an int to Python: `class_noise=true` would run as 1.0 and be recorded as true
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and low <= value <= high):
                 raise ValueError(f"synthetic {name}={value!r} is not valid: expected a number in [{low}, {high}]")
-        if not (isinstance(self.mask_jitter, int) and 0 <= self.mask_jitter <= 8):
-            raise ValueError(f"synthetic mask_jitter={self.mask_jitter!r} is not valid: expected an integer in 0 .. 8")
+        jitter = self.mask_jitter
+        if isinstance(jitter, bool) or not (isinstance(jitter, int) and 0 <= jitter <= 8):
+            raise ValueError(f"synthetic mask_jitter={jitter!r} is not valid: expected an integer in 0 .. 8")
 
 
 SCENES = ("decoys", "regions")
+# The knobs only one scene reads, and the value they keep in the other scene's named designs: set
+# to anything else there, a knob would change the recorded design and not the data.
+SCENE_KNOBS = {"decoy_cue": ("decoys", 0.0), "contrast": ("regions", 0.3), "pixel_noise": ("regions", 40.0)}
 # The named designs (docs/configuration.md "The embedded default"); a design is also any dict of
 # Design fields.
 DESIGNS: dict[str, Design] = {
@@ -157,7 +162,14 @@ def as_design(design: str | dict | Design | None) -> Design:
             raise ValueError(f"synthetic: unknown knob(s) {', '.join(unknown)}; valid: design, {', '.join(valid)}")
         if "mask_jitter" in fields and isinstance(fields["mask_jitter"], float) and fields["mask_jitter"].is_integer():
             fields["mask_jitter"] = int(fields["mask_jitter"])
-        return dataclasses.replace(base, **fields)
+        made = dataclasses.replace(base, **fields)
+        idle = sorted(k for k in fields if k in SCENE_KNOBS and SCENE_KNOBS[k][0] != made.scene
+                      and fields[k] != SCENE_KNOBS[k][1])
+        if idle:
+            knob, (scene, value) = idle[0], SCENE_KNOBS[idle[0]]
+            raise ValueError(f"synthetic {knob}={fields[knob]!r} is not valid for the {made.scene} scene: only the "
+                             f"{scene} scene reads it (here it stays {value}); drop it, or choose a {scene} design")
+        return made
     raise ValueError(f"synthetic design {design!r} is not valid: expected a name ({', '.join(DESIGNS)}) or a mapping of knobs")
 
 

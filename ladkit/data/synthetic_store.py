@@ -27,7 +27,8 @@ from PIL import Image
 from ladkit.data.errors import DatasetError
 from ladkit.data.reading import label_palette, save_label_png
 from ladkit.data.synthetic import (
-    DESIGNS, SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, SYNTHETIC_VERSION, as_design, render_sample, training_label,
+    DESIGNS, SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, SYNTHETIC_VERSION, Design, as_design, render_sample,
+    training_label,
 )
 from ladkit.files import atomic_write
 
@@ -47,7 +48,7 @@ def split_items(counts: dict[str, int]) -> dict[str, list[tuple[str, int]]]:
 
 def sample_files(seed: int, index: int, meta: dict) -> dict[str, object]:
     """The three files of one sample, by folder: the image, its (train/val: noised) label, its clean label."""
-    design = as_design(meta["design"])
+    design = Design(**meta["design"])  # the full record expected_meta wrote (as_design takes what users write)
     image, clean = render_sample(seed, index, meta["size"], ignore_border=meta["ignore_border"], design=design)
     noisy = index < SPLIT_INDEX_OFFSET["test"]  # train and val index ranges (NOISY_SPLITS)
     label = training_label(seed, index, clean, design) if noisy else clean
