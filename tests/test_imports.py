@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ladkit"
 # From the bottom up; a module imports only modules of lower layers.
 LAYERS = [
     {"constants", "files", "runtime", "runlog", "models"},  # import no other ladkit module
-    {"checkpoint", "data", "noising", "losses", "metrics"},
+    {"checkpoint", "data", "noising", "losses", "metrics", "supervisor"},
     {"config", "runs"},  # config names the data and model registries to check a config's names
     {"jobs", "evaluate", "run_folders"},
     {"engine", "plots", "results"},
