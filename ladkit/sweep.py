@@ -29,7 +29,6 @@ and waits for the jobs, so resume and ``shard`` work exactly as with local worke
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import dataclasses
@@ -37,16 +36,15 @@ import hashlib
 import itertools
 import json
 import os
+import queue
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import supervisor  # torch-free: starts, tracks and ends the points' processes
 from .config import read_yaml  # no torch at import: config imports it only to check names
 from .files import atomic_write  # torch-free too: every point's runner process writes the manifest
 from .runlog import LogBars  # torch-free
@@ -293,115 +291,134 @@ def run_sweep(grid, notebook, out_dir, workers: int = 1, shard: str = "0/1", *, 
         raise ValueError(f"workers must be >= 1, got {workers}")
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
-    notebook = Path(notebook).resolve()
-    out_dir = Path(out_dir).resolve()
-    cwd = str(Path(cwd or os.getcwd()).resolve())
+    notebook, out_dir = Path(notebook).resolve(), Path(out_dir).resolve()
+    _check_out_dir(out_dir)
+    plan = _plan(grid, notebook, out_dir, shard)
+    point_args = dict(notebook=notebook, inject_out=plan.inject_out, cwd=str(Path(cwd or os.getcwd()).resolve()),
+                      kernel_name=kernel_name, timeout=timeout)
+    # before the manifest is written: bad submitit options are refused here
+    run_point_process = (_submitit_executor(out_dir, workers, submitit_options, submitit_cluster, point_args)
+                         if executor == "submitit" else _local_executor(workers, point_args))
+    manifest = _update_manifest(out_dir, header={"notebook": str(notebook), "grid": plan.spec, "num_points": len(plan.points),
+                                                 "created": read_manifest(out_dir).get("created", _now())})
+    todo = _unfinished(plan, manifest)
+    _say(quiet, f"sweep {notebook.name}: {len(plan.points)} points, shard {shard}: {len(plan.mine)}, "
+                f"{len(plan.mine) - len(todo)} already done, running {len(todo)} with {workers} worker(s) -> {out_dir}")
+    # Mark this shard's pending points first, so the manifest lists the whole plan.
+    _update_manifest(out_dir, points={pid: {"params": params, "status": "pending", "attempts": attempts,
+                                            **_keep(manifest["points"].get(pid, {}))}
+                                      for pid, params, attempts in todo})
+    _run_points(todo, run_point_process, out_dir, workers, plan.labels, executor=executor, quiet=quiet,
+                bars=_SweepBars(len(todo), notebook.name) if progress else None)
+    manifest = read_manifest(out_dir)
+    statuses = [manifest["points"][pid]["status"] for pid in plan.mine if pid in manifest["points"]]
+    manifest["summary"] = {s: statuses.count(s) for s in sorted(set(statuses))}
+    _say(quiet, "sweep finished: " + ", ".join(f"{v} {k}" for k, v in manifest["summary"].items()))
+    return manifest
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """OUT, or the nearest of its folders that exists, must be a folder (else mkdir's bare errno)."""
+    existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), out_dir)
+    if not existing.is_dir():
+        raise ValueError(f"sweep out {out_dir}: {existing} is a file, not a folder; give the sweep a folder of its "
+                         "own (a new path, or an earlier sweep's folder to continue it)")
+
+
+@dataclasses.dataclass
+class _Plan:
+    """A sweep's points, checked: every point by id (grid order), its label, this shard's ids."""
+
+    spec: dict
+    points: dict[str, dict]
+    labels: dict[str, str]
+    mine: list[str]
+    inject_out: bool  # the notebook takes out_dir: each point gets its folder
+
+
+def _plan(grid, notebook: Path, out_dir: Path, shard: str) -> _Plan:
+    """The grid's points, refused before anything runs when the notebook lacks a parameter or a
+    point's job config is bad."""
     spec = load_grid(grid)
     points = expand_grid(spec)
     varied = varied_names(spec)
     names = set().union(*points) if points else set()
-    valid = check_parameters(notebook, names)  # before anything runs
-    check_point_configs(points, [point_id(p, varied) for p in points], notebook, valid, out_dir,
+    valid = check_parameters(notebook, names)
+    ids = [point_id(p, varied) for p in points]
+    check_point_configs(points, ids, notebook, valid, out_dir,
                         str(grid) if isinstance(grid, (str, os.PathLike)) else "grid")
-    inject_out = "out_dir" in valid
     if "out_dir" in names:
         raise ValueError("out_dir is set per point by the sweep (OUT/<point-id>); remove it from the grid")
-    mine = shard_points(points, shard)
-    ids = [point_id(p, varied) for p in points]
+    mine = [point_id(p, varied) for p in shard_points(points, shard)]
     assert len(set(ids)) == len(ids), "point ids collide"
-    labels = dict(zip(ids, point_labels(points, varied)))
-    todo_ids = {point_id(p, varied) for p in mine}
+    return _Plan(spec, dict(zip(ids, points)), dict(zip(ids, point_labels(points, varied))), mine, "out_dir" in valid)
 
-    # before the manifest is written: bad submitit options are refused here
-    point_args = dict(notebook=notebook, inject_out=inject_out, cwd=cwd, kernel_name=kernel_name, timeout=timeout)
-    if executor == "submitit":
-        run_one = _submitit_runner(out_dir, workers, submitit_options, submitit_cluster, point_args)
-    else:
-        run_one = _local_runner(workers, point_args)
 
-    manifest = _update_manifest(out_dir, header={
-        "notebook": str(notebook), "grid": spec, "num_points": len(points), "created": read_manifest(out_dir).get("created", _now())})
-    # A point is finished when a record with the very same parameters is (even under another id,
-    # e.g. after a parameter moved between the grid and ``fixed``).
-    finished = {_canonical(r.get("params", {})) for r in manifest["points"].values() if r.get("status") == FINISHED}
-    todo = []
-    for params, pid in zip(points, ids):
-        if pid not in todo_ids or _canonical(params) in finished:
-            continue
-        prior = manifest["points"].get(pid, {})
-        todo.append((pid, params, prior.get("attempts", 0)))
-    skipped = len(mine) - len(todo)
-    _say(quiet, f"sweep {notebook.name}: {len(points)} points, shard {shard}: {len(mine)}, "
-                f"{skipped} already done, running {len(todo)} with {workers} worker(s) -> {out_dir}")
+def _unfinished(plan: _Plan, manifest: dict) -> list[tuple[str, dict, int]]:
+    """This shard's points left to run: (id, parameters, attempts so far). A point is finished
+    when a record with the very same parameters is (even under another id, e.g. after a
+    parameter moved between the grid and ``fixed``)."""
+    records = manifest["points"]
+    finished = {_canonical(r.get("params", {})) for r in records.values() if r.get("status") == FINISHED}
+    return [(pid, plan.points[pid], records.get(pid, {}).get("attempts", 0)) for pid in plan.mine
+            if _canonical(plan.points[pid]) not in finished]
 
-    slots = list(range(workers))
-    slot_lock = threading.Lock()
-    counter = itertools.count(1)
-    stopping = threading.Event()
-    running: dict[str, tuple[int | None, str]] = {}  # point folder -> (iterations, id): the bars' view
 
-    def work(item):
-        pid, params, attempts = item
+def _run_points(todo: list, run_point_process, out_dir: Path, workers: int, labels: dict, *, executor: str,
+                quiet: bool, bars) -> None:
+    """Each point of ``todo`` on one of ``workers`` threads, which waits for its process (or
+    cluster job) and records it in the manifest. An error, Ctrl-C or SIGTERM ends the running
+    points' process trees, which are recorded interrupted; a signal raises SweepInterrupted."""
+    slots = queue.SimpleQueue()  # the worker slots free now: slot i gets GPU i of the visible ones
+    for slot in range(workers):
+        slots.put(slot)
+    counter, stopping = itertools.count(1), threading.Event()
+    running: dict[str, tuple[int | None, str]] = {}  # point folder -> (iterations, label): the bars' view
+
+    def work(pid: str, params: dict, attempts: int) -> None:
         if stopping.is_set():
             return
-        with slot_lock:
-            slot = slots.pop(0)
+        slot = slots.get()
         try:
             _update_manifest(out_dir, points={pid: {"params": params, "status": "running", "attempts": attempts,
                                                     "started": _now(), "slot": slot, "executor": executor}})
             iters = params.get("iters")
             running[str(out_dir / pid)] = (iters if isinstance(iters, int) and iters > 0 else None, labels[pid])
-            record = run_one(out_dir / pid, params, attempts + 1, slot)
+            record = run_point_process(out_dir / pid, params, attempts + 1, slot)
             if stopping.is_set() and record["status"] != FINISHED:
                 record = {**record, "status": INTERRUPTED, "error": "the sweep was interrupted while it ran"}
             _update_manifest(out_dir, points={pid: record})
-            n = next(counter)
             tail = f": {record['error']}" if record["error"] else ""
-            _say(quiet, f"[{n}/{len(todo)}] {pid} {record['status']} in {record['seconds']:.1f}s{tail}")
+            _say(quiet, f"[{next(counter)}/{len(todo)}] {pid} {record['status']} in {record['seconds']:.1f}s{tail}")
         finally:
             running.pop(str(out_dir / pid), None)
-            with slot_lock:
-                slots.append(slot)
+            slots.put(slot)
 
-    # Mark this shard's pending points first, so the manifest lists the whole plan.
-    _update_manifest(out_dir, points={pid: {"params": params, "status": "pending", "attempts": a,
-                                            **_keep(manifest["points"].get(pid, {}))}
-                                      for pid, params, a in todo})
-    pool = ThreadPoolExecutor(max_workers=workers)
-    previous = _stop_on_sigterm()
-    futures = [pool.submit(work, item) for item in todo]
-    bars = _SweepBars(len(todo), notebook.name) if progress else None
-    try:
-        pending = futures
-        while pending:
-            if bars:
-                bars.show(dict(running), len(futures) - len(pending))
-            _, pending = wait(pending, timeout=1.0 if bars else None, return_when=FIRST_COMPLETED)
-        for future in futures:
-            future.result()
-        if bars:
-            bars.close(len(futures), "done")
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (kill): end the running points' process trees
-        if bars:
-            bars.close(len(futures) - len(pending), "stopped")
-        stopping.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(RUNNING.values()):
-            ENDED.add(proc.pid)
-            end_process_tree(proc.pid)
-        pool.shutdown(wait=True)  # each running point's thread records it as interrupted
-        points = read_manifest(out_dir)["points"]
-        stopped = sorted(pid for pid in todo_ids if points.get(pid, {}).get("status") == INTERRUPTED)
-        raise SweepInterrupted(exc.args[0] if exc.args else "Ctrl-C", out_dir, stopped) from None
-    finally:
-        pool.shutdown(wait=True)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    manifest = read_manifest(out_dir)
-    statuses = [manifest["points"][pid]["status"] for pid in todo_ids if pid in manifest["points"]]
-    manifest["summary"] = {s: statuses.count(s) for s in sorted(set(statuses))}
-    _say(quiet, "sweep finished: " + ", ".join(f"{v} {k}" for k, v in manifest["summary"].items()))
-    return manifest
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(work, *item) for item in todo]
+        try:
+            with supervisor.supervising():
+                try:
+                    pending = futures
+                    while pending:
+                        if bars:
+                            bars.show(dict(running), len(futures) - len(pending))
+                        _, pending = wait(pending, timeout=1.0 if bars else None, return_when=FIRST_COMPLETED)
+                    for future in futures:
+                        future.result()
+                except BaseException:
+                    stopping.set()  # before supervising ends the points, so each is recorded interrupted
+                    if bars:
+                        bars.close(sum(f.done() for f in futures), "stopped")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+        except supervisor.Interrupted as exc:
+            pool.shutdown(wait=True)  # each running point's thread records it
+            records = read_manifest(out_dir)["points"]
+            stopped = sorted(pid for pid, _, _ in todo if records.get(pid, {}).get("status") == INTERRUPTED)
+            raise SweepInterrupted(exc.signal_name, out_dir, stopped) from None
+    if bars:
+        bars.close(len(futures), "done")
 
 
 class _SweepBars:
@@ -427,70 +444,35 @@ class _SweepBars:
         self.points.close()
 
 
-class SweepInterrupted(KeyboardInterrupt):
+class SweepInterrupted(supervisor.Interrupted):
     """The sweep stopped by a signal: its running points ended and marked interrupted."""
 
     def __init__(self, signal_name: str, out_dir: Path, points: list[str]):
         super().__init__(signal_name)
-        self.signal_name, self.out_dir, self.points = signal_name, out_dir, points
+        self.out_dir, self.points = out_dir, points
 
     def message(self) -> str:
         stopped = f"{len(self.points)} running point(s) ended and marked {INTERRUPTED!r}" if self.points else \
             "no point was running"
-        return (f"sweep interrupted ({self.signal_name}): {stopped} in {self.out_dir / MANIFEST}; rerun the "
+        how = "Ctrl-C" if self.signal_name == "SIGINT" else self.signal_name
+        return (f"sweep interrupted ({how}): {stopped} in {self.out_dir / MANIFEST}; rerun the "
                 "same command to continue (finished points are kept)")
 
 
-# The point runners this process has started and not yet seen end: pid -> Popen.
-RUNNING: dict[int, subprocess.Popen] = {}
-# The runners this process ended itself: their exit status cannot tell, as one can exit 0 with its
-# notebook half run (nbclient, papermill's notebook client, answers SIGTERM by shutting the kernel down).
-ENDED: set[int] = set()
+# ---------------------------------------------------------------- executors: where a point's process runs
 
-
-def _stop_on_sigterm():
-    """SIGTERM raises KeyboardInterrupt here, as Ctrl-C does, so a `kill` ends the points too;
-    returns the previous handler (None off the main thread, where no handler can be set)."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, interrupt)
-
-
-def end_process_tree(pid: int, grace: float = 10.0) -> None:
-    """SIGTERM to a process and every descendant (the point runner, its Jupyter kernel in a session
-    of its own, the kernel's workers), SIGKILL to those still alive after ``grace`` seconds."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for proc in tree:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=grace)
-    for proc in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace)
-
-
-def _local_runner(workers: int, point_args: dict):
+def _local_executor(workers: int, point_args: dict):
     """Points as child processes of this one, each pinned to one GPU when several are visible."""
     gpus = visible_gpus()
 
-    def run_one(point_dir: Path, params: dict, attempt: int, slot: int) -> dict:
+    def point_here(point_dir: Path, params: dict, attempt: int, slot: int) -> dict:
         env = _worker_env(slot, workers, gpus)
-        return _run_point(point_dir=point_dir, params=params, attempt=attempt, env=env, **point_args)
+        return _point_process(point_dir=point_dir, params=params, attempt=attempt, env=env, **point_args)
 
-    return run_one
+    return point_here
 
 
-def _submitit_runner(out_dir: Path, workers: int, options: dict | None, cluster: str | None, point_args: dict):
+def _submitit_executor(out_dir: Path, workers: int, options: dict | None, cluster: str | None, point_args: dict):
     """Points as submitit jobs (one GPU each by default). The job runs the point on its node and
     returns the record; this process writes it, so the manifest has a single writer."""
     try:
@@ -507,10 +489,10 @@ def _submitit_runner(out_dir: Path, workers: int, options: dict | None, cluster:
 
     submit_lock = threading.Lock()  # the executor is shared by the worker threads
 
-    def run_one(point_dir: Path, params: dict, attempt: int, slot: int) -> dict:
+    def point_as_job(point_dir: Path, params: dict, attempt: int, slot: int) -> dict:
         started, tick = _now(), time.perf_counter()
         with submit_lock:
-            job = pool.submit(_run_point_on_node, point_dir=point_dir, params=params, attempt=attempt, **point_args)
+            job = pool.submit(_point_on_node, point_dir=point_dir, params=params, attempt=attempt, **point_args)
         try:
             record = job.result()
         except Exception as exc:  # noqa: BLE001 - killed, timed out, node lost: the point failed
@@ -522,12 +504,12 @@ def _submitit_runner(out_dir: Path, workers: int, options: dict | None, cluster:
                       "notebook": str(point_dir / Path(point_args["notebook"]).name), "metrics": None}
         return {**record, "job_id": str(job.job_id)}
 
-    return run_one
+    return point_as_job
 
 
-def _run_point_on_node(**point_args) -> dict:
+def _point_on_node(**point_args) -> dict:
     """A submitit job: the point with the node's own environment (its scheduler-given GPU)."""
-    return _run_point(env=dict(os.environ), **point_args)
+    return _point_process(env=dict(os.environ), **point_args)
 
 
 def _keep(prior: dict) -> dict:
@@ -547,60 +529,48 @@ def _worker_env(slot: int, workers: int, gpus: list[str]) -> dict:
     return env
 
 
-def _run_point(*, notebook: Path, point_dir: Path, params: dict, inject_out: bool, attempt: int, env: dict,
-               cwd: str, kernel_name: str, timeout) -> dict:
+# ---------------------------------------------------------------- a point's process
+
+def _point_process(*, notebook: Path, point_dir: Path, params: dict, inject_out: bool, attempt: int, env: dict,
+                   cwd: str, kernel_name: str, timeout) -> dict:
+    """Execute the point's notebook in a child process (``execute_notebook``, output to
+    POINT/papermill.log), wait for it, and return the point's manifest record."""
     point_dir.mkdir(parents=True, exist_ok=True)
-    parameters = {**params, **({"out_dir": str(point_dir)} if inject_out else {})}
     output = point_dir / notebook.name
-    job = {"notebook": str(notebook), "output": str(output), "parameters": parameters, "cwd": cwd,
-           "kernel_name": kernel_name, "timeout": timeout, "result": str(point_dir / ".point_result.json")}
-    job_path = point_dir / ".point_job.json"
-    job_path.write_text(json.dumps(job))
-    Path(job["result"]).unlink(missing_ok=True)
-    started, tick = _now(), time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ladkit.sweep", "--run-point", str(job_path)], env=env,
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # a Ctrl-C reaches it through the sweep, which ends its tree
-    RUNNING[proc.pid] = proc
-    try:
-        stdout, _ = proc.communicate()
-    finally:
-        RUNNING.pop(proc.pid, None)
-    (point_dir / "papermill.log").write_text(stdout)
-    result = {}
-    if Path(job["result"]).exists():
-        result = json.loads(Path(job["result"]).read_text())
-    error = result.get("error")
-    if proc.pid in ENDED:
-        ENDED.discard(proc.pid)
+    call = {"notebook": str(notebook), "output": str(output), "cwd": cwd, "kernel_name": kernel_name,
+            "timeout": timeout, "parameters": {**params, **({"out_dir": str(point_dir)} if inject_out else {})}}
+    started = _now()
+    child = supervisor.start_call("ladkit.sweep.execute_notebook", call, point_dir / ".point_result.json",
+                                  point_dir / "papermill.log", env=env, cwd=cwd)
+    child.wait()
+    if child.stopped:  # whatever its exit status: nbclient answers SIGTERM by shutting the kernel
+        # down, and the runner may then exit 0 with its notebook half run
         error = "ended by the sweep's stop before it finished"
-    elif proc.returncode != 0 and not error:
-        tail = stdout.strip().splitlines()[-5:]
-        error = f"runner exited {proc.returncode}: " + " | ".join(tail)
+    elif child.error():
+        error = f"the point's runner {child.error()}"
+    else:
+        error = child.result()["error"]
     metrics_path = point_dir / "metrics.json"
     metrics = _scalars(json.loads(metrics_path.read_text())) if metrics_path.exists() and not error else None
     return {"params": params, "status": "failed" if error else FINISHED, "attempts": attempt,
-            "started": started, "finished": _now(), "seconds": round(time.perf_counter() - tick, 2),
+            "started": started, "finished": _now(), "seconds": round(child.elapsed, 2),
             "error": error, "notebook": str(output), "metrics": metrics}
 
 
-def _execute(job_path: str) -> int:
-    """Child process: execute one point with papermill, write its result JSON."""
+def execute_notebook(notebook: str, output: str, parameters: dict, cwd: str, kernel_name: str, timeout) -> dict:
+    """The point's child process: execute the notebook with papermill. ``{"error": None}``, or
+    the error in one line (the notebook's failure is the point's, not the process's)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    job = json.loads(Path(job_path).read_text())
-    error = None
     try:
-        papermill.execute_notebook(job["notebook"], job["output"], parameters=job["parameters"],
-                                   kernel_name=job["kernel_name"], cwd=job["cwd"], progress_bar=False,
-                                   execution_timeout=job["timeout"])
+        papermill.execute_notebook(notebook, output, parameters=parameters, kernel_name=kernel_name, cwd=cwd,
+                                   progress_bar=False, execution_timeout=timeout)
     except PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+        return {"error": f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"}
     except Exception as exc:  # noqa: BLE001 - a kernel that died, a timeout, ...: the point failed
-        error = f"{type(exc).__name__}: {exc}"
-    Path(job["result"]).write_text(json.dumps({"error": error}))
-    return 1 if error else 0
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"error": None}
 
 
 # ---------------------------------------------------------------- the point runner's work (notebooks/runners/run_point)
@@ -678,13 +648,3 @@ def _say(quiet: bool, message: str) -> None:
     if not quiet:
         print(message, flush=True)
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ladkit.sweep")
-    parser.add_argument("--run-point", required=True, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    return _execute(args.run_point)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

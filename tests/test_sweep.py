@@ -388,7 +388,7 @@ def test_a_runner_the_stop_ended_is_not_finished_even_if_it_exits_0(tmp_path):
     import os
     import threading
 
-    from ladkit import sweep
+    from ladkit import supervisor, sweep
 
     notebook = write_notebook(
         tmp_path / "hold.ipynb", 'out_dir = "out"\nhold = ""',
@@ -397,17 +397,30 @@ def test_a_runner_the_stop_ended_is_not_finished_even_if_it_exits_0(tmp_path):
     hold = tmp_path / "hold.flag"
     hold.touch()
     records = []
-    point = threading.Thread(target=lambda: records.append(sweep._run_point(
+    point = threading.Thread(target=lambda: records.append(sweep._point_process(
         notebook=notebook, point_dir=tmp_path / "p", params={"hold": str(hold)}, inject_out=True, attempt=1,
         env=dict(os.environ), cwd=str(tmp_path), kernel_name="python3", timeout=None)))
     point.start()
     deadline = time.monotonic() + 120
     while not Path(f"{hold}.seen").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    (runner,) = sweep.RUNNING  # as the stop does, but the runner is let finish cleanly
-    sweep.ENDED.add(runner)
+    (runner,) = supervisor.running()
+    runner.stopped = True  # as the stop marks it, but the runner is let finish cleanly
     hold.unlink()
     point.join(timeout=120)
     (record,) = records
+    assert runner.poll() == 0, "the runner itself finished"
     assert record["status"] == "failed" and record["error"] == "ended by the sweep's stop before it finished"
-    assert runner not in sweep.ENDED
+
+
+def test_out_that_is_a_file_is_one_line_naming_it(tmp_path, toy_notebook, capsys):
+    """Issue 30: ``--out FILE`` was a bare "[Errno 17] File exists"; OUT below a file, "[Errno 20]"."""
+    grid = _grid(tmp_path, trace=str(tmp_path / "trace.txt"))
+    taken = tmp_path / "results.csv"
+    taken.write_text("a,b\n")
+    for out in (taken, taken / "sweep"):
+        assert cli.main(["sweep", str(grid), "--notebook", str(toy_notebook), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"ladkit: error: sweep out {out}: {taken} is a file, not a folder; give the sweep a folder of "
+                       "its own (a new path, or an earlier sweep's folder to continue it)\n")
+    assert taken.read_text() == "a,b\n" and not (tmp_path / "trace.txt").exists()
