@@ -25,14 +25,14 @@ import argparse
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+
+from ladkit import supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("cuda_tests", "ddp", "sweep", "bench", "study")
@@ -42,30 +42,25 @@ LIMITS = {"cuda_tests": 200, "ddp": 60, "sweep": 80, "bench": 120, "study": 0}  
 BUDGET_S = 475
 MIN_PART_S = 15  # a part with less time than this left is skipped, not started
 MIN_STUDY_S = 60
+STOP_GRACE_S = 5  # a part past its time gets this long after SIGTERM to write what it measured
 BF16_TARGET = 2.0
 
 
 # ---------------------------------------------------------------- child processes
 
 def run_child(cmd: list[str], timeout: float, log: Path, env: dict | None = None) -> dict:
-    """Run ``cmd`` in its own process group (torchrun and papermill start grandchildren), output
-    to ``log``; on timeout the whole group is killed. Returns rc, seconds, timed_out."""
-    tick = time.perf_counter()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            rc, timed_out = proc.wait(timeout=max(1.0, timeout)), False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            rc, timed_out = proc.wait(), True
-    return {"rc": rc, "seconds": round(time.perf_counter() - tick, 1), "timed_out": timed_out}
+    """Run ``cmd`` as a supervised child (a session of its own: torchrun and papermill start
+    grandchildren), output to ``log``; past ``timeout`` its whole tree is ended. Returns rc,
+    seconds, timed_out."""
+    child = supervisor.start(cmd, log, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=ROOT)
+    timed_out = child.wait(timeout=max(1.0, timeout)) is None
+    if timed_out:
+        child.stop(grace=STOP_GRACE_S)
+    return {"rc": child.poll(), "seconds": round(child.elapsed, 1), "timed_out": timed_out}
 
 
 def log_tail(log: Path, lines: int = 3) -> str:
-    text = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
-    return " | ".join(text[-lines:])
+    return supervisor.log_tail(log, lines)
 
 
 def this_script(*args: str) -> list[str]:
@@ -505,7 +500,14 @@ def run_check(out: Path, smoke: bool, parts: tuple, budget: float) -> dict:
         print(f"{name}: {result['status']}: {result.get('summary', '')}", flush=True)
 
     with ThreadPoolExecutor(len(parts) if smoke else 1) as pool:
-        list(pool.map(one, parts))
+        futures = [pool.submit(one, name) for name in parts]
+        with supervisor.supervising(grace=STOP_GRACE_S):  # SIGTERM, Ctrl-C: the running parts end
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # parts not started stay pending
+                raise
     return report
 
 
@@ -547,6 +549,8 @@ def main(argv=None) -> int:
     parser.add_argument("--bench-worker", metavar="REPORT", help=argparse.SUPPRESS)
     parser.add_argument("--study-worker", nargs=2, metavar=("CONFIG", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.ddp_worker or args.bench_worker or args.study_worker:
+        supervisor.exit_with_parent()  # a `kill -9` of the check (or of torchrun) ends the worker too
     if args.ddp_worker:
         return ddp_worker(args.ddp_worker, args.report, args.stop_after, args.resume, args.overwrite)
     if args.bench_worker:
@@ -557,7 +561,12 @@ def main(argv=None) -> int:
         parser.error("--out FOLDER is required")
     if args.smoke:  # the same CPU run on any machine, GPU or not: its children inherit this
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    report = run_check(Path(args.out).resolve(), args.smoke, tuple(args.parts), args.budget)
+    try:
+        report = run_check(Path(args.out).resolve(), args.smoke, tuple(args.parts), args.budget)
+    except supervisor.Interrupted as exc:
+        print(f"gpu check interrupted ({exc.signal_name}): the running parts were ended; what they measured is "
+              f"in {args.out}/gpu_check.json", file=sys.stderr)
+        return exc.exit_status
     failed = [n for n, p in report["parts"].items() if p["status"] == "failed"]
     print(f"written {args.out}/gpu_check.json and gpu_check.md" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
