@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -74,11 +75,13 @@ def truncate_log(path: Path, start: int) -> None:
 
 
 def _log_iteration(line: str) -> float:
-    """A log line's iteration; a line torn by a kill (or not ours) counts as after any checkpoint."""
+    """A log line's iteration; a line torn by a kill, or not ours (no ``iter``, or one that is not
+    a number: a hand-edited or foreign log), counts as after any checkpoint."""
     try:
-        return json.loads(line)["iter"]
+        it = json.loads(line)["iter"]
     except (ValueError, KeyError, TypeError):
         return float("inf")
+    return it if isinstance(it, (int, float)) and not isinstance(it, bool) and math.isfinite(it) else float("inf")
 
 
 def logged_iteration(run_dir) -> int:

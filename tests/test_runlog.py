@@ -72,6 +72,26 @@ def test_log_bars_follow_each_runs_log_from_this_process(tmp_path):
     assert not bars.bars and "done" in str(bar)
 
 
+def test_a_line_whose_iter_is_not_a_number_is_skipped_as_a_torn_one(tmp_path):
+    """A hand-edited or foreign log.jsonl: lines whose ``iter`` is no number are skipped by the
+    readers, the bars and a resume, as a torn last line is."""
+    from ladkit.runlog import logged_iteration
+
+    run = tmp_path / "run"
+    _log(run, 2)
+    with (run / "log.jsonl").open("a") as f:
+        for it in ('"7"', "null", "true", "[9]", "NaN", '{"n": 9}'):
+            f.write(f'{{"kind": "train", "iter": {it}, "loss": 1.0}}\n')
+    _log(run, 4)
+    assert [r["iter"] for r in read_log(run)] == [2, 4] and logged_iteration(run) == 4
+    bars = LogBars()
+    bars.show({str(run): (10, "run")})
+    assert bars.bars[str(run)].n == 4
+    bars.close()
+    RunLog(run, start=3).close()  # a resume from iteration 3 keeps what is before it, drops the rest
+    assert (run / "log.jsonl").read_text() == json.dumps({"kind": "train", "iter": 2, "loss": 1.0}) + "\n"
+
+
 def test_log_bars_follow_the_newest_run_below_a_sweep_point(tmp_path):
     """A sweep point's folder holds its runs (run_point: point/<job>/, then its students): the bar
     follows the newest log below it; with no total it counts; stopping says so and fills nothing."""
