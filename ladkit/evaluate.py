@@ -4,6 +4,7 @@ reliance on its label channel (mIoU without the label and with it at several noi
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -212,15 +213,21 @@ def evaluate_checkpoint(cfg) -> dict:
     if not ours:
         require_weights(raw, cfg.ckpt)  # "not a ladkit checkpoint" before any question about its dataset
     train_cfg = (raw.get("config") or {}) if ours else {}
-    dataset = build_dataset(_required(cfg.dataset or train_cfg.get("dataset"), "dataset", cfg.ckpt),
-                            _required(cfg.data_root or train_cfg.get("data_root"), "data_root", cfg.ckpt),
-                            cfg.split, transforms=build_transforms(False))
+    name = _required(cfg.dataset or train_cfg.get("dataset"), "dataset", cfg.ckpt)
+    root = _required(cfg.data_root or train_cfg.get("data_root"), "data_root", cfg.ckpt)
+    if cfg.against_clean and name != "synthetic":
+        raise ValueError(f"against_clean=true needs the synthetic generator's clean labels; dataset {name!r} "
+                         f"({root}) has none: drop against_clean to score against its own labels")
+    dataset = build_dataset(name, root, cfg.split, transforms=build_transforms(False))
     ckpt = as_model_checkpoint(raw, cfg.ckpt, cfg.model, cfg.backbone, cfg.num_classes or dataset.info.num_classes,
                                how="model=... backbone=... (and num_classes=... if not the dataset's)")
     meta = ckpt.meta
     if ours:
         _check_consistent(meta, train_cfg, cfg.ckpt)
     _check_class_count(meta, dataset.info, cfg.ckpt)
+    data, trained_on = data_scored(name, root), (data_trained_on(train_cfg) if ours else None)
+    if ours:
+        _warn_other_design(data, train_cfg, cfg.ckpt)
     device = pick_device(cfg.device)
     try:
         model = ckpt.load_model(device)
@@ -238,7 +245,7 @@ def evaluate_checkpoint(cfg) -> dict:
     k = meta.num_classes
     report = {"ckpt": str(cfg.ckpt), "model_meta": meta.as_dict(), "split": cfg.split, "scales": list(cfg.scales),
               "flip": cfg.flip, "images": len(dataset), "iteration": ckpt.iteration,
-              "against_clean": cfg.against_clean}
+              "against_clean": cfg.against_clean, "data": data, "trained_on": trained_on}
     run = lambda make: evaluate_model(model, loader, k, device, make, cfg.scales, cfg.flip,  # noqa: E731
                                       regions=cfg.regions)
     if not meta.label_channels:
@@ -294,6 +301,42 @@ def _check_class_count(meta: ModelMeta, info, ckpt) -> None:
                          "was trained on (dataset=..., data_root=...)")
 
 
+def data_scored(dataset: str, data_root) -> dict:
+    """Which data an evaluation scored: the dataset, its root and, for synthetic data, the design
+    and the generator's parameters its meta file records (None where it has none)."""
+    record = {"dataset": dataset, "data_root": str(data_root), "design": None, "generator": None}
+    if dataset == "synthetic":
+        from .data.synthetic_store import read_meta
+
+        meta = read_meta(Path(data_root) / "VOCdevkit" / "VOC2012") or {}
+        record["design"] = meta.get("design")
+        record["generator"] = {k: v for k, v in meta.items() if k not in ("design", "classes")} or None
+    return record
+
+
+def data_trained_on(train_cfg: dict) -> dict:
+    """The data a ladkit checkpoint was trained on, from its config: as ``data_scored`` records it."""
+    from .data.synthetic import as_design
+
+    dataset = train_cfg.get("dataset")
+    design = dataclasses.asdict(as_design(train_cfg.get("synthetic") or None)) if dataset == "synthetic" else None
+    return {"dataset": dataset, "data_root": train_cfg.get("data_root"), "design": design}
+
+
+def _warn_other_design(data: dict, train_cfg: dict, ckpt) -> None:
+    """One line when a checkpoint is scored on synthetic data of another design than its own:
+    training refuses that data (ensure_synthetic's check); here it may be the point (a cross-design score)."""
+    from .data.synthetic_store import other_design
+
+    if data["design"] is None or train_cfg.get("dataset") != "synthetic":
+        return
+    differs = other_design(data, train_cfg.get("synthetic") or None)
+    if differs:
+        print(f"ladkit: warning: {ckpt} was trained on the synthetic design {differs[1]}, but {data['data_root']} "
+              f"holds {differs[0]}: these scores are across designs (data_root= of its own design for an "
+              "in-design score)", file=sys.stderr)
+
+
 def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
     """The evaluation report of a finished training run (``cfg``, ``train``'s ``summary``).
 
@@ -305,6 +348,7 @@ def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
 
     if cfg.job != TeacherConfig.job:
         return {"metrics": summary["final"], "iteration": summary["iteration"], "images": summary["val_images"],
+                "data": data_scored(cfg.dataset, cfg.data_root),
                 "rows": [dataclasses.asdict(row) for row in _image_only_rows(summary["final"])]}
     return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), split=cfg.val_split,
                                           noise_levels=tuple(noise_levels), seed=seed, device=cfg.device,

@@ -98,13 +98,24 @@ def ensure_synthetic(root: str | os.PathLike, design=None) -> Path:
             f"{voc_dir / META_FILENAME}: synthetic data version {found.get('version')} is stale "
             f"(this ladkit makes version {SYNTHETIC_VERSION}); regenerate it with "
             f"`ladkit make-synthetic --out {root} --overwrite`")
-    if found.get("design") != dataclasses.asdict(design):
+    differs = other_design(found, design)
+    if differs:
         raise DatasetError(
-            f"{voc_dir / META_FILENAME}: {root} holds the synthetic design {design_words(found.get('design'))}, "
-            f"this config asks for {design_words(dataclasses.asdict(design))}; set synthetic= to the "
+            f"{voc_dir / META_FILENAME}: {root} holds the synthetic design {differs[0]}, "
+            f"this config asks for {differs[1]}; set synthetic= to the "
             f"data's design, or another data_root for this one")
     repair(voc_dir, found)  # a file lost since generation comes back as it was (a stat per file)
     return voc_dir
+
+
+def other_design(found: dict, design) -> tuple[str, str] | None:
+    """(the data's design, ``design``) in words when the data whose meta is ``found`` is of another
+    design than ``design`` (a name, knobs or a Design); None when it is of that one. Training
+    refuses such data (ensure_synthetic); an evaluation scores it with a warning."""
+    wanted = dataclasses.asdict(as_design(design))
+    if found.get("design") == wanted:
+        return None
+    return design_words(found.get("design")), design_words(wanted)
 
 
 def design_words(fields) -> str:
