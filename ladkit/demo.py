@@ -1,13 +1,14 @@
 """The kit's main job on the embedded synthetic default (``ladkit demo``): one seed of the study.
 
-Trains, at the CPU tutorial scale and the study's frozen budget, on the default design
-(``noisy-labels``): the baseline student; a conventional larger teacher (twice the width) and
-its student; a LAD teacher of the student's own architecture and its student; and the two
-controls of the study's student side, the gt-kd student (KD from the training label itself) and
-the oracle (KD from the generator's clean label). Scores all on the clean test labels, the LAD
-teacher also with its label at several test-time noise levels, without it and with its label
-alone; prints a table, writes results.csv, the study's tables and comparison.png. It is
-``ladkit study`` with one seed, so a rerun reuses finished runs and resumes an interrupted one.
+Runs, at the CPU tutorial scale and the study's frozen budget, the arms of the frozen study
+(configs/study.yaml) that show LAD's student side on the default design (``noisy-labels``): the
+baseline student; a conventional larger teacher (twice the width) and its student; a LAD teacher
+of the student's own architecture and its student; and the study's two student-side controls,
+gt-kd (KD from the training label itself) and the oracle (KD from the generator's clean label).
+Scores all on the clean test labels, the LAD teacher also with its label at several test-time
+noise levels, without it and with its label alone; prints a table, writes results.csv, the
+study's tables and comparison.png. It is ``ladkit study`` with one seed, so a rerun reuses
+finished runs and resumes an interrupted one.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ import pandas as pd
 
 from .constants import QUICK_IMAGES, QUICK_ITERS
 from .files import atomic_write
-from .config import DistillConfig
-from .study import StudyConfig, run_study
+from .study import BASELINE, CONVENTIONAL, StudyConfig, frozen_study_path, load_study, run_study, student_id
+
+LAD = "lad"  # the frozen study's LAD teacher
+GT_KD, ORACLE = "gt-kd", "oracle"  # its student-side controls
+DEMO_ARMS = (BASELINE, student_id(CONVENTIONAL), student_id(LAD), GT_KD, ORACLE)  # and the teachers they need
 
 
 @dataclass
@@ -31,38 +35,34 @@ class DemoConfig:
     out_dir: str = "runs/demo"
     data_root: str = "data/synthetic"
     quick: bool = False
-    # 0: the study's budget (TrainConfig's default, see configs/study.yaml); quick: a smoke run
+    # 0: the study's budget (configs/study.yaml); quick: a smoke run
     iters: int = 0
     max_images: int = 0  # 0: the whole test split (quick: 100 images)
     seed: int = 0
-    # the study's own defaults (one place: StudyConfig and the job configs)
+    # the frozen study's own values where None
     split: str = StudyConfig.split
-    teacher_backbone: str = StudyConfig().conventional["backbone"]
-    kd_kind: str = DistillConfig.kd_kind
+    teacher_backbone: str | None = None  # the conventional teacher's
+    kd_kind: str | None = None  # every student's
     noise_levels: tuple = StudyConfig.noise_levels
     workers: int = StudyConfig.workers
     progress: bool = StudyConfig.progress
     # any other TrainConfig field for every run, e.g. {crop_size: 48, batch_size: 4}
     common: dict = dataclasses.field(default_factory=dict)
-    # the study's control students (configs/study.yaml): name -> DistillConfig fields
-    controls: dict = dataclasses.field(default_factory=lambda: dict(DEMO_CONTROLS))
-
-
-# configs/study.yaml's student-side controls (its frozen values)
-DEMO_CONTROLS = {"student <- training label (gt-kd)": {"kd_source": "label", "label_logit": 3.25},
-                 "student <- oracle (clean labels)": {"kd_source": "clean-label", "label_logit": 5.0}}
-
 
 
 def demo_study(cfg: DemoConfig) -> StudyConfig:
-    common = {"data_root": cfg.data_root, **cfg.common}
+    """The frozen study at one seed, on ``cfg.data_root``, its demo arms only."""
+    frozen = load_study(frozen_study_path())
+    common = {**frozen.common, "data_root": cfg.data_root, **cfg.common}
     iters = cfg.iters or (QUICK_ITERS if cfg.quick else 0)
     if iters:
         common.update(iters=iters, ckpt_every=max(iters // 2, 1), log_every=max(iters // 20, 1))
-    return StudyConfig(out_dir=cfg.out_dir, split=cfg.split, seeds=(cfg.seed,), workers=cfg.workers, common=common,
-                       conventional={"backbone": cfg.teacher_backbone}, teachers={"LAD teacher": {}},
-                       student={"kd_kind": cfg.kd_kind}, controls=cfg.controls, noise_levels=tuple(cfg.noise_levels),
-                       max_images=cfg.max_images or (QUICK_IMAGES if cfg.quick else 0), progress=cfg.progress)
+    conventional = {**frozen.conventional, **({"backbone": cfg.teacher_backbone} if cfg.teacher_backbone else {})}
+    student = {**frozen.student, **({"kd_kind": cfg.kd_kind} if cfg.kd_kind else {})}
+    return dataclasses.replace(frozen, out_dir=cfg.out_dir, split=cfg.split, seeds=(cfg.seed,), workers=cfg.workers,
+                               common=common, conventional=conventional, student=student, comparisons=(),
+                               noise_levels=tuple(cfg.noise_levels), progress=cfg.progress, arms=DEMO_ARMS,
+                               max_images=cfg.max_images or (QUICK_IMAGES if cfg.quick else 0))
 
 
 def run_demo(cfg: DemoConfig) -> pd.DataFrame:
@@ -78,18 +78,19 @@ def run_demo(cfg: DemoConfig) -> pd.DataFrame:
 
 
 def demo_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per run: its mIoU (a teacher's: with its label, fixed codes, lowest noise), and a
-    LAD teacher's other measures as columns."""
+    """One line per arm: its id, name and mIoU (a teacher's: with its label, fixed codes, lowest
+    noise), and a LAD teacher's other measures as columns."""
     from .plots import fixed_code_rows
 
     out = []
     fixed = fixed_code_rows(rows)
     for arm, group in rows.groupby("arm", sort=False):
         values = group.set_index("measure")["value"]
-        line = {"run": arm, "miou": float(values.iloc[0]), "seconds": float(group["seconds"].iloc[0])}
-        if "without label" in values:
+        line = {"arm": arm, "run": group["name"].iloc[0], "miou": float(values.iloc[0]),
+                "seconds": float(group["seconds"].iloc[0])}
+        if "without-label" in values:
             curve = group[fixed[group.index]]
-            line.update(without_label=values["without label"], label_only=values["label only (image zeroed)"],
+            line.update(without_label=values["without-label"], label_only=values["label-only"],
                         **{f"{std:g}": v for std, v in zip(curve["noise_std"], curve["value"])})
         out.append(line)
     return pd.DataFrame(out)
@@ -97,29 +98,29 @@ def demo_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def format_table(table: pd.DataFrame, study: StudyConfig, cfg: DemoConfig, seconds: float) -> str:
     pct = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}"  # noqa: E731
-    shown = table.drop(columns=["seconds"]).copy()
+    shown = table.drop(columns=["arm", "seconds"]).copy()
     for col in shown.columns[1:]:
         shown[col] = shown[col].map(pct)
     noise = [c for c in table.columns if c[:1].isdigit()]
     shown = shown.rename(columns={"miou": "mIoU", "without_label": "no label", "label_only": "label only",
                                   **{c: f"noise {c}" for c in noise}})
-    from .config import TrainConfig
-
-    it = study.common.get("iters", TrainConfig.iters)
-    by = table.set_index("run")["miou"]
-    lad = table.set_index("run").loc["LAD teacher"]
+    by = table.set_index("arm")["miou"]
+    names = table.set_index("arm")["run"]
+    lad = table.set_index("arm").loc[LAD]
+    gain = lambda arm, ref=BASELINE: f"{100 * (by[arm] - by[ref]):+.1f}"  # noqa: E731
     verdict = [
         f"LAD teacher with its label − without it: {100 * (lad['miou'] - lad['without_label']):+.1f} "
         f"({'it reads its label' if lad['miou'] - lad['without_label'] > 0.05 else 'it does NOT read its label'})",
-        f"LAD teacher with its label − baseline: {100 * (by['LAD teacher'] - by['baseline']):+.1f}",
-        f"LAD student − baseline student: {100 * (by['student <- LAD teacher'] - by['baseline']):+.1f}; "
-        f"conventional teacher's student − baseline: {100 * (by['student <- conventional teacher'] - by['baseline']):+.1f}",
-        *(f"{name.removeprefix('student <- ')} student − baseline: {100 * (by[name] - by['baseline']):+.1f}; "
-          f"LAD student − it: {100 * (by['student <- LAD teacher'] - by[name]):+.1f}" for name in cfg.controls if name in by),
+        f"LAD teacher with its label − baseline: {gain(LAD)}",
+        f"LAD student − baseline student: {gain(student_id(LAD))}; "
+        f"conventional teacher's student − baseline: {gain(student_id(CONVENTIONAL))}",
+        *(f"{names[arm].removeprefix('student <- ')} student − baseline: {gain(arm)}; "
+          f"LAD student − it: {gain(student_id(LAD), arm)}" for arm in (GT_KD, ORACLE) if arm in by),
     ]
-    head = (f"ladkit demo: synthetic default ({cfg.data_root}, design noisy-labels), seed {cfg.seed}, {it} iterations, "
-            f"scored on the {cfg.split} split{f' (first {study.max_images} images)' if study.max_images else ''}\n"
+    head = (f"ladkit demo: synthetic default ({cfg.data_root}, design noisy-labels), seed {cfg.seed}, "
+            f"{study.common['iters']} iterations, scored on the {cfg.split} split"
+            f"{f' (first {study.max_images} images)' if study.max_images else ''}\n"
             "mIoU (%); the LAD teacher with its label (fixed codes) at each test-time noise std, without it, and "
-            "with its label alone (image zeroed). One seed: README 'Results' has mean ± 95 % interval.\n")
+            "with its label alone (image zeroed). One seed: RESULTS.md has mean ± 95 % interval.\n")
     return (head + shown.to_string(index=False) + "\n\n" + "\n".join(verdict)
             + f"\ntotal {seconds:.0f} s; written {cfg.out_dir} (results.csv, summary.md, comparison.png)")

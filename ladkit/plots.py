@@ -57,15 +57,9 @@ def plot_noise_curve(table: pd.DataFrame, path=None, hue: str | None = None):
 
 
 def fixed_code_rows(rows: pd.DataFrame) -> pd.Series:
-    """Which rows of a study's per-seed table score a LAD teacher with its label on the fixed codes."""
-    if "codes" in rows:
-        return (rows["codes"] == "fixed") & rows["measure"].str.startswith("with label")
-    return rows["measure"].str.startswith("with label (fixed codes")  # a per_seed.csv from before the typed rows
-
-
-def _legacy_noise_std(measures: pd.Series) -> pd.Series:
-    """The noise std of a per_seed.csv written before rows carried it (the 2026-12-01 studies)."""
-    return measures.str.extract(r"noise std ([\d.e-]+)")[0].astype(float)
+    """Which rows of a study's per-seed table score a LAD teacher with its label (and the image)
+    on the fixed codes."""
+    return (rows["codes"] == "fixed") & rows["with_label"].astype(bool) & rows["with_image"].astype(bool)
 
 
 def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
@@ -73,28 +67,27 @@ def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
     LAD teachers' mIoU against the test-time noise of their label (fixed codes), with the
     baseline and the teachers without their label as reference lines."""
     fixed = fixed_code_rows(rows)
-    headline = rows[(rows["measure"] == "mIoU") | fixed]
+    headline = rows[(rows["measure"] == "miou") | fixed]
     first = headline.groupby("arm")["measure"].transform(lambda m: m.iloc[0])
     headline = headline[headline["measure"] == first].assign(value=lambda d: 100 * d["value"])
-    curve = rows[fixed].copy()
-    curve["noise std"] = curve["noise_std"] if "noise_std" in curve else _legacy_noise_std(curve["measure"])
+    curve = rows[fixed].assign(**{"noise std": rows["noise_std"]})
     fig, (ax_bars, ax_noise) = plt.subplots(1, 2, figsize=(13, max(3.2, 0.8 + 0.42 * headline["arm"].nunique())),
                                             gridspec_kw={"width_ratios": [3, 2]})
     seeds = headline["seed"].nunique() if "seed" in headline else 1
-    sns.pointplot(data=headline, y="arm", x="value", errorbar=("ci", 95) if seeds > 1 else None, linestyle="none",
+    sns.pointplot(data=headline, y="name", x="value", errorbar=("ci", 95) if seeds > 1 else None, linestyle="none",
                   ax=ax_bars, color="#4c72b0", capsize=0.2)
-    sns.stripplot(data=headline, y="arm", x="value", color="black", size=3, alpha=0.6, ax=ax_bars)
+    sns.stripplot(data=headline, y="name", x="value", color="black", size=3, alpha=0.6, ax=ax_bars)
     ax_bars.set(xlabel="mIoU (%) (teachers: with their label, fixed codes)", ylabel="",
                 title=f"mean and 95 % interval over {seeds} seeds" if seeds > 1 else "one seed: no interval")
     if not curve.empty:
-        teachers = list(dict.fromkeys(curve["arm"]))
+        teachers = list(dict.fromkeys(curve["name"]))
         colours = dict(zip(teachers, sns.color_palette(n_colors=len(teachers))))
-        sns.lineplot(data=curve.assign(value=100 * curve["value"]), x="noise std", y="value", hue="arm",
+        sns.lineplot(data=curve.assign(value=100 * curve["value"]), x="noise std", y="value", hue="name",
                      palette=colours, marker="o", errorbar="sd" if seeds > 1 else None, ax=ax_noise)
-        without = stats[stats["measure"] == "without label"]
-        for arm, value in zip(without["arm"], without["mean"]):  # each teacher's in its own colour
-            ax_noise.axhline(100 * value, ls=":", lw=1.2, color=colours.get(arm, "grey"), label=f"{arm}: no label")
-        base = stats[(stats["arm"] == "baseline") & (stats["measure"] == "mIoU")]["mean"]
+        without = stats[stats["measure"] == "without-label"]
+        for name, value in zip(without["name"], without["mean"]):  # each teacher's in its own colour
+            ax_noise.axhline(100 * value, ls=":", lw=1.2, color=colours.get(name, "grey"), label=f"{name}: no label")
+        base = stats[(stats["arm"] == "baseline") & (stats["measure"] == "miou")]["mean"]  # the baseline arm's id
         if len(base):
             ax_noise.axhline(100 * float(base.iloc[0]), ls="--", color="black", lw=1, label="baseline")
         ax_noise.set_xscale("log")
@@ -264,7 +257,7 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
     """image | label | noised label channel(s) | (with ``teacher``) its prediction at that noise.
 
     ``dataset``: a dataset object or a dataset name (then ``data_root``). ``teacher``: None, a
-    checkpoint path or a ``LoadedModel``. Returns ``(figure, info)``; info holds the settings,
+    checkpoint path or a ``Checkpoint``. Returns ``(figure, info)``; info holds the settings,
     the channel's statistics, its separability and, with a teacher, ``teacher_miou`` on this
     sample (or ``teacher_error`` when its input does not fit the chosen mode). ``path``: also
     save a PNG.

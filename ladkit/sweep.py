@@ -593,17 +593,18 @@ def run_point(job: str, out_dir, fields: dict, noise_levels=(0.0, 0.02, 0.1, 0.3
     from .checkpoint import save_json
     from .config import DistillConfig, TrainConfig, from_dict, train_config
     from .engine import train
-    from .evaluate import EvalReport, run_report
+    from .study import train_and_score
 
     out = Path(out_dir)
     given = {k: v for k, v in fields.items() if v is not None}
     cfg = train_config(given, source="run_point parameters", job=job, out_dir=str(out / job))
     tick = time.perf_counter()
-    summary = train(cfg, resume=True)
-    report = run_report(cfg, summary, noise_levels, seed=cfg.seed)
+    # scored as it was validated (its val_split, images and batch), into the run folder's best_eval.json
+    summary, report = train_and_score(cfg, cfg.val_split, noise_levels, cfg.val_images, seed=cfg.seed,
+                                      batch_size=cfg.val_batch_size, out=str(Path(cfg.out_dir) / "best_eval.json"))
     metrics = {"job": job, "miou": summary["final"]["miou"], "pixel_acc": summary["final"]["pixel_acc"],
                "seed": cfg.seed, "run": cfg.out_dir}
-    metrics.update(EvalReport.read(report).label_columns())
+    metrics.update(report.label_columns())
     if distill_student:
         train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
         shared = {k: v for k, v in given.items() if k in train_fields}

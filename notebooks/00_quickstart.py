@@ -121,7 +121,7 @@ common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbo
               amp=amp, iters=max(iters, 1), ckpt_every=max(iters, 1), log_every=max(iters // 20, 1), val_split=split)
 teacher = dict(noise_mode=noise_mode, noise_std=noise_std, noise_scale=noise_scale)
 study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=1, common=common,
-                    teachers={"LAD teacher": teacher}, noise_levels=(0.02, 0.3, 1.0), arms=("LAD teacher",),
+                    teachers={"lad": {"label": "LAD teacher", **teacher}}, noise_levels=(0.02, 0.3, 1.0), arms=("lad",),
                     progress=progress)
 
 # %%
@@ -130,7 +130,7 @@ readable_rows(rows) if iters else None
 
 # %%
 if iters:  # the trained teacher's prediction on the same image, fed its label the way it is validated
-    ckpt = arm_dir(study, seed, "LAD teacher") / "best.pt"
+    ckpt = arm_dir(study, seed, "lad") / "best.pt"
     fig, _ = render_noise_figure(val, index=index, noise_mode="fixed", noise_std=0.02, noise_scale=noise_scale,
                                  seed=seed, teacher=str(ckpt), path=out / "teacher_prediction.png")
     display(fig)

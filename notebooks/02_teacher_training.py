@@ -82,9 +82,10 @@ common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbo
 teacher = dict(noise_mode=noise_mode, noise_std=noise_std, noise_scale=noise_scale, dual_path=dual_path,
                cons_kind=cons_kind, cons_weight=cons_weight, tau=tau)
 study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=workers, common=common,
-                    teachers={"LAD teacher": teacher}, noise_levels=tuple(noise_levels),
-                    arms=("baseline", "LAD teacher"), progress=progress)
-[run.name for run in study_runs(study, seed)]
+                    teachers={"lad": {"label": "LAD teacher", **teacher}}, noise_levels=tuple(noise_levels),
+                    arms=("baseline", "lad"), progress=progress)
+arms = study_runs(study, seed)
+[arm.label for arm in arms]
 
 # %% [markdown]
 # ## Train and score both
@@ -131,7 +132,7 @@ from ladkit.data import load_dataset
 from ladkit.plots import prediction_grid
 
 val = load_dataset(dataset, data_root, split)
-fig = prediction_grid(val, {arm: arm_dir(study, seed, arm) / "best.pt" for arm in study.arms},
+fig = prediction_grid(val, {arm.label: arm_dir(study, seed, arm.id) / "best.pt" for arm in arms},
                       num_samples=num_samples, seed=seed, path=out / "predictions.png")
 fig
 

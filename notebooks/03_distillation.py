@@ -78,7 +78,7 @@ num_samples = 2
 # %matplotlib inline
 from pathlib import Path
 
-from ladkit.study import StudyConfig, arm_dir, readable_rows, run_study, study_runs
+from ladkit.study import StudyConfig, arm_dir, frozen_study_path, load_study, readable_rows, run_study, study_runs
 from ladkit.files import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
@@ -87,16 +87,19 @@ common = dict(dataset=dataset, data_root=data_root, model=model, backbone=backbo
               batch_size=batch_size, val_batch_size=val_batch_size, optimizer=optimizer, lr=lr, iters=iters,
               val_every=val_every, device=device, amp=amp, log_every=max(iters // 30, 1),
               ckpt_every=max(iters // 4, 1), val_split=split)
-controls = {"student <- training label (gt-kd)": {"kd_source": "label", "label_logit": gt_kd_logit}}
+# the study's control students, as configs/study.yaml defines them (the demo runs the same)
+frozen = load_study(frozen_study_path()).controls
+controls = {"gt-kd": {**frozen["gt-kd"], "label_logit": gt_kd_logit}}
 if dataset == "synthetic":  # only the generator knows the clean labels
-    controls["student <- oracle (clean labels)"] = {"kd_source": "clean-label", "label_logit": 5.0}
+    controls["oracle"] = frozen["oracle"]
 study = StudyConfig(out_dir=str(out), split=split, seeds=(seed,), workers=workers, common=common,
                     conventional={"backbone": conventional_backbone},
-                    teachers={"LAD teacher": {"noise_scale": noise_scale, "cons_weight": cons_weight}},
+                    teachers={"lad": {"label": "LAD teacher", "noise_scale": noise_scale, "cons_weight": cons_weight}},
                     student={"kd_kind": kd_kind, "kd_weight": kd_weight, "tau": tau}, controls=controls,
                     noise_levels=tuple(noise_levels), progress=progress,
-                    arms=("baseline", "student <- conventional teacher", "student <- LAD teacher", *controls))
-[run.name for run in study_runs(study, seed)]
+                    arms=("baseline", "student-conventional", "student-lad", *controls))
+arms = study_runs(study, seed)
+[arm.label for arm in arms]
 
 # %% [markdown]
 # ## Train the teachers and their students
@@ -128,9 +131,8 @@ Markdown((out / "summary.md").read_text())
 from ladkit.data import load_dataset
 from ladkit.plots import prediction_grid
 
-students = ("baseline", "student <- conventional teacher", "student <- LAD teacher", *controls)
 val = load_dataset(dataset, data_root, split)
-fig = prediction_grid(val, {arm: arm_dir(study, seed, arm) / "best.pt" for arm in students},
+fig = prediction_grid(val, {arm.label: arm_dir(study, seed, arm.id) / "best.pt" for arm in arms if arm.id in study.arms},
                       num_samples=num_samples, seed=seed, path=out / "predictions.png")
 fig
 

@@ -58,8 +58,9 @@ out.mkdir(parents=True, exist_ok=True)
 # %%
 from ladkit.plots import plot_study
 from ladkit.study import markdown_tables, paired_table, stats_table
+from ladkit.study.rows import read_rows
 
-study_rows = pd.read_csv(Path(study_dir) / "per_seed.csv") if study_dir else None
+study_rows = read_rows(study_dir) if study_dir else None
 if study_dir:
     fig = plot_study(study_rows, stats_table(study_rows), path=out / "study.png")
     display(fig)

@@ -51,14 +51,16 @@ def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
     import pandas as pd
 
     table = pd.read_csv(out / "results.csv")
+    assert list(table["arm"]) == ["baseline", "conventional", "lad", "student-conventional", "student-lad", "oracle",
+                                  "gt-kd"]
     assert list(table["run"]) == ["baseline", "conventional teacher", "LAD teacher",
                                   "student <- conventional teacher", "student <- LAD teacher",
-                                  "student <- training label (gt-kd)", "student <- oracle (clean labels)"]
+                                  "student <- oracle (clean labels)", "student <- training label (gt-kd)"]
     assert "training label (gt-kd) student − baseline" in text and "LAD student − it" in text
     assert table["miou"].between(0, 1).all()
-    lad = table.set_index("run").loc["LAD teacher"]
+    lad = table.set_index("arm").loc["lad"]
     assert 0 <= lad["without_label"] <= 1 and 0 <= lad["label_only"] <= 1 and lad["miou"] == lad["0.02"]
-    report = json.loads((out / "seed0" / "LAD_teacher" / "eval_test.json").read_text())
+    report = json.loads((out / "seed0" / "lad" / "eval_test.json").read_text())
     assert report["images"] == 3 and [r.noise_std for r in EvalReport.read(report).curve()] == [0.02, 0.5]
     assert (out / "comparison.png").stat().st_size > 0 and (out / "summary.md").exists()
     # A rerun reuses every finished run: same table, no training.

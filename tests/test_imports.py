@@ -15,8 +15,8 @@ LAYERS = [
     {"config", "runs"},  # config names the data and model registries to check a config's names
     {"jobs", "evaluate", "run_folders"},
     {"engine", "plots", "results"},
-    {"study", "sweep", "widgets"},
-    {"demo"},
+    {"study", "widgets"},
+    {"sweep", "demo"},  # the sweep's point runner trains and scores a run as the study does
     {"cli"},
 ]
 

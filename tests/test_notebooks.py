@@ -283,8 +283,8 @@ def test_notebook_executes(name, tiny_data, tmp_path):
     metrics = _metrics(out)
     assert _images(nb) >= 1, f"{name} rendered no figure"
     if name == "00_quickstart.ipynb":
-        assert _arms(out) == {"LAD teacher"}
-        assert 0 <= metrics["LAD teacher | without label"] <= 1 and "LAD teacher | label only (image zeroed)" in metrics
+        assert _arms(out) == {"lad"}
+        assert 0 <= metrics["lad|without-label"] <= 1 and "lad|label-only" in metrics
         assert (out / "lad_input.png").exists() and (out / "teacher_prediction.png").exists()
     elif name == "01_label_noising.ipynb":
         assert metrics["noise_std"] == pytest.approx(0.03) and len(metrics["levels"]) == 2
@@ -294,7 +294,7 @@ def test_notebook_executes(name, tiny_data, tmp_path):
         assert metrics["job"] == "lad-teacher" and 0 <= metrics["miou"] <= 1
         assert {"miou_without_label", "miou_with_label@0", "student_miou_cwd"} <= set(metrics)
     elif name == RUN_STUDY:  # a study of the map's arms on the point's own design, in its own data folder
-        assert {"baseline | mIoU", "student <- LAD teacher | mIoU", "student <- conventional teacher | mIoU"} <= set(metrics)
+        assert {"baseline|miou", "student-lad|miou", "student-conventional|miou"} <= set(metrics)
         saved = yaml.safe_load((out / "study.yaml").read_text())["common"]
         assert saved["synthetic"]["class_noise"] == 0.5 and saved["data_root"].endswith("_class_noise0.5_decoy_cue0.3")
         from ladkit.study import map_table
@@ -308,11 +308,10 @@ def test_notebook_executes(name, tiny_data, tmp_path):
 @pytest.mark.timeout(600)
 def test_teacher_training_notebook_runs_two_arms(tutorial):
     out, nb02, _, trained = tutorial
-    assert {p.parent.name for p in trained} == {"baseline", "LAD_teacher"}
+    assert {p.parent.name for p in trained} == {"baseline", "lad"}
     rows = pd.read_csv(out / "per_seed.csv")
-    teacher = set(rows[rows["arm"] == "LAD teacher"]["measure"])
-    assert {"with label (fixed codes, noise std 0.02)", "with label (fixed codes, noise std 1)", "without label",
-            "label only (image zeroed)"} <= teacher
+    teacher = set(rows[rows["arm"] == "lad"]["measure"])
+    assert {"with-label:fixed:0.02", "with-label:fixed:1", "without-label", "label-only"} <= teacher
     assert {p.name for p in out.glob("*.png")} >= {"curves.png", "teacher.png", "predictions.png"}
     assert _images(nb02) >= 3
     # training shows a bar per run: tqdm's notebook widget (not stderr text), ending "done"
@@ -327,9 +326,7 @@ def test_teacher_training_notebook_runs_two_arms(tutorial):
 @pytest.mark.timeout(600)
 def test_distillation_notebook_reuses_the_teacher_runs(tutorial):
     out, _, nb03, trained = tutorial
-    assert _arms(out) == {"baseline", "conventional teacher", "LAD teacher", "student <- conventional teacher",
-                          "student <- LAD teacher", "student <- training label (gt-kd)",
-                          "student <- oracle (clean labels)"}
+    assert _arms(out) == {"baseline", "conventional", "lad", "student-conventional", "student-lad", "gt-kd", "oracle"}
     assert {p: p.stat().st_mtime_ns for p in trained} == trained, "03 retrained a run 02 had finished"
     assert {p.name for p in out.glob("*.png")} >= {"students.png", "predictions.png"}
     assert _images(nb03) >= 2

@@ -45,5 +45,5 @@ use_project_root()
 overrides = {"out_dir": out_dir, "max_images": max_images, **({"seeds": seeds} if seeds is not None else {})}
 cfg = map_point(study, {"class_noise": class_noise, "decoy_cue": decoy_cue}, common=common, **overrides)
 rows = run_study(cfg)
-display(rows.groupby(["arm", "measure"], sort=False)["value"].mean())
+display(rows.groupby(["name", "measure_name"], sort=False)["value"].mean())
 Image(filename=str(Path(out_dir) / "study.png"))
