@@ -267,6 +267,9 @@ def test_the_committed_results_regenerate_unchanged_from_their_typed_rows(tmp_pa
      "no column(s) value"),
     (lambda d: (d / "per_seed.csv").write_text((d / "per_seed.csv").read_text().replace("\n2,", "\n1,")), "schema 1"),
     (lambda d: (d / "study.yaml").write_text("seeds: [1\n"), "study.yaml: not valid YAML"),
+    (lambda d: (d / "per_seed.csv").write_text("".join((d / "per_seed.csv").read_text().splitlines(True)[:-3])),
+     "72 rows, but the study wrote 75"),
+    (lambda d: (d / "per_seed.csv").write_text((d / "per_seed.csv").read_text()[:-40]), "per_seed.csv"),
 ])
 def test_rescoring_a_bad_folder_is_one_line_and_writes_nothing(tmp_path, damage, says):
     folder = tmp_path / "study"

@@ -120,7 +120,21 @@ def read_rows(folder) -> pd.DataFrame:
         raise StudyFolderError(f"{path}: a value that is not a number (rows "
                                f"{', '.join(map(str, table.index[pd.to_numeric(table['value'], errors='coerce').isna()][:5]))}); "
                                "restore it from git or rerun the study")
+    written = _written_rows(folder)
+    if written is not None and written != len(table):
+        raise StudyFolderError(f"{path}: {len(table)} rows, but the study wrote {written} (done.json): the file was cut "
+                               "or edited; restore it from git or rerun the study (finished runs are reused)")
     return table.astype({"seed": int})
+
+
+def _written_rows(folder: Path) -> int | None:
+    """How many rows the study last wrote to per_seed.csv (done.json), or None where it does not say."""
+    import json
+
+    try:
+        return int(json.loads((folder / "done.json").read_text())["rows"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 KEY = ["arm", "seed", "measure"]  # one number per arm, seed and measure
