@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from ladkit.checkpoint import save_checkpoint
 from ladkit.config import BaselineConfig, DistillConfig, TeacherConfig
 from ladkit.engine import poly_schedule, train_step
 from ladkit.jobs import build_job
+from ladkit.runs import Checkpoint
 
 NUM_CLASSES = 21
 
@@ -88,7 +88,7 @@ def main():
         build_job(TeacherConfig(paths_as_one_batch=True, **common), NUM_CLASSES, device, gen), images, labels, args.steps)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "teacher.pt"
-        save_checkpoint({"model": teacher.model.state_dict(), "model_meta": teacher.meta.as_dict()}, ckpt)
+        Checkpoint(teacher.model.state_dict(), teacher.meta).save(ckpt)
         distill = build_job(DistillConfig(teacher_ckpt=str(ckpt), **common), NUM_CLASSES, device, gen)
         times["distill (CWD, LAD teacher)"] = time_steps(distill, images, labels, args.steps)
 

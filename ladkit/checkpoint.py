@@ -1,8 +1,12 @@
-"""Checkpoints and result files: written atomically, so an interrupted write never replaces a good file."""
+"""Checkpoints and result files: written atomically, so an interrupted write never replaces a good
+file, and read as data only (``weights_only=True``), so a checkpoint's pickle runs no code.
+``ladkit.runs.Checkpoint`` is what a checkpoint holds; this module is its bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import pickle
 import random
 from pathlib import Path
 
@@ -21,16 +25,50 @@ def save_json(obj, path) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, default=_jsonable)))
 
 
-def load_checkpoint(path) -> dict:
+def load_checkpoint(path):
+    """What ``path`` holds, read with ``weights_only=True``: tensors and plain data (dicts, lists,
+    numbers, strings), never an object whose unpickling runs code. A file that needs more is refused."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; train one first (ladkit train ...) "
                                 "or check the path")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with _numpy_arrays_allowed():
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(_unsafe_message(path)) from exc
     except Exception as exc:  # truncated or foreign file
-        raise ValueError(f"checkpoint {path} cannot be read ({exc}); it may be truncated or not a "
-                         "ladkit checkpoint") from exc
+        raise ValueError(f"checkpoint {path} cannot be read ({' '.join(str(exc).split())[:200]}); it may be "
+                         "truncated or not a ladkit checkpoint") from exc
+
+
+def _numpy_array_globals() -> list:
+    """The globals of a pickled numpy array (data only: an array of objects would still need the
+    objects' own globals, which stay refused), for the numpy RNG state of a last.pt written before
+    RNG states were saved as tensors."""
+    core = np._core if hasattr(np, "_core") else np.core
+    dtypes = [np.dtypes.UInt32DType] if hasattr(np, "dtypes") else []  # numpy >= 1.25 pickles the dtype's class
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
+
+
+def _numpy_arrays_allowed():
+    allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    return allow(_numpy_array_globals()) if allow else contextlib.nullcontext()
+
+
+def _unsafe_message(path: Path) -> str:
+    """Why a checkpoint is refused, in one line: the globals its pickle would call, when they can be listed."""
+    allowed = {f"{g.__module__}.{g.__qualname__}" for g in _numpy_array_globals()}
+    try:
+        needs = [n for n in torch.serialization.get_unsafe_globals_in_checkpoint(path) if n not in allowed]
+    except Exception:  # noqa: BLE001 - not a zip checkpoint (or torch < 2.5): the globals go unnamed
+        needs = []
+    why = f"needs the global{'s' * (len(needs) > 1)} {', '.join(repr(n) for n in needs)}" if needs \
+        else "it holds more than tensors and plain data"
+    return (f"checkpoint {path} is not loadable safely ({why}); ladkit reads checkpoints with weights_only=True, "
+            "so no code in a file runs. If you trust the file, re-save its weights as plain data: "
+            f"torch.save(torch.load({str(path)!r}, weights_only=False)['model'], 'weights.pt') (the key of its "
+            "state_dict may be 'state_dict', or none), and give weights.pt instead")
 
 
 def plain_state_dict(obj) -> dict | None:
@@ -48,7 +86,11 @@ def plain_state_dict(obj) -> dict | None:
 
 
 def rng_state(noise_generator: torch.Generator | None = None) -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    """The random states a run draws from, as tensors and numbers (a checkpoint loads them with
+    weights_only=True): torch's (CPU, CUDA), python's, numpy's and the noise generator's."""
+    numpy = np.random.get_state(legacy=False)
+    numpy["state"]["key"] = torch.from_numpy(numpy["state"]["key"].astype(np.int64))
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": numpy}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     if noise_generator is not None:
@@ -59,7 +101,10 @@ def rng_state(noise_generator: torch.Generator | None = None) -> dict:
 def set_rng_state(state: dict, noise_generator: torch.Generator | None = None) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    numpy = state["numpy"]  # its key as a tensor (a last.pt from before: numpy's tuple holding an array)
+    if isinstance(numpy, dict):
+        numpy = {**numpy, "state": {**numpy["state"], "key": numpy["state"]["key"].numpy().astype(np.uint32)}}
+    np.random.set_state(numpy)
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     if noise_generator is not None and "noise" in state:

@@ -17,14 +17,14 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .checkpoint import (load_checkpoint, load_weights, rng_state, save_checkpoint, save_json,
-                         set_rng_state)
+from .checkpoint import load_weights, rng_state, save_json, set_rng_state
 from .config import to_dict
 from .data.loader import SeededSamples, build_datasets, epoch_batches, val_loader
 from .evaluate import evaluate_model
 from .jobs import build_job
 from .run_folders import check_resumable, check_run_folder, prepare_run_folder
 from .runlog import RunLog
+from .runs import Checkpoint
 from .runtime import init_distributed, pick_device, seed_everything
 
 
@@ -68,15 +68,19 @@ def train(cfg, resume: bool = False, stop_after: int | None = None, overwrite: b
     run of another config there is refused unless ``overwrite``.
     """
     run = Trainer.build(cfg, resume, overwrite)
+    if run.validation_pending:
+        # resumed from the last.pt written just before a validation that never ended: that validation
+        # first, as the uninterrupted run had it (its log record, best.pt), then the steps after it
+        run.start_folder()
+        run.validate(run.start)
     end = cfg.iters if stop_after is None else min(cfg.iters, run.start + stop_after)
-    it, metrics = train_loop(run, end)
-    if it >= cfg.iters and metrics is None:
-        # resumed a finished run: report what it ended with, or validate now if that validation never ended
-        metrics = load_checkpoint(run.last_path)["metrics"] if run.last_path.exists() else None
-        if metrics is None:
-            run.start_folder()
-            metrics = run.validate(it)
-    return run.finish(it, metrics)
+    it = train_loop(run, end)
+    return run.finish(it, run.metrics)
+
+
+def validates_at(cfg, it: int) -> bool:
+    """Whether the run validates after step ``it`` (every ``val_every``, and at the end)."""
+    return it == cfg.iters or bool(cfg.val_every and it % cfg.val_every == 0)
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Trainer:
     world: int = 1
     start: int = 0
     best: float = -1.0
+    metrics: dict | None = None  # the last validation's
     log: RunLog | None = None
 
     @property
@@ -111,6 +116,11 @@ class Trainer:
     @property
     def best_path(self) -> Path:
         return self.out_dir / "best.pt"
+
+    @property
+    def validation_pending(self) -> bool:
+        """Resumed from a last.pt written for a validation that has not ended (no metrics yet)."""
+        return self.start > 0 and self.metrics is None and validates_at(self.cfg, self.start)
 
     @property
     def distributed(self) -> bool:
@@ -136,22 +146,21 @@ class Trainer:
                   train_set, val_set, val_loader(val_set, cfg.val_batch_size, cfg.num_workers, rank, world), device,
                   amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), rank, world)
         if resume and not overwrite and run.last_path.exists():  # overwrite: start afresh whatever is there
-            run.resume_from(load_checkpoint(run.last_path))
+            run.resume_from(Checkpoint.load(run.last_path))
         run.wrap_module(local_rank)
         return run
 
-    def resume_from(self, ckpt: dict) -> None:
-        check_resumable(self.cfg, ckpt, self.last_path)
-        load_weights(self.job.model, ckpt["model"], source=str(self.last_path))
-        self.optimizer.load_state_dict(ckpt["optimizer"])  # each group's next lr is in it
-        # the schedule's step count (a checkpoint from before it was saved: the closed form needs
-        # nothing but the count)
-        self.schedule.load_state_dict(ckpt.get("schedule") or {
-            "last_epoch": ckpt["iteration"], "_step_count": ckpt["iteration"] + 1,
-            "lr_lambdas": [None] * len(self.optimizer.param_groups),
-            "_last_lr": [group["lr"] for group in self.optimizer.param_groups]})
-        set_rng_state(ckpt["rng"], self.noise_gen)
-        self.start, self.best = ckpt["iteration"], ckpt["best_miou"]
+    def resume_from(self, ckpt: Checkpoint) -> None:
+        if not ckpt.resumable:
+            missing = [k for k in Checkpoint.TRAINING_STATE if getattr(ckpt, k) is None]
+            raise ValueError(f"cannot resume from {self.last_path}: it holds no {', '.join(missing)} state (an older "
+                             "ladkit wrote it); train the run afresh with --overwrite (train(..., overwrite=True))")
+        check_resumable(self.cfg, ckpt.config, self.last_path)
+        load_weights(self.job.model, ckpt.weights, source=str(self.last_path))
+        self.optimizer.load_state_dict(ckpt.optimizer)  # each group's next lr is in it
+        self.schedule.load_state_dict(ckpt.schedule)
+        set_rng_state(ckpt.rng, self.noise_gen)
+        self.start, self.best, self.metrics = ckpt.iteration, ckpt.best_miou, ckpt.metrics
 
     def wrap_module(self, local_rank: int) -> None:
         """DDP under torchrun (SyncBatchNorm on CUDA when asked), then ``compile`` when asked."""
@@ -171,32 +180,39 @@ class Trainer:
         """The first write to out_dir, once the run is sure to start."""
         if self.rank == 0 and self.log is None:
             prepare_run_folder(self.out_dir, self.cfg, self.start)
-            self.log = RunLog(self.out_dir, self.start)
+            # a validation pending at start may have logged its record before it was cut: that record goes too
+            self.log = RunLog(self.out_dir, self.start, validated=not self.validation_pending)
 
     def checkpoint(self, path: Path, it: int, metrics=None, resumable: bool = True) -> None:
-        state = {"model": self.job.model.state_dict(), "config": to_dict(self.cfg), "model_meta": self.job.meta.as_dict(),
-                 "iteration": it, "best_miou": self.best, "metrics": metrics, "world_size": self.world}
-        if resumable:  # best.pt is for evaluation and distillation only: no momentum buffers (half the size)
-            state.update(optimizer=self.optimizer.state_dict(), schedule=self.schedule.state_dict(),
-                         rng=rng_state(self.noise_gen))
-        save_checkpoint(state, path)
+        # best.pt is for evaluation and distillation only: no momentum buffers (half the size)
+        training = dict(optimizer=self.optimizer.state_dict(), schedule=self.schedule.state_dict(),
+                        rng=rng_state(self.noise_gen)) if resumable else {}
+        Checkpoint(self.job.model.state_dict(), self.job.meta, to_dict(self.cfg), it, metrics, self.best, self.world,
+                   **training).save(path)
 
     def validate(self, it: int) -> dict:
         """Validate (every process its share of the images, the confusion matrices summed); rank 0
-        keeps best.pt when it is the best so far, and last.pt with the metrics."""
+        logs it, keeps best.pt when it is the best so far, then last.pt with the metrics (last: until
+        then a resumed run validates again, its log record dropped). The random states are left as
+        they were, so the training after it is the same whether it validated or not."""
         model = self.job.model
         if self.distributed:  # each rank's last forward moved its own BN statistics: score rank 0's, the saved ones
             for buffer in model.buffers():
                 dist.broadcast(buffer, 0)
+        training_rng = rng_state(self.noise_gen)  # e.g. the loader draws its seed from torch's
         metrics = evaluate_model(model, self.vloader, self.train_set.info.num_classes, self.device,
                                  self.job.eval_inputs)
+        set_rng_state(training_rng, self.noise_gen)
         if metrics["miou"] > self.best:
             self.best = metrics["miou"]
             if self.rank == 0:
                 self.checkpoint(self.best_path, it, metrics, resumable=False)
+        self.metrics = metrics
         if self.rank == 0:
             self.log.write({"iter": it, "kind": "val", "miou": metrics["miou"], "pixel_acc": metrics["pixel_acc"]})
             self.checkpoint(self.last_path, it, metrics)
+        if self.distributed:
+            dist.barrier()
         return metrics
 
     def finish(self, it: int, metrics) -> dict:
@@ -215,10 +231,10 @@ class Trainer:
         return {**summary, "reused": reused}
 
 
-def train_loop(run: Trainer, end: int) -> tuple[int, dict | None]:
+def train_loop(run: Trainer, end: int) -> int:
     """Steps from ``run.start`` to ``end``: the seeded batches of each epoch, a log line every
     ``log_every``, last.pt every ``ckpt_every``, validation every ``val_every`` and at the end.
-    Returns the iteration reached and the last validation's metrics (None if none ran)."""
+    Returns the iteration reached (the last validation's metrics are ``run.metrics``)."""
     cfg, job, device, world = run.cfg, run.job, run.device, run.world
     samples = SeededSamples(run.train_set, cfg.seed)
     per_epoch = len(epoch_batches(samples, cfg.batch_size, cfg.seed, 0, run.rank, world))
@@ -228,7 +244,7 @@ def train_loop(run: Trainer, end: int) -> tuple[int, dict | None]:
     job.model.train()
     bar = tqdm(total=cfg.iters, initial=run.start, disable=not cfg.progress or run.rank != 0,
                desc=f"{cfg.job} {cfg.model}-{cfg.backbone}", dynamic_ncols=True)
-    it, metrics = run.start, None
+    it = run.start
     # Non-finite losses are flagged on the device and read back only where the step syncs anyway
     # (a log line, a checkpoint, a validation; every step on the CPU): no host sync per CUDA step.
     first_bad = torch.tensor(-1, device=device)
@@ -250,7 +266,7 @@ def train_loop(run: Trainer, end: int) -> tuple[int, dict | None]:
             loss, terms = train_step(job, run.optimizer, run.schedule, run.scaler, images, labels, run.amp_dtype)
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), it + 1, first_bad)
             logging = run.rank == 0 and ((it + 1) % cfg.log_every == 0 or it + 1 == end)
-            validating = it + 1 == cfg.iters or (cfg.val_every and (it + 1) % cfg.val_every == 0)
+            validating = validates_at(cfg, it + 1)
             saving = run.rank == 0 and ((it + 1) % cfg.ckpt_every == 0 or it + 1 == end or validating)
             if device.type == "cpu" or logging or saving or validating:
                 check_finite(first_bad, terms, run.last_path)
@@ -265,16 +281,14 @@ def train_loop(run: Trainer, end: int) -> tuple[int, dict | None]:
             bar.update(1)
             if saving:
                 # before validating, so a validation that fails never costs the training; its metrics
-                # are the new validation's (None until it ends), never an older one's
-                run.checkpoint(run.last_path, it, None if validating else metrics)
+                # are the new validation's (None until it ends: a run resumed from it validates first)
+                run.checkpoint(run.last_path, it, None if validating else run.metrics)
             if validating:
-                metrics = run.validate(it)
-            if run.distributed and validating:
-                dist.barrier()
+                run.validate(it)
             if it >= end:
                 break
     bar.close()
-    return it, metrics
+    return it
 
 
 def train_step(job, optimizer, schedule, scaler, images, labels, amp_dtype=None):

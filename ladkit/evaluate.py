@@ -19,7 +19,7 @@ from .constants import IGNORE_INDEX
 from .metrics import ConfusionMatrix
 
 if TYPE_CHECKING:
-    from .runs import ModelMeta
+    from .runs import Checkpoint, ModelMeta
 
 
 @torch.no_grad()
@@ -204,7 +204,7 @@ def evaluate_checkpoint(cfg) -> dict:
     from .data import build_dataset, build_transforms
     from .data.loader import first_images, val_loader
     from .runtime import pick_device
-    from .runs import LabelFeed, as_model_checkpoint, require_weights
+    from .runs import Checkpoint, LabelFeed, require_weights
 
     if not cfg.ckpt:
         raise ValueError("evaluate needs ckpt: the checkpoint to score (e.g. runs/baseline/best.pt)")
@@ -219,8 +219,8 @@ def evaluate_checkpoint(cfg) -> dict:
         raise ValueError(f"against_clean=true needs the synthetic generator's clean labels; dataset {name!r} "
                          f"({root}) has none: drop against_clean to score against its own labels")
     dataset = build_dataset(name, root, cfg.split, transforms=build_transforms(False))
-    ckpt = as_model_checkpoint(raw, cfg.ckpt, cfg.model, cfg.backbone, cfg.num_classes or dataset.info.num_classes,
-                               how="model=... backbone=... (and num_classes=... if not the dataset's)")
+    ckpt = Checkpoint.from_dict(raw, cfg.ckpt, cfg.model, cfg.backbone, cfg.num_classes or dataset.info.num_classes,
+                                how="model=... backbone=... (and num_classes=... if not the dataset's)")
     meta = ckpt.meta
     if ours:
         _check_consistent(meta, train_cfg, cfg.ckpt)
@@ -355,44 +355,30 @@ def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
                                           batch_size=cfg.val_batch_size, max_images=cfg.val_images))
 
 
-@dataclass
-class LoadedModel:
-    """A checkpoint's model in eval mode, with what is needed to feed it."""
-
-    path: str
-    model: torch.nn.Module
-    meta: ModelMeta
-    device: torch.device
-
-    @property
-    def label_channels(self) -> int:
-        return self.meta.label_channels
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-
 def load_model(ckpt, device="cpu", model: str | None = None, backbone: str | None = None,
-               num_classes: int | None = None) -> LoadedModel:
-    """Any ladkit checkpoint (baseline, LAD teacher, student) ready for prediction; a plain
-    state_dict of a ladkit architecture with ``model``, ``backbone`` and ``num_classes``."""
-    from .runs import read_model_checkpoint
+               num_classes: int | None = None) -> Checkpoint:
+    """Any ladkit checkpoint (baseline, LAD teacher, student) with its model built on ``device``,
+    ready for ``predict``; a plain state_dict of a ladkit architecture with ``model``,
+    ``backbone`` and ``num_classes``."""
+    from .runs import Checkpoint
 
-    state = read_model_checkpoint(ckpt, model, backbone, num_classes)
-    device = torch.device(device)
-    return LoadedModel(str(ckpt), state.load_model(device), state.meta, device)
+    loaded = Checkpoint.load(ckpt, model or "", backbone or "", num_classes or 0)
+    loaded.load_model(device)
+    return loaded
 
 
 @torch.no_grad()
-def predict(loaded: LoadedModel, image: torch.Tensor, label: torch.Tensor | None = None, *,
+def predict(loaded: Checkpoint, image: torch.Tensor, label: torch.Tensor | None = None, *,
             noise_mode: str | None = None, noise_std: float | None = None, noise_scale: float | None = None,
             seed: int = 0, with_label: bool = True) -> tuple[torch.Tensor, float | None]:
     """Class ids (H, W) for one normalized image (3, H, W); a LAD teacher also gets the label,
     noised (defaults: how it was validated) or zeros (``with_label=False``). Returns the
-    prediction and its mIoU against ``label`` (None without a label)."""
+    prediction and its mIoU against ``label`` (None without a label). ``loaded``: a
+    ``Checkpoint`` (``load_model``'s, or one whose model is built here on the CPU)."""
     from .runs import LabelFeed
 
+    if loaded.model is None:
+        loaded.load_model()
     meta = loaded.meta
     x = image.unsqueeze(0).to(loaded.device)
     if loaded.label_channels:

@@ -16,7 +16,7 @@ from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
 from .losses import cwd_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
 from .models import build_model, patch_first_conv
 from .noising import label_channels
-from .runs import LabelFeed, ModelMeta, read_model_checkpoint
+from .runs import Checkpoint, LabelFeed, ModelMeta
 
 
 # The job class of each config class of ``ladkit.config.JOBS`` (the one list of jobs), filled by
@@ -41,7 +41,7 @@ def build_trainable(cfg, num_classes: int, in_channels: int) -> nn.Module:
         patch_first_conv(model, in_channels, init="random", seed=cfg.seed)
     if cfg.init not in ("scratch", "imagenet"):
         # a plain state_dict as init is taken to hold this job's own architecture
-        ckpt = read_model_checkpoint(cfg.init, cfg.model, cfg.backbone, num_classes, what="init checkpoint")
+        ckpt = Checkpoint.load(cfg.init, cfg.model, cfg.backbone, num_classes, what="init checkpoint")
         meta = ckpt.meta
         if (meta.model, meta.backbone, meta.num_classes) != (cfg.model, cfg.backbone, num_classes):
             raise ValueError(f"init checkpoint {cfg.init} holds {meta.model}-{meta.backbone} with "
@@ -135,8 +135,8 @@ class FrozenTeacher:
 
     def __init__(self, path: str, num_classes: int, device, noise_mode: str | None, noise_std: float | None,
                  noise_scale: float | None, generator: torch.Generator | None, model: str = "", backbone: str = ""):
-        ckpt = read_model_checkpoint(path, model, backbone, num_classes, what="teacher",
-                                     how="teacher_model=... teacher_backbone=...")
+        ckpt = Checkpoint.load(path, model, backbone, num_classes, what="teacher",
+                               how="teacher_model=... teacher_backbone=...")
         meta = ckpt.meta
         if meta.num_classes != num_classes:
             raise ValueError(f"teacher {path} predicts {meta.num_classes} classes; this dataset "

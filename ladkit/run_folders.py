@@ -98,8 +98,8 @@ def prepare_run_folder(out_dir: Path, cfg, start: int) -> None:
     save_config(cfg, out_dir / "config.yaml")
 
 
-def check_resumable(cfg, ckpt, path):
-    saved = from_dict(config_class(ckpt["config"]["job"]), ckpt["config"])
+def check_resumable(cfg, saved_config: dict, path):
+    saved = from_dict(config_class(saved_config["job"]), saved_config)
     differs = {k: (v, getattr(cfg, k)) for k, v in to_dict(saved).items()
                if k not in NOT_COMPARED and to_dict(cfg)[k] != v}
     if differs:

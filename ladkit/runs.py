@@ -1,9 +1,11 @@
 """A trained model on disk as one typed object: what its checkpoint says about the model
-(``ModelMeta``), the checkpoint read with it (``ModelCheckpoint``), and how a frozen LAD teacher
-is fed its label (``LabelFeed``). Jobs, evaluation, widgets and the study read checkpoints only
-through here, so the rules (a plain state_dict, the default label feed) live in one place.
+(``ModelMeta``), the checkpoint itself, written by the trainer and read by everything else
+(``Checkpoint``), and how a frozen LAD teacher is fed its label (``LabelFeed``). Jobs,
+evaluation, widgets and the study read checkpoints only through here, so the rules (a plain
+state_dict, the default label feed) live in one place.
 
-On disk a checkpoint stays plain data: ``model_meta`` is ``ModelMeta.as_dict()``.
+On disk a checkpoint stays plain data, loadable with ``torch.load(weights_only=True)``:
+``model_meta`` is ``ModelMeta.as_dict()``, ``config`` the config as a dict.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import load_checkpoint, load_weights, plain_state_dict
+from .checkpoint import load_checkpoint, load_weights, plain_state_dict, save_checkpoint
 from .models import build_model, find_first_conv
 from .noising import check_label_mode, with_label
 
@@ -89,48 +91,90 @@ class ModelMeta:
 
 
 @dataclass
-class ModelCheckpoint:
-    """A checkpoint read for its model: the weights, their meta, and what `ladkit train` saved
-    beside them (empty for a plain state_dict)."""
+class Checkpoint:
+    """A checkpoint: the weights and their meta, the run's config, iteration and metrics, and in a
+    last.pt the training state resume needs (best.pt, for evaluation and distillation, has none:
+    half the size). ``Checkpoint(...).save(path)`` writes it, ``Checkpoint.load(path)`` reads it
+    (or a plain state_dict of a named architecture), ``load_model`` builds its model."""
 
-    path: str
     weights: dict
     meta: ModelMeta
-    ours: bool = True  # written by `ladkit train` (False: a plain state_dict with a named architecture)
     config: dict = field(default_factory=dict)
     iteration: int | None = None
-    metrics: dict | None = None
+    metrics: dict | None = None  # the last validation's (None before the first, or while one is under way)
+    best_miou: float = -1.0
+    world_size: int = 1
+    # the training state (last.pt): optimizer and schedule state_dicts, the random states as tensors
+    optimizer: dict | None = None
+    schedule: dict | None = None
+    rng: dict | None = None
+    # not saved: where it was read from, whether `ladkit train` wrote it (False: a plain state_dict),
+    # and its model once ``load_model`` built it (what ``evaluate.predict`` runs)
+    path: str = ""
+    ours: bool = True
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    TRAINING_STATE = ("optimizer", "schedule", "rng")
+
+    def save(self, path) -> None:
+        """Write it atomically as plain data (the old file stays whole if the write is interrupted)."""
+        data = {"model": self.weights, "model_meta": self.meta.as_dict(), "config": self.config,
+                "iteration": self.iteration, "best_miou": self.best_miou, "metrics": self.metrics,
+                "world_size": self.world_size}
+        data.update({k: getattr(self, k) for k in self.TRAINING_STATE if getattr(self, k) is not None})
+        save_checkpoint(data, path)
+
+    @classmethod
+    def load(cls, path, model: str = "", backbone: str = "", num_classes: int = 0, what: str = "checkpoint",
+             how: str = "model=... backbone=...") -> Checkpoint:
+        """A checkpoint ``ladkit train`` wrote, or a plain state_dict (e.g. ``torch.save(model.state_dict())``)
+        of a ladkit architecture when ``model``, ``backbone`` and ``num_classes`` say which (input
+        channels and aux head are read from the weights). Read with weights_only=True: a file whose
+        pickle would run code is refused. ``what``, ``how``: its name and how to name its model, for errors."""
+        return cls.from_dict(load_checkpoint(path), path, model, backbone, num_classes, what, how)
+
+    @classmethod
+    def from_dict(cls, data, path, model: str = "", backbone: str = "", num_classes: int = 0,
+                  what: str = "checkpoint", how: str = "model=... backbone=...") -> Checkpoint:
+        """``load`` of what ``path`` held, already read (``checkpoint.load_checkpoint``)."""
+        if isinstance(data, dict) and "model_meta" in data:
+            meta = ModelMeta.from_dict(data["model_meta"], f"{what} {path}")
+            return cls(data["model"], meta, data.get("config") or {}, data.get("iteration"), data.get("metrics"),
+                       data.get("best_miou", -1.0), data.get("world_size", 1),
+                       *(data.get(k) for k in cls.TRAINING_STATE), path=str(path))
+        state = require_weights(data, path, what)
+        if not (model and backbone and num_classes):
+            raise ValueError(f"{what} {path} is a plain state_dict (no ladkit model_meta), so the model it holds "
+                             f"is unknown; say which with {how} (a ladkit architecture), or use a checkpoint "
+                             "written by `ladkit train`")
+        meta = ModelMeta(model=model, backbone=backbone, num_classes=num_classes,
+                         in_channels=_input_channels(state, model, backbone, num_classes),
+                         aux=any(k.startswith("aux_head.") for k in state), job="plain state_dict")
+        return cls(state, meta, path=str(path), ours=False)
+
+    @property
+    def resumable(self) -> bool:
+        return all(getattr(self, k) is not None for k in self.TRAINING_STATE)
 
     def load_model(self, device="cpu") -> nn.Module:
-        """The model with these weights, in eval mode on ``device``."""
+        """Its model with these weights, in eval mode on ``device``; kept as ``model``."""
         model = self.meta.build_model()
         load_weights(model, self.weights, source=f"checkpoint {self.path}")
-        return model.to(device).eval()
+        self.model = model.to(device).eval()
+        return self.model
 
+    @property
+    def device(self) -> torch.device:
+        """Where ``load_model`` put the model."""
+        return next(self.model.parameters()).device if self.model is not None else torch.device("cpu")
 
-def read_model_checkpoint(path, model: str = "", backbone: str = "", num_classes: int = 0,
-                          what: str = "checkpoint", how: str = "model=... backbone=...") -> ModelCheckpoint:
-    """A checkpoint with its meta: ladkit's own, or a plain state_dict (e.g.
-    ``torch.save(model.state_dict())``) of a ladkit architecture when ``model``, ``backbone`` and
-    ``num_classes`` say which (input channels and aux head are read from the weights)."""
-    return as_model_checkpoint(load_checkpoint(path), path, model, backbone, num_classes, what, how)
+    @property
+    def label_channels(self) -> int:
+        return self.meta.label_channels
 
-
-def as_model_checkpoint(ckpt, path, model: str = "", backbone: str = "", num_classes: int = 0,
-                        what: str = "checkpoint", how: str = "model=... backbone=...") -> ModelCheckpoint:
-    """``read_model_checkpoint`` of an object already loaded from ``path``."""
-    if isinstance(ckpt, dict) and "model_meta" in ckpt:
-        return ModelCheckpoint(str(path), ckpt["model"], ModelMeta.from_dict(ckpt["model_meta"], f"{what} {path}"),
-                               True, ckpt.get("config") or {}, ckpt.get("iteration"), ckpt.get("metrics"))
-    state = require_weights(ckpt, path, what)
-    if not (model and backbone and num_classes):
-        raise ValueError(f"{what} {path} is a plain state_dict (no ladkit model_meta), so the model it holds "
-                         f"is unknown; say which with {how} (a ladkit architecture), or use a checkpoint "
-                         "written by `ladkit train`")
-    meta = ModelMeta(model=model, backbone=backbone, num_classes=num_classes,
-                     in_channels=_input_channels(state, model, backbone, num_classes),
-                     aux=any(k.startswith("aux_head.") for k in state), job="plain state_dict")
-    return ModelCheckpoint(str(path), state, meta, ours=False)
+    @property
+    def name(self) -> str:
+        return self.meta.name
 
 
 def require_weights(ckpt, path, what: str = "checkpoint") -> dict:

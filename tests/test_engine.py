@@ -17,6 +17,7 @@ from ladkit.config import BaselineConfig, DistillConfig, EvalConfig, TeacherConf
 from ladkit.engine import NonFiniteLossError, train
 from ladkit.evaluate import EvalReport, evaluate_checkpoint
 from ladkit.runlog import read_log
+from ladkit.runs import Checkpoint
 
 def test_baseline_loss_falls_and_beats_chance(trained):
     log = [r for r in read_log(trained["base"]["out_dir"]) if r["kind"] == "train"]
@@ -157,20 +158,109 @@ def test_poly_schedule_is_the_closed_form_in_every_group():
         schedule.step()
 
 
-def test_a_checkpoint_from_before_the_schedule_was_saved_resumes_the_same(data_root, tmp_path):
-    """Resume reads the schedule's state_dict; an older last.pt (none saved) resumes to the same run."""
-    from ladkit.checkpoint import load_checkpoint, save_checkpoint
+def _weights(path) -> dict:
+    return Checkpoint.load(path).weights
+
+
+def _same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def _records(run_dir) -> list[dict]:
+    """The log's records without their timings (which no two runs share)."""
+    return [{k: v for k, v in r.items() if k != "img_per_s"} for r in read_log(run_dir)]
+
+
+def _validating_run(data_root, out_dir, **overrides):
+    """A LAD teacher (dropout, noise: every random stream in use) validating after each of 4 steps."""
+    values = dict(out_dir=str(out_dir), data_root=data_root, model="fcn", backbone="resnet18_quarter", iters=4,
+                  val_every=1, ckpt_every=100, val_images=2, **TINY)
+    return TeacherConfig(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def validated_run(data_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("validated")
+    return out, train(_validating_run(data_root, out))
+
+
+def test_validating_leaves_the_training_unchanged(data_root, tmp_path, validated_run):
+    """Validation draws from no random stream the training draws from: val_every alone changes no weight."""
+    every, _ = validated_run
+    train(_validating_run(data_root, tmp_path / "end", val_every=0))
+    _same_weights(_weights(every / "last.pt"), _weights(tmp_path / "end" / "last.pt"))
+    assert [r["iter"] for r in read_log(every) if r["kind"] == "val"] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("cut", ["evaluating", "saving last.pt before validating", "saving last.pt after validating"])
+def test_a_run_cut_during_a_validation_resumes_to_the_uninterrupted_run(data_root, tmp_path, monkeypatch, cut,
+                                                                        validated_run):
+    """Interrupted at iteration 3's validation (while it scores; while last.pt is written before it;
+    after its record is logged, while last.pt is written with its metrics), then resumed: the same
+    weights, best.pt, log records and final metrics as the run that was never interrupted."""
+    import ladkit.engine as engine
+
+    out, whole = validated_run
+    cfg = _validating_run(data_root, tmp_path / "cut")
+    evaluate, save, validations = engine.evaluate_model, Checkpoint.save, []
+
+    def scoring(*args, **kwargs):
+        validations.append(1)
+        if cut == "evaluating" and len(validations) == 3:  # iteration 3's
+            raise KeyboardInterrupt
+        return evaluate(*args, **kwargs)
+
+    def saving(self, path):
+        moment = "before validating" if self.metrics is None else "after validating"
+        if cut == f"saving last.pt {moment}" and Path(path).name == "last.pt" and self.iteration == 3:
+            raise KeyboardInterrupt
+        save(self, path)
+
+    monkeypatch.setattr(engine, "evaluate_model", scoring)
+    monkeypatch.setattr(Checkpoint, "save", saving)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    monkeypatch.undo()
+    assert max(r["iter"] for r in read_log(cfg.out_dir)) == 3  # cut at iteration 3, not before or after
+    resumed = train(cfg, resume=True)
+    for name in ("last.pt", "best.pt"):
+        _same_weights(_weights(out / name), _weights(tmp_path / "cut" / name))
+    assert _records(tmp_path / "cut") == _records(out)
+    assert [r["iter"] for r in read_log(cfg.out_dir) if r["kind"] == "val"] == [1, 2, 3, 4]
+    assert resumed["final"] == whole["final"] and resumed["best_miou"] == whole["best_miou"]
+
+
+def test_a_last_pt_written_before_rng_states_were_tensors_resumes_the_same(data_root, tmp_path):
+    """A last.pt as the code before typed checkpoints wrote it (numpy's RNG state as its tuple
+    holding an array) resumes to the uninterrupted run."""
+    import random
+
+    import numpy as np
+
+    from ladkit.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 
     cfg = BaselineConfig(out_dir=str(tmp_path / "a"), data_root=data_root, model="fcn", iters=4, crop_size=48,
                          batch_size=4, progress=False, log_every=1, val_every=0, ckpt_every=2)
-    whole = train(cfg)
+    train(cfg)
     part = dataclasses.replace(cfg, out_dir=str(tmp_path / "b"))
     train(part, stop_after=2)
-    old = load_checkpoint(tmp_path / "b" / "last.pt")
-    assert "schedule" in old
-    save_checkpoint({k: v for k, v in old.items() if k != "schedule"}, tmp_path / "b" / "last.pt")
-    resumed = train(part, resume=True)
-    assert resumed["final"]["miou"] == whole["final"]["miou"]
-    lrs = lambda run: [r["lr"] for r in map(json.loads, (tmp_path / run / "log.jsonl").read_text().splitlines())  # noqa: E731
-                       if r.get("kind") == "train"]
-    assert lrs("b") == lrs("a")
+    saved = load_checkpoint(tmp_path / "b" / "last.pt")
+    set_rng_state(saved["rng"])  # then the states as that code read them
+    saved["rng"] = {**saved["rng"], "python": random.getstate(), "numpy": np.random.get_state()}
+    save_checkpoint(saved, tmp_path / "b" / "last.pt")
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "b" / "last.pt")  # numpy's array
+    train(part, resume=True)
+    _same_weights(_weights(tmp_path / "a" / "last.pt"), _weights(tmp_path / "b" / "last.pt"))
+    assert _records(tmp_path / "b") == _records(tmp_path / "a")
+
+
+def test_a_last_pt_without_training_state_is_refused_in_one_line(data_root, tmp_path):
+    cfg = BaselineConfig(out_dir=str(tmp_path / "a"), data_root=data_root, model="fcn", iters=4, crop_size=48,
+                         batch_size=4, progress=False, val_every=0, ckpt_every=2)
+    train(cfg, stop_after=2)
+    ckpt = Checkpoint.load(tmp_path / "a" / "last.pt")
+    dataclasses.replace(ckpt, schedule=None).save(tmp_path / "a" / "last.pt")
+    with pytest.raises(ValueError, match=r"cannot resume from .*last\.pt: it holds no schedule state.*--overwrite"):
+        train(cfg, resume=True)

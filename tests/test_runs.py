@@ -8,7 +8,7 @@ from ladkit.checkpoint import load_checkpoint, save_checkpoint
 from ladkit.config import DistillConfig, TeacherConfig
 from ladkit.data.synthetic_store import make_synthetic
 from ladkit.engine import train
-from ladkit.runs import LabelFeed, ModelMeta, read_model_checkpoint
+from ladkit.runs import Checkpoint, LabelFeed, ModelMeta
 
 TINY = dict(iters=2, crop_size=32, batch_size=4, val_batch_size=4, model="fcn", backbone="resnet18_quarter",
             device="cpu", progress=False, val_every=0)
@@ -27,7 +27,7 @@ def kl_teacher(tmp_path_factory):
 
 def test_the_meta_says_how_the_teacher_was_trained_and_round_trips(kl_teacher):
     _, ckpt = kl_teacher
-    read = read_model_checkpoint(ckpt)
+    read = Checkpoint.load(ckpt)
     meta = read.meta
     assert isinstance(meta, ModelMeta) and read.ours and read.iteration == 2
     assert (meta.cons_kind, meta.tau, meta.noise_scale, meta.dual_path, meta.label_channels) == ("kl", 2.0, 0.5, True, 1)
@@ -39,7 +39,7 @@ def test_the_meta_says_how_the_teacher_was_trained_and_round_trips(kl_teacher):
 
 def test_the_label_feed_takes_each_unset_part_from_the_teacher(kl_teacher):
     _, ckpt = kl_teacher
-    meta = read_model_checkpoint(ckpt).meta
+    meta = Checkpoint.load(ckpt).meta
     assert LabelFeed.resolve(meta) == LabelFeed("fixed", 0.02, 0.5)  # validated on fixed codes at 0.02, trained at 0.5
     unset = DistillConfig()  # the configs' marker (None) says the same
     assert LabelFeed.resolve(meta, unset.teacher_noise_mode, None, unset.teacher_noise_scale) == LabelFeed.resolve(meta)
@@ -55,10 +55,10 @@ def test_a_checkpoint_without_a_usable_meta_is_named(tmp_path, kl_teacher):
     state = load_checkpoint(ckpt)
     save_checkpoint({**state, "model_meta": {"backbone": "x"}}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match=r"bad\.pt: model_meta lacks model, num_classes"):
-        read_model_checkpoint(tmp_path / "bad.pt")
+        Checkpoint.load(tmp_path / "bad.pt")
     newer = {**state, "model_meta": {**state["model_meta"], "written_by_a_later_ladkit": 1}}
     save_checkpoint(newer, tmp_path / "newer.pt")
-    assert read_model_checkpoint(tmp_path / "newer.pt").meta == read_model_checkpoint(ckpt).meta
+    assert Checkpoint.load(tmp_path / "newer.pt").meta == Checkpoint.load(ckpt).meta
 
 
 def test_the_dual_path_view_measures_with_the_teachers_own_consistency(kl_teacher):
@@ -71,7 +71,7 @@ def test_the_dual_path_view_measures_with_the_teachers_own_consistency(kl_teache
     _, info = dual_path_view(data, ckpt, index=1, noise_std=0.03)
     assert (info["kind"], info["tau"]) == ("kl", 2.0)
     # the view's two paths, rebuilt: each its own random codes at the teacher's scale (0.5)
-    model, feed = read_model_checkpoint(ckpt).load_model(), LabelFeed("random", 0.03, 0.5)
+    model, feed = Checkpoint.load(ckpt).load_model(), LabelFeed("random", 0.03, 0.5)
     image, label = data[1]
     outs = [model(feed.inputs(image[None], label[None], 6, torch.Generator().manual_seed(s), ids_checked=False))["out_low"]
             for s in (0, 1)]
