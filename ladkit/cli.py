@@ -21,7 +21,7 @@ def parse_overrides(pairs: list[str]) -> dict:
     values = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"command line: expected key=value, got {pair!r}")
+            raise ConfigError(None, pair, "key=value", where="command line", text=f"expected key=value, got {pair!r}")
         key, raw = pair.split("=", 1)
         values[key.strip().replace("-", "_")] = parse_yaml(raw, f"command line argument {pair!r}") if raw else ""
     return values
@@ -34,11 +34,13 @@ def cmd_make_synthetic(args) -> None:
                              ("--num-test", args.num_test, 0), ("--size", args.size, 1), ("--num-workers", args.num_workers, 0),
                              ("--ignore-border", args.ignore_border, 0)):
         if value < low:
-            raise ConfigError(f"make-synthetic: {flag} {value} is not valid: expected a number >= {low}")
+            raise ConfigError(flag, value, f"a number >= {low}", where="make-synthetic",
+                              text=f"{flag} {value} is not valid: expected a number >= {low}")
     knobs = parse_overrides(args.set)
     if "design" in knobs:  # two spellings of one choice: which one wins would be a guess
-        raise ConfigError(f"make-synthetic: design={knobs['design']} is not a knob: --design names the design "
-                          f"(here {args.design}); pass --design {knobs['design']} instead")
+        raise ConfigError("design", knobs["design"], f"--design {knobs['design']} (a flag, not a knob)", where="make-synthetic",
+                          text=f"design={knobs['design']} is not a knob: --design names the design "
+                               f"(here {args.design}); pass --design {knobs['design']} instead")
     design = {"design": args.design, **knobs}
     start = time.perf_counter()
     path = make_synthetic(args.out, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test, size=args.size,

@@ -17,8 +17,43 @@ import yaml
 from .constants import AMP_MODES, CONSISTENCY_KINDS, KD_KINDS, KD_SOURCES, NOISE_MODES, OPTIMIZERS
 
 
+_UNSET = object()
+
+
 class ConfigError(ValueError):
-    """A config key or value is not valid; the message names the key, the value and what is valid."""
+    """A config key or value is not valid: one line naming the key, the value and what is valid.
+
+    ``ConfigError(key, value, expected, *, where=None, text=None)``; callers read the fields, never
+    the message:
+
+    - ``key``: the parameter at fault (a str: ``"lr"``, ``"_base_"``, a CLI flag ``"--size"``); for
+      unknown parameters, the first of them (sorted; the message lists them all); for a key given
+      twice in a YAML mapping, that key; None where no one key is at fault (a file that does not
+      parse or is not a mapping, a command-line word that is not key=value).
+    - ``value``: the value given (where ``key`` is None: what was read instead, or None);
+      ``expected``: what is valid, in words.
+    - ``where``: the file, section or source it came from ("configs/study.yaml", "teachers.LAD
+      teacher", "command line"), or None.
+    - ``text``: the message after ``where``; by default ``"key=value is not valid: expected ..."``.
+
+    ``str(exc)`` is ``"where: text"`` (``text`` alone without ``where``). ``exc.at(where)`` is the
+    same error one level out: a new ConfigError with the same key, value and expected, its message
+    prefixed ``"where: "``. ``ConfigError(message)``, one argument, is an error about no one key
+    (key, value and expected None)."""
+
+    def __init__(self, key, value=_UNSET, expected=None, *, where=None, text=None):
+        if value is _UNSET:
+            value = None
+            if text is None:  # ConfigError(message): about no one key
+                key, text = None, key
+        self.key, self.value, self.expected, self.where = key, value, expected, where
+        self.text = text if text is not None else f"{key}={value!r} is not valid: expected {expected}"
+        super().__init__(f"{where}: {self.text}" if where else self.text)
+
+    def at(self, where) -> "ConfigError":
+        """This error as seen from ``where`` (a file, a section): its message prefixed ``"where: "``."""
+        outer = f"{where}: {self.where}" if self.where else str(where)
+        return ConfigError(self.key, self.value, self.expected, where=outer, text=self.text)
 
 
 @dataclass
@@ -180,7 +215,7 @@ JOBS = {cls.job: cls for cls in (BaselineConfig, TeacherConfig, DistillConfig)}
 
 def config_class(job: str):
     if job not in JOBS:
-        raise ConfigError(f"job={job!r} is not valid: expected one of {', '.join(JOBS)}")
+        raise ConfigError("job", job, f"one of {', '.join(JOBS)}")
     return JOBS[job]
 
 
@@ -190,12 +225,13 @@ def from_dict(cls, values: dict, source: str = "config"):
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"{source}: unknown parameter(s) {', '.join(map(str, unknown))} for {cls.__name__}; "
-                          f"valid: {', '.join(names)}")
+        raise ConfigError(unknown[0], values[unknown[0]], f"a parameter of {cls.__name__}", where=source,
+                          text=f"unknown parameter(s) {', '.join(map(str, unknown))} for {cls.__name__}; "
+                               f"valid: {', '.join(names)}")
     try:
         return cls(**{name: coerce_field(cls, name, value) for name, value in values.items()})
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise exc.at(source) from None
 
 
 def train_config(values: dict | None = None, source: str = "config", **overrides) -> TrainConfig:
@@ -204,7 +240,7 @@ def train_config(values: dict | None = None, source: str = "config", **overrides
     try:
         cls = config_class(merged.get("job", "baseline"))
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise exc.at(source) from None
     return from_dict(cls, merged, source)
 
 
@@ -213,7 +249,8 @@ def load_config(path, cls=None, **overrides):
     path = Path(path)
     values = read_yaml(path) or {}
     if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping of parameter: value, got {type(values).__name__}")
+        raise ConfigError(None, values, "a mapping of parameter: value", where=str(path),
+                          text=f"expected a mapping of parameter: value, got {type(values).__name__}")
     if cls is None:
         return train_config(values, source=str(path), **overrides)
     return from_dict(cls, {**values, **overrides}, source=str(path))
@@ -250,8 +287,8 @@ def _read_with_bases(path: Path, chain: tuple):
 def _base_names(path: Path, value) -> list[str]:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise ConfigError(f"{path}: {BASE_KEY}={value!r} is not valid: expected a file path relative to "
-                          f"{path.parent} or a non-empty list of them")
+        raise ConfigError(BASE_KEY, value, f"a file path relative to {path.parent} or a non-empty list of them",
+                          where=str(path))
     return names
 
 
@@ -261,30 +298,72 @@ def _read_base(name: str, child: Path, chain: tuple) -> dict:
     base = child.parent / name
     if any(base.resolve() == seen.resolve() for seen in chain):
         loop = " -> ".join(str(p) for p in (*chain, base))
-        raise ConfigError(f"{child}: {BASE_KEY} {name} is a cycle ({loop}); remove one of those "
-                          f"{BASE_KEY} entries")
+        raise ConfigError(BASE_KEY, name, "a file that is not one of its own bases", where=str(child),
+                          text=f"{BASE_KEY} {name} is a cycle ({loop}); remove one of those {BASE_KEY} entries")
     if not base.is_file():
-        raise ConfigError(f"{child}: {BASE_KEY} {name} does not exist (looked for {base}); give a path "
-                          f"relative to {child.parent}")
+        raise ConfigError(BASE_KEY, name, f"a file path relative to {child.parent}", where=str(child),
+                          text=f"{BASE_KEY} {name} does not exist (looked for {base}); give a path "
+                               f"relative to {child.parent}")
     values = _read_with_bases(base, chain)
     if values is None:  # an empty base file: nothing to inherit
         return {}
     if not isinstance(values, dict):
-        raise ConfigError(f"{child}: {BASE_KEY} {base} holds {type(values).__name__}, not a mapping of "
-                          "parameter: value; point it at a config file")
+        raise ConfigError(BASE_KEY, name, "a config file (a mapping of parameter: value)", where=str(child),
+                          text=f"{BASE_KEY} {base} holds {type(values).__name__}, not a mapping of "
+                               "parameter: value; point it at a config file")
     return values
 
 
 def parse_yaml(text: str, source: str):
-    """``yaml.safe_load(text)``; a syntax error is a ConfigError naming ``source`` and the line."""
+    """``yaml.safe_load(text)``, refusing a key given twice in one mapping; a syntax error or a
+    repeated key is a ConfigError naming ``source`` and the line."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=UniqueKeyLoader)
+    except ConfigError as exc:
+        raise exc.at(source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        line = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}:{where}: not valid YAML ({problem}); check brackets, quotes and "
-                          "indentation") from None
+        raise ConfigError(None, None, "valid YAML", where=source,
+                          text=f"{line}not valid YAML ({problem}); check brackets, quotes and indentation") from None
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, at any depth: PyYAML
+    keeps the last one without a word, so a second ``seeds:`` further down a study would quietly
+    replace the first. Keys merged in with ``<<: *anchor`` may be overridden, as YAML intends."""
+
+    def construct_document(self, node):
+        self._refuse_repeated_keys(node, (), set())
+        return super().construct_document(node)
+
+    def _refuse_repeated_keys(self, node, path: tuple, seen: set) -> None:
+        if id(node) in seen:  # an alias to a node already checked (or to its own parent)
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._refuse_repeated_keys(item, (*path, f"[{i}]"), seen)
+        if not isinstance(node, yaml.MappingNode):
+            return
+        first = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = self.construct_object(key_node)
+                if key in first:
+                    self._repeated(key, path, first[key], key_node, value_node)
+                first[key] = key_node
+                self._refuse_repeated_keys(value_node, (*path, str(key)), seen)
+            else:
+                self._refuse_repeated_keys(value_node, path, seen)
+
+    def _repeated(self, key, path, first, again, value_node):
+        name = ".".join((*path, str(key))).replace(".[", "[")
+        value = self.construct_object(value_node) if isinstance(value_node, yaml.ScalarNode) else None
+        raise ConfigError(key, value, "each key once per mapping",
+                          text=f"line {again.start_mark.line + 1}: {name} is given twice (also on line "
+                               f"{first.start_mark.line + 1}); delete one of them (YAML would keep the last silently)")
 
 
 def to_dict(cfg) -> dict:
@@ -346,14 +425,14 @@ def check_config(cfg) -> None:
         value = coerce_field(type(cfg), field.name, getattr(cfg, field.name))
         rule = RULES.get(_rule_key(type(cfg), field.name))
         if rule is not None and value is not None and not rule[0](value):
-            raise ConfigError(f"{field.name}={value!r} is not valid: expected {rule[1]}")
+            raise _bad(field.name, value, rule[1])
         object.__setattr__(cfg, field.name, value)
     for check in CROSS_CHECKS:
         check(cfg)
 
 
 def _bad(name, value, expected):
-    return ConfigError(f"{name}={value!r} is not valid: expected {expected}")
+    return ConfigError(name, value, expected)
 
 
 def _as_type(name: str, value, default):
@@ -569,7 +648,7 @@ def _check_synthetic(cfg) -> None:
     try:
         as_design(knobs)
     except ValueError as exc:
-        raise ConfigError(f"synthetic={knobs!r} is not valid: {exc}") from None
+        raise ConfigError("synthetic", knobs, str(exc), text=f"synthetic={knobs!r} is not valid: {exc}") from None
 
 
 CROSS_CHECKS = (_check_job, _check_scale_range, _check_device, _check_names, _check_synthetic)

@@ -44,7 +44,8 @@ def check_run_folder(out_dir: Path, cfg, resume: bool, overwrite: bool) -> str:
     reports as it is: only ``overwrite`` trains it again), else ""."""
     for key, path in (("out_dir", out_dir), ("data_root", Path(cfg.data_root))):
         if path.exists() and not path.is_dir():
-            raise ValueError(f"{key}={str(path)!r} is a file, not a folder; give a folder path for {key}")
+            raise ConfigError(key, str(path), "a folder path",
+                              text=f"{key}={str(path)!r} is a file, not a folder; give a folder path for {key}")
     if overwrite or (resume and (out_dir / "last.pt").exists()):  # resuming compares last.pt's own config
         return ""
     finished = finished_config(out_dir)
@@ -52,9 +53,10 @@ def check_run_folder(out_dir: Path, cfg, resume: bool, overwrite: bool) -> str:
         return ""
     differs = config_differences(finished, cfg)
     if differs:
-        raise ValueError(f"{out_dir} holds a finished run of another config (differs in "
-                         + ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(differs.items())[:5])
-                         + "); choose another out_dir, or pass --overwrite (train(..., overwrite=True)) to replace it")
+        raise ConfigError("out_dir", str(out_dir), "a folder holding no finished run of another config",
+                          text=f"{out_dir} holds a finished run of another config (differs in "
+                          + ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(differs.items())[:5])
+                          + "); choose another out_dir, or pass --overwrite (train(..., overwrite=True)) to replace it")
     return "finished" if (out_dir / "last.pt").exists() else ""
 
 
@@ -103,9 +105,11 @@ def check_resumable(cfg, saved_config: dict, path):
     differs = {k: (v, getattr(cfg, k)) for k, v in to_dict(saved).items()
                if k not in NOT_COMPARED and to_dict(cfg)[k] != v}
     if differs:
-        raise ValueError(f"cannot resume from {path}: the config differs in "
-                         + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, (a, b) in differs.items())
-                         + "; use the same config, another out_dir, or --overwrite (overwrite=True) to replace the run")
+        key, (then, now) = next(iter(differs.items()))  # the first field that differs is the one named
+        raise ConfigError(key, now, f"{then!r}, the value {path} was trained with",
+                          text=f"cannot resume from {path}: the config differs in "
+                          + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, (a, b) in differs.items())
+                          + "; use the same config, another out_dir, or --overwrite (overwrite=True) to replace the run")
 
 
 def find_teachers(runs_dir="runs") -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ import torch
 from fixtures_data import TINY
 from ladkit.checkpoint import load_checkpoint, save_checkpoint
 from ladkit.cli import main as cli_main
-from ladkit.config import BaselineConfig, EvalConfig
+from ladkit.config import BaselineConfig, ConfigError, EvalConfig
 from ladkit.engine import train
 from ladkit.evaluate import evaluate_checkpoint
 
@@ -47,10 +47,12 @@ def test_a_non_finite_loss_before_any_checkpoint_says_so(data_root, tmp_path):
 def test_paths_that_are_files_are_named(data_root, tmp_path):
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder")
-    with pytest.raises(ValueError, match=r"out_dir='.*a_file' is a file, not a folder"):
+    with pytest.raises(ConfigError, match=r"out_dir='.*a_file' is a file, not a folder") as err:
         train(_baseline(data_root, a_file))
-    with pytest.raises(ValueError, match=r"data_root='.*a_file' is a file, not a folder"):
+    assert (err.value.key, err.value.value) == ("out_dir", str(a_file))
+    with pytest.raises(ConfigError, match=r"data_root='.*a_file' is a file, not a folder") as err:
         train(BaselineConfig(out_dir=str(tmp_path / "run"), data_root=str(a_file), model="fcn", iters=1, **TINY))
+    assert err.value.key == "data_root"
 
 
 def test_checkpoints_that_are_not_ladkits_or_were_changed(data_root, tmp_path):
@@ -73,7 +75,7 @@ def test_checkpoints_that_are_not_ladkits_or_were_changed(data_root, tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("noise_levels: [-0.5]\n", r"s\.yaml: noise_levels=\[-0\.5\] is not valid"),
     ("split: validation\n", r"s\.yaml: split='validation' is not valid: expected a split of dataset 'synthetic'"),
-    ("arms: [nope]\n", r"s\.yaml: arms: unknown arm\(s\) 'nope'; this study's arms: 'baseline'"),
+    ("arms: [nope]\n", r"s\.yaml: arms=\['nope'\] is not valid: expected arm ids of this study \(baseline, "),
     ("seeds: []\n", r"s\.yaml: seeds=\[\] is not valid"),
     ("workers: 0\n", r"s\.yaml: workers=0 is not valid"),
 ])

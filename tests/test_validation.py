@@ -5,7 +5,7 @@ import pytest
 
 from ladkit import cli
 from ladkit.config import (BaselineConfig, ConfigError, DistillConfig, EvalConfig, TeacherConfig, from_dict,
-                           load_config, train_config)
+                           load_config, parse_yaml, train_config)
 
 # The issue's table, plus neighbours: (key=value on the command line, what the message must say)
 BAD_VALUES = [
@@ -154,3 +154,52 @@ def test_a_yaml_error_from_any_command_is_a_user_error(tmp_path, capsys):
     assert cli.main(["sweep", str(grid), "--notebook", str(tmp_path / "nb.ipynb"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ladkit: error: ") and err.count("\n") == 1 and "internal error" not in err
+
+
+def test_a_config_error_carries_key_value_and_expected(tmp_path):
+    """Callers (a study naming the section that set a key) read the fields, never the message."""
+    import pickle
+
+    path = tmp_path / "job.yaml"
+    path.write_text("job: baseline\niters: -5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    exc = err.value
+    assert (exc.key, exc.value, exc.expected, exc.where) == ("iters", -5, "an integer >= 1", str(path))
+    assert str(exc) == f"{path}: iters=-5 is not valid: expected an integer >= 1"
+    outer = exc.at("teachers.lad")
+    assert str(outer) == f"teachers.lad: {exc}" and (outer.key, outer.value, outer.expected) == ("iters", -5, "an integer >= 1")
+    again = pickle.loads(pickle.dumps(outer))  # a study's worker process hands it back whole
+    assert (str(again), again.key, again.where) == (str(outer), "iters", outer.where)
+    with pytest.raises(ConfigError) as err:
+        from_dict(BaselineConfig, {"zz": 1, "itres": 3}, source="grid")
+    assert err.value.key == "itres" and str(err.value).startswith("grid: unknown parameter(s) itres, zz for BaselineConfig")
+    path.write_text("iters: [1,\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.key is None and str(err.value).startswith(f"{path}: line 2, column 1: not valid YAML")
+
+
+def test_a_key_given_twice_in_a_yaml_file_is_refused_at_any_depth(tmp_path, capsys):
+    """PyYAML keeps the last of two equal keys without a word; a config file is refused instead."""
+    path = tmp_path / "job.yaml"
+    path.write_text("job: baseline\niters: 3\nlr: 0.1\niters: 5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (f"{path}: line 4: iters is given twice (also on line 2); delete one of them "
+                              "(YAML would keep the last silently)")
+    assert (err.value.key, err.value.value) == ("iters", 5)
+    path.write_text("job: baseline\nsynthetic:\n  design: decoys\n  class_noise: 0.1\n  class_noise: 0.3\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: line 5: synthetic\.class_noise is given twice \(also on line 4\)"):
+        load_config(path)
+    base = tmp_path / "base.yaml"  # in a base file, the base is the file named
+    base.write_text("lr: 0.1\nlr: 0.2\n")
+    path.write_text("_base_: base.yaml\njob: baseline\n")
+    with pytest.raises(ConfigError, match=rf"^{base}: line 2: lr is given twice"):
+        load_config(path)
+    assert cli.main(["train", "--config", str(base)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ladkit: error: {base}: line 2: lr is given twice") and err.count("\n") == 1
+    # what stays valid: equal keys in different mappings, and a YAML merge key's overridden on purpose
+    assert parse_yaml("a: &d {x: 1, y: 2}\nb: {<<: *d, x: 3}\n", "f") == {"a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 2}}
+
