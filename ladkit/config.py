@@ -651,4 +651,18 @@ def _check_synthetic(cfg) -> None:
         raise ConfigError("synthetic", knobs, str(exc), text=f"synthetic={knobs!r} is not valid: {exc}") from None
 
 
-CROSS_CHECKS = (_check_job, _check_scale_range, _check_device, _check_names, _check_synthetic)
+def _check_kd(cfg) -> None:
+    """Distill fields that contradict each other: each would train something other than the
+    config says, and the checkpoint would record what was not done."""
+    if not isinstance(cfg, DistillConfig) or cfg.kd_source == "teacher":
+        return
+    if cfg.teacher_ckpt:  # only kd_source teacher loads it, yet the checkpoint would name it
+        label = "the clean label" if cfg.kd_source == "clean-label" else "the training label"
+        raise _bad("teacher_ckpt", cfg.teacher_ckpt, f"none with kd_source={cfg.kd_source!r} (the KD term imitates "
+                   f"{label}, no teacher is loaded); drop teacher_ckpt, or set kd_source=teacher to distil from it")
+    if cfg.kd_kind == "none":  # no KD term: nothing imitates the source, a plain CE run
+        raise _bad("kd_source", cfg.kd_source, "the default 'teacher' with kd_kind='none' (no KD term, so no "
+                   "source is imitated); drop kd_source for a plain CE run, or set kd_kind to kd or cwd")
+
+
+CROSS_CHECKS = (_check_job, _check_scale_range, _check_device, _check_names, _check_synthetic, _check_kd)

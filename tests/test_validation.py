@@ -203,3 +203,36 @@ def test_a_key_given_twice_in_a_yaml_file_is_refused_at_any_depth(tmp_path, caps
     # what stays valid: equal keys in different mappings, and a YAML merge key's overridden on purpose
     assert parse_yaml("a: &d {x: 1, y: 2}\nb: {<<: *d, x: 3}\n", "f") == {"a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 2}}
 
+
+# (fields, the key at fault, the message): a distill config whose fields contradict each other
+CONTRADICTIONS = [
+    ({"kd_source": "label", "teacher_ckpt": "t.pt"}, "teacher_ckpt",
+     "teacher_ckpt='t.pt' is not valid: expected none with kd_source='label' (the KD term imitates the training "
+     "label, no teacher is loaded); drop teacher_ckpt, or set kd_source=teacher to distil from it"),
+    ({"kd_source": "clean-label", "teacher_ckpt": "t.pt", "kd_kind": "cwd"}, "teacher_ckpt",
+     "teacher_ckpt='t.pt' is not valid: expected none with kd_source='clean-label' (the KD term imitates the clean label"),
+    ({"kd_source": "clean-label", "kd_kind": "none"}, "kd_source",
+     "kd_source='clean-label' is not valid: expected the default 'teacher' with kd_kind='none' (no KD term, so no "
+     "source is imitated); drop kd_source for a plain CE run, or set kd_kind to kd or cwd"),
+    ({"kd_source": "label", "kd_kind": "none"}, "kd_source", "kd_source='label' is not valid"),
+]
+
+
+@pytest.mark.parametrize("fields, key, message", CONTRADICTIONS)
+def test_distill_fields_that_contradict_each_other_are_one_line(fields, key, message, capsys):
+    with pytest.raises(ConfigError) as err:
+        DistillConfig(**fields)
+    assert err.value.key == key and str(err.value).startswith(message)
+    assert cli.main(["train", "--job", "distill", *[f"{k}={v}" for k, v in fields.items()]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ladkit: error: command line: {message}") and err.count("\n") == 1
+
+
+def test_distill_fields_that_agree_still_build():
+    """The study's arms: a student (teacher_ckpt), its controls (a label source, no teacher), the
+    fine-tune control (kd_kind none, no teacher); and run_point's teacher-free student kind."""
+    assert DistillConfig(teacher_ckpt="t.pt").kd_source == "teacher"
+    assert DistillConfig(kd_source="label", kd_kind="cwd").teacher_ckpt == ""
+    assert DistillConfig(kd_source="clean-label").kd_kind == "kd"
+    assert DistillConfig(kd_kind="none").kd_source == "teacher"
+    assert DistillConfig(kd_kind="none", teacher_ckpt="t.pt").kd_kind == "none"
