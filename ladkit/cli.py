@@ -167,8 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("grid", help="GRID.yaml: parameter: [values, ...]")
     p.add_argument("--notebook", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--workers", "--jobs", dest="workers", type=int, default=1,
-                   help="points at a time (--jobs: the old name)")
+    p.add_argument("--workers", type=int, default=1, help="points at a time")
     p.add_argument("--shard", default="0/1", help="i/n: run the i-th of n slices of the grid")
     p.add_argument("--executor", choices=["local", "submitit"], default="local",
                    help="local: points as processes here; submitit: each point a cluster job with one GPU")
@@ -177,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submitit", nargs="*", default=[], metavar="key=value",
                    help="submitit options, e.g. slurm_partition=gpu timeout_min=120 cpus_per_task=8")
     p.set_defaults(func=cmd_sweep)
+
     p = sub.add_parser("check-data", help="read every image/mask pair of a dataset once: counts, sizes, class "
                        "frequencies, a sample figure, and one line per bad file",
                        epilog="Keys: dataset=NAME data_root=DIR (default data/NAME) splits=[train,val] (default: "
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
                                                                       "with the same arguments: finished runs are reused, "
                                                                       "an interrupted one resumes")
         print(f"ladkit: interrupted ({again})", file=sys.stderr)
-        return 130
+        return 143 if getattr(exc, "signal_name", None) == "SIGTERM" else 130
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
         if args.debug:
             traceback.print_exc()

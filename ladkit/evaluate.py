@@ -149,9 +149,7 @@ class EvalReport:
 
     @classmethod
     def read(cls, report: dict) -> EvalReport:
-        if "rows" in report:
-            return cls(tuple(EvalRow(**row) for row in report["rows"]), report.get("noise_mode"))
-        return cls(tuple(_rows_before_typed_reports(report)), report.get("noise_mode"))
+        return cls(tuple(EvalRow(**row) for row in report["rows"]), report.get("noise_mode"))
 
     def curve(self) -> list[EvalRow]:
         """A LAD teacher with its label as it was validated (its codes, the image kept), one row
@@ -175,23 +173,6 @@ class EvalReport:
 
 
 WITH_LABEL_COLUMN = "miou_with_label@"  # + the noise std: a column of label_columns
-
-
-def _rows_before_typed_reports(report: dict) -> list[EvalRow]:
-    """The rows of a report written before they were typed (its with_label / without_label keys)."""
-    if "with_label" not in report:
-        return _image_only_rows(report["metrics"])
-    mode = report["noise_mode"]
-    scores = lambda entry: {k: v for k, v in entry.items() if k != "noise_std"}  # noqa: E731
-    out = [EvalRow(scores(r), mode, r["noise_std"]) for r in report["with_label"]]
-    for other in ("random", "fixed"):
-        if f"with_{other}_codes" in report:
-            entry = report[f"with_{other}_codes"]
-            out.append(EvalRow(scores(entry), other, entry["noise_std"]))
-    out.append(EvalRow(report["without_label"], mode, 0.0, label=False))
-    if "label_only" in report:
-        out.append(EvalRow(scores(report["label_only"]), mode, report["label_only"]["noise_std"], image=False))
-    return out
 
 
 def _image_only_rows(metrics: dict) -> list[EvalRow]:
@@ -335,24 +316,6 @@ def _warn_other_design(data: dict, train_cfg: dict, ckpt) -> None:
         print(f"ladkit: warning: {ckpt} was trained on the synthetic design {differs[1]}, but {data['data_root']} "
               f"holds {differs[0]}: these scores are across designs (data_root= of its own design for an "
               "in-design score)", file=sys.stderr)
-
-
-def run_report(cfg, summary: dict, noise_levels, seed: int = 0) -> dict:
-    """The evaluation report of a finished training run (``cfg``, ``train``'s ``summary``).
-
-    A LAD teacher's best.pt is evaluated on the run's validation split with its label at each of
-    ``noise_levels`` and without it. For an image-only run that evaluation would repeat the run's
-    own final single-scale validation on the same images, so that validation is the report.
-    """
-    from .config import EvalConfig, TeacherConfig
-
-    if cfg.job != TeacherConfig.job:
-        return {"metrics": summary["final"], "iteration": summary["iteration"], "images": summary["val_images"],
-                "data": data_scored(cfg.dataset, cfg.data_root),
-                "rows": [dataclasses.asdict(row) for row in _image_only_rows(summary["final"])]}
-    return evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), split=cfg.val_split,
-                                          noise_levels=tuple(noise_levels), seed=seed, device=cfg.device,
-                                          batch_size=cfg.val_batch_size, max_images=cfg.val_images))
 
 
 def load_model(ckpt, device="cpu", model: str | None = None, backbone: str | None = None,

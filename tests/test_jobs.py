@@ -1,6 +1,7 @@
 """The jobs: what a student starts from and feeds its teacher, the teacher's two paths, teachers
 that do not fit, the dropout switch."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -161,9 +162,8 @@ def test_every_job_of_the_one_job_list_has_its_trainer():
     assert set(JOB_CLASSES) == set(JOBS.values())
 
 
-def test_a_teacher_report_is_typed_rows_and_one_written_before_them_reads_the_same(trained, tmp_path):
-    """Every score of a LAD teacher's report is a typed row; a report with the old keys
-    (with_label / without_label / label_only / with_random_codes) reads to the same rows."""
+def test_a_teacher_report_is_typed_rows(trained, tmp_path):
+    """Every score of a LAD teacher's report is a typed row."""
     ckpt = str(Path(trained["lad"]["out_dir"]) / "best.pt")
     report = evaluate_checkpoint(EvalConfig(ckpt=ckpt, noise_levels=(0.02, 0.5), diagnostics=True,
                                             out=str(tmp_path / "eval.json")))
@@ -175,23 +175,20 @@ def test_a_teacher_report_is_typed_rows_and_one_written_before_them_reads_the_sa
         (mode, 0.0, False, True), (mode, 0.02, True, False)]
     assert scores.fed() == scores.rows[0] and scores.without_label().metrics == report["metrics"]
     assert list(scores.label_columns()) == ["miou_without_label", "miou_with_label@0.02", "miou_with_label@0.5"]
-    rows = report["rows"]
-    legacy = {"metrics": report["metrics"], "noise_mode": mode,
-              "with_label": [{"noise_std": r["noise_std"], **r["metrics"]} for r in rows[:2]],
-              f"with_{rows[2]['codes']}_codes": {"noise_std": 0.02, **rows[2]["metrics"]},
-              "without_label": rows[3]["metrics"], "label_only": {"noise_std": 0.02, **rows[4]["metrics"]}}
-    assert EvalReport.read(legacy) == scores
 
 
-def test_a_teachers_run_report_scores_the_split_it_was_validated_on(tmp_path):
-    """A sweep point's report (run_report) scores a LAD teacher on its run's own val_split, as its
-    validation did: a point validated on val_clean gets no label columns from the noisy val."""
+def test_a_sweep_point_scores_a_teacher_on_the_split_it_was_validated_on(tmp_path):
+    """A sweep point (run_point, through the study's train_and_score) scores a LAD teacher on its
+    run's own val_split, as its validation did: a point validated on val_clean gets no label
+    columns from the noisy val."""
     from ladkit.data.synthetic_store import make_synthetic
-    from ladkit.evaluate import run_report
+    from ladkit.sweep import run_point
 
     root = tmp_path / "data"
     make_synthetic(root, num_train=8, num_val=4, num_test=4, size=32)
-    cfg = TeacherConfig(out_dir=str(tmp_path / "teacher"), data_root=str(root), val_split="val_clean", model="fcn",
-                        backbone="resnet18_quarter", iters=2, val_every=0, device="cpu", **TINY)
-    report = run_report(cfg, train(cfg), noise_levels=(0.02,))
+    fields = dict(data_root=str(root), val_split="val_clean", model="fcn", backbone="resnet18_quarter", iters=2,
+                  val_every=0, device="cpu", **TINY)
+    metrics = run_point(TeacherConfig.job, tmp_path / "point", fields, noise_levels=(0.02,))
+    report = json.loads((tmp_path / "point" / TeacherConfig.job / "best_eval.json").read_text())
     assert report["split"] == "val_clean" and report["images"] == 4
+    assert metrics["miou_with_label@0.02"] == EvalReport.read(report).fed().miou
