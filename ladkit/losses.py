@@ -53,6 +53,30 @@ def cwd_loss(student: Tensor, teacher: Tensor, tau: float = 4.0) -> Tensor:
     return kl / (n * c) * tau**2
 
 
+def dist_loss(student: Tensor, teacher: Tensor, tau: float = 1.0, beta: float = 1.0, gamma: float = 1.0) -> Tensor:
+    """DIST (Huang et al. 2022), every pixel a sample: ``beta`` × (1 − mean over pixels of the
+    Pearson correlation of the two class distributions) + ``gamma`` × (1 − mean over classes of
+    the Pearson correlation of that class's probability across all pixels of the batch); softmax
+    at τ, × τ². A correlation ignores each distribution's scale and offset, so the student matches
+    the teacher's relations between classes and between pixels, not its exact probabilities."""
+    student = _match_size(student, teacher)
+    c = teacher.shape[1]
+    p_s = F.softmax(student / tau, dim=1).movedim(1, -1).reshape(-1, c)  # (N·H·W, C)
+    p_t = F.softmax(teacher.detach() / tau, dim=1).movedim(1, -1).reshape(-1, c)  # a target: no gradient
+    inter = 1 - _pearson(p_s, p_t, dim=1).mean()  # per pixel, over its classes
+    intra = 1 - _pearson(p_s, p_t, dim=0).mean()  # per class, over the batch's pixels
+    return (beta * inter + gamma * intra) * tau**2
+
+
+def _pearson(a: Tensor, b: Tensor, dim: int, eps: float = 1e-8) -> Tensor:
+    # A constant vector (a uniform pixel, a class whose probability no pixel changes) correlates 0
+    # with anything instead of 0/0. The reference (hunto/DIST_KD) adds eps to the denominator; a
+    # floor keeps r exact wherever both vary, so a student equal to its teacher costs 0 at any τ.
+    a = a - a.mean(dim, keepdim=True)
+    b = b - b.mean(dim, keepdim=True)
+    return (a * b).sum(dim) / (a.norm(dim=dim) * b.norm(dim=dim)).clamp_min(eps)
+
+
 def dual_path_consistency(logits1: Tensor, logits2: Tensor, tau: float = 4.0, kind: str = "cwd") -> Tensor:
     """Symmetric consistency D(p1→p2) + D(p2→p1); each direction's target is detached, so each
     path is pulled towards the other and neither is pulled by its own gradient."""
