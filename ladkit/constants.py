@@ -11,6 +11,6 @@ CONSISTENCY_KINDS = ("cwd", "kl", "mse")  # ladkit.losses.dual_path_consistency
 KD_KINDS = ("none", "kd", "cwd")  # the KD term of ladkit.jobs.DistillJob
 KD_SOURCES = ("teacher", "label", "clean-label")  # what it imitates: a teacher, gt-kd, the oracle
 OPTIMIZERS = ("adamw", "sgd")  # ladkit.engine.build_optimizer
-AMP_MODES = ("none", "bf16", "fp16")  # ladkit.engine's autocast dtypes
+AMP_MODES = ("none", "bf16", "fp16", "auto")  # ladkit.engine.resolve_amp: autocast dtypes; auto: bf16 where native
 # `ladkit demo --quick`: a smoke run of the main job (iterations, test images scored)
 QUICK_ITERS, QUICK_IMAGES = 60, 100

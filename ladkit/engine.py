@@ -1,8 +1,8 @@
 """The training loop: one plain loop for every job (baseline, LAD teacher, distillation).
 
 SGD or AdamW with the poly LR schedule per iteration, JSON-lines and TensorBoard log, periodic
-validation, atomic ``best``/``last`` checkpoints, exact resume, CUDA AMP / channels_last /
-compile, and DDP under torchrun.
+validation, atomic ``best``/``last`` checkpoints, exact resume, AMP (bf16 on CPU and CUDA, fp16
+on CUDA) / channels_last / compile, and DDP under torchrun.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .checkpoint import load_weights, rng_state, save_json, set_rng_state
-from .config import to_dict
+from .config import ConfigError, to_dict
 from .data.loader import SeededSamples, build_datasets, epoch_batches, val_loader
 from .evaluate import evaluate_model
 from .jobs import build_job
 from .run_folders import check_resumable, check_run_folder, prepare_run_folder
 from .runlog import RunLog
 from .runs import Checkpoint
-from .runtime import init_distributed, pick_device, seed_everything
+from .runtime import bf16_supported, init_distributed, pick_device, seed_everything
 
 
 class NonFiniteLossError(RuntimeError):
@@ -54,6 +54,24 @@ def build_optimizer(cfg, model) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: sgd, adamw")
+
+
+# ---------------------------------------------------------------- precision
+
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast's dtype per amp
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """The precision a run trains in on ``device``: ``amp`` itself, or for ``auto`` bf16 where the
+    device computes it natively (``runtime.bf16_supported``) and ``none`` (fp32) elsewhere. fp16
+    autocast needs CUDA (and its grad scaler): on any other device it is refused in one line."""
+    if amp == "auto":
+        return "bf16" if bf16_supported(device) else "none"
+    if amp == "fp16" and device.type != "cuda":
+        raise ConfigError("amp", amp, "none, bf16 or auto on a CPU", text=(
+            f"amp='fp16' is not valid on device {device.type!r}: fp16 autocast is CUDA's (with its grad scaler); "
+            "use amp=bf16 (bf16 autocast, fast on CPUs with AMX-BF16 or AVX512-BF16), amp=auto or amp=none"))
+    return amp
 
 
 # ---------------------------------------------------------------- the loop
@@ -96,7 +114,7 @@ class Trainer:
     val_set: object
     vloader: object
     device: torch.device
-    amp_dtype: torch.dtype | None  # autocast's dtype (None: full precision; AMP is CUDA only)
+    amp: str  # the precision it trains in: none, bf16 or fp16 (amp=auto resolved by resolve_amp)
     scaler: torch.amp.GradScaler
     rank: int = 0
     world: int = 1
@@ -104,6 +122,10 @@ class Trainer:
     best: float = -1.0
     metrics: dict | None = None  # the last validation's
     log: RunLog | None = None
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        return AMP_DTYPES[self.amp]
 
     @property
     def out_dir(self) -> Path:
@@ -131,6 +153,7 @@ class Trainer:
         """Data, job, optimizer and schedule for ``cfg``, resumed from last.pt when asked (and there)."""
         rank, world, local_rank = init_distributed()
         device = pick_device(cfg.device, local_rank)
+        amp = resolve_amp(cfg.amp, device)
         if check_run_folder(Path(cfg.out_dir), cfg, resume, overwrite) == "finished":
             resume = True  # this config's finished run is there: reported as it is, never deleted
         seed_everything(cfg.seed)
@@ -140,11 +163,9 @@ class Trainer:
         if cfg.channels_last:
             job.model.to(memory_format=torch.channels_last)
         optimizer = build_optimizer(cfg, job.model)
-        amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp] \
-            if device.type == "cuda" else None
         run = cls(cfg, job, optimizer, poly_schedule(optimizer, cfg.iters, cfg.poly_power), noise_gen,
                   train_set, val_set, val_loader(val_set, cfg.val_batch_size, cfg.num_workers, rank, world), device,
-                  amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), rank, world)
+                  amp, torch.amp.GradScaler("cuda", enabled=amp == "fp16"), rank, world)
         if resume and not overwrite and run.last_path.exists():  # overwrite: start afresh whatever is there
             run.resume_from(Checkpoint.load(run.last_path))
         run.wrap_module(local_rank)
@@ -220,7 +241,7 @@ class Trainer:
         cfg = self.cfg
         summary = {"job": cfg.job, "out_dir": str(self.out_dir), "iteration": it, "finished": it >= cfg.iters,
                    "best_miou": self.best, "final": metrics, "val_images": len(self.val_set),
-                   "model_meta": self.job.meta.as_dict()}
+                   "model_meta": self.job.meta.as_dict(), "amp": self.amp}
         reused = self.start >= cfg.iters  # a finished run, reported as it is
         if self.rank == 0 and it >= cfg.iters and not (reused and (self.out_dir / "metrics.json").exists()):
             save_json(summary, self.out_dir / "metrics.json")

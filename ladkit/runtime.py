@@ -1,9 +1,12 @@
-"""Where a run executes: its device, its process group under torchrun, its seeds."""
+"""Where a run executes: its device, what precision it computes in, its process group under
+torchrun, its seeds."""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,6 +21,32 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
             raise ValueError("device 'cuda' asked for but no CUDA device is visible; use device: cpu")
         return torch.device("cuda", local_rank)
     return torch.device(name)
+
+
+# The CPU flags of native bf16 arithmetic (/proc/cpuinfo): x86's AMX-BF16 and AVX512-BF16, Arm's
+# BF16 extension. Without them bf16 still runs on a CPU, emulated, and is no faster than fp32.
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
+
+
+@functools.cache
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bf16 natively (one of ``CPU_BF16_FLAGS``). Read from Linux's
+    /proc/cpuinfo: torch's ``get_cpu_capability`` names the vector width (AVX512), not bf16; where
+    the file is absent (macOS, Windows) the answer is False, so ``amp=auto`` stays fp32 there."""
+    try:
+        lines = Path(cpuinfo).read_text().splitlines()
+    except OSError:
+        return False
+    flags = {flag for line in lines if line.startswith(("flags", "Features")) for flag in line.split(":", 1)[-1].split()}
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast computes natively on ``device`` (a GPU from Ampere on; a CPU with
+    ``CPU_BF16_FLAGS``): where ``amp=auto`` picks it."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "cpu" and cpu_has_bf16()
 
 
 def launched_by_torchrun() -> bool:
