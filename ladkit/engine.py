@@ -2,11 +2,13 @@
 
 SGD or AdamW with the poly LR schedule per iteration, JSON-lines and TensorBoard log, periodic
 validation, atomic ``best``/``last`` checkpoints, exact resume, AMP (bf16 on CPU and CUDA, fp16
-on CUDA) / channels_last / compile, and DDP under torchrun.
+on CUDA) / channels_last / compile, DDP under torchrun, and each run's training cost (FLOPs per
+step counted on its first step, times its steps; wall seconds).
 """
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
 from .checkpoint import load_weights, rng_state, save_json, set_rng_state
@@ -23,7 +26,7 @@ from .data.loader import SeededSamples, build_datasets, epoch_batches, val_loade
 from .evaluate import evaluate_model
 from .jobs import build_job
 from .run_folders import check_resumable, check_run_folder, prepare_run_folder
-from .runlog import RunLog
+from .runlog import RunLog, read_log
 from .runs import Checkpoint
 from .runtime import bf16_supported, init_distributed, pick_device, seed_everything
 
@@ -56,7 +59,7 @@ def build_optimizer(cfg, model) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: sgd, adamw")
 
 
-# ---------------------------------------------------------------- precision
+# ---------------------------------------------------------------- precision and cost
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast's dtype per amp
 
@@ -72,6 +75,54 @@ def resolve_amp(amp: str, device: torch.device) -> str:
             f"amp='fp16' is not valid on device {device.type!r}: fp16 autocast is CUDA's (with its grad scaler); "
             "use amp=bf16 (bf16 autocast, fast on CPUs with AMX-BF16 or AVX512-BF16), amp=auto or amp=none"))
     return amp
+
+
+def step_flops(job, images, labels, amp_dtype=None) -> int:
+    """FLOPs of one training step of ``job`` on this batch, as torch's FlopCounterMode counts them:
+    the loss's forward (every model in it: both paths of a dual-path teacher, a student's frozen
+    teacher) and its backward. FlopCounterMode counts convolutions and matrix products, nearly all
+    of a segmentation network's FLOPs; the optimizer's update (a few FLOPs per weight) is not in it.
+    It leaves gradients in the model: ``Trainer.measure_cost`` puts back what the step touched."""
+    with FlopCounterMode(display=False) as counter:
+        with torch.autocast(images.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            loss, _ = job.loss(images, labels)
+        loss.backward()
+    return counter.get_total_flops()
+
+
+def unwrapped(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` below its DDP and ``torch.compile`` wrappers: what runs the same maths with no
+    collective and nothing compiled."""
+    while True:
+        if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+            module = module.module
+        elif hasattr(module, "_orig_mod"):  # torch.compile's OptimizedModule
+            module = module._orig_mod
+        else:
+            return module
+
+
+def logged_cost(out_dir: Path, start: int) -> tuple[int | None, float | None]:
+    """(FLOPs per step, training seconds up to ``start``) as a run's log recorded them before it was
+    cut at ``start``; None for what it does not hold (a log written before costs were logged). The
+    seconds come from the last train line at or before ``start``, scaled to ``start`` at that pace
+    when the checkpoint fell between two log lines."""
+    records = [r for r in read_log(out_dir) if r.get("iter", start + 1) <= start]
+    cost = next((r for r in records if r.get("kind") == "cost"), None)
+    timed = [r for r in records if r.get("kind") == "train" and "seconds" in r and r["iter"] > 0]
+    seconds = timed[-1]["seconds"] * start / timed[-1]["iter"] if timed else None
+    return (cost["flops_per_step"] if cost else None), seconds
+
+
+def train_cost(run_dir) -> dict | None:
+    """A finished run's training cost as its metrics.json records it: ``flops_per_step`` (all
+    processes together), ``steps``, ``train_flops`` (their product), ``train_seconds`` (the
+    training steps' wall time, validations and checkpoints not in it); None for a run finished
+    before costs were recorded. ``train(...)["cost"]`` is the same dict."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: the run in {run_dir} has not finished; train it to the end first")
+    return json.loads(path.read_text()).get("cost")
 
 
 # ---------------------------------------------------------------- the loop
@@ -122,6 +173,8 @@ class Trainer:
     best: float = -1.0
     metrics: dict | None = None  # the last validation's
     log: RunLog | None = None
+    flops_per_step: int | None = None  # all processes together; counted on the run's first step
+    seconds: float | None = 0.0  # the training steps' wall time so far (None: unknown, an older log)
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
@@ -182,6 +235,8 @@ class Trainer:
         self.schedule.load_state_dict(ckpt.schedule)
         set_rng_state(ckpt.rng, self.noise_gen)
         self.start, self.best, self.metrics = ckpt.iteration, ckpt.best_miou, ckpt.metrics
+        # read before this sitting writes to the log (every process: they all decide alike whether to measure)
+        self.flops_per_step, self.seconds = logged_cost(self.out_dir, self.start)
 
     def wrap_module(self, local_rank: int) -> None:
         """DDP under torchrun (SyncBatchNorm on CUDA when asked), then ``compile`` when asked."""
@@ -203,6 +258,28 @@ class Trainer:
             prepare_run_folder(self.out_dir, self.cfg, self.start)
             # a validation pending at start may have logged its record before it was cut: that record goes too
             self.log = RunLog(self.out_dir, self.start, validated=not self.validation_pending)
+
+    def measure_cost(self, images, labels) -> None:
+        """The FLOPs of a training step (``step_flops`` on this batch, times the processes), logged
+        with the precision it trains in. Measured on the model below DDP and compile (no collective,
+        nothing compiled), with what the step touches put back (BatchNorm's running statistics, the
+        gradients, every random stream): the run trains exactly as it would without it."""
+        job, wrapped = self.job, self.job.module
+        buffers = [b.clone() for b in job.model.buffers()]
+        training_rng = rng_state(self.noise_gen)
+        job.module = unwrapped(wrapped)
+        try:
+            self.flops_per_step = step_flops(job, images, labels, self.amp_dtype) * self.world
+        finally:
+            job.module = wrapped
+            with torch.no_grad():
+                for buffer, saved in zip(job.model.buffers(), buffers):
+                    buffer.copy_(saved)
+            self.optimizer.zero_grad(set_to_none=True)
+            set_rng_state(training_rng, self.noise_gen)
+        if self.rank == 0:
+            self.log.write({"iter": self.start, "kind": "cost", "flops_per_step": self.flops_per_step,
+                            "amp": self.amp, "world_size": self.world})
 
     def checkpoint(self, path: Path, it: int, metrics=None, resumable: bool = True) -> None:
         # best.pt is for evaluation and distillation only: no momentum buffers (half the size)
@@ -239,9 +316,12 @@ class Trainer:
     def finish(self, it: int, metrics) -> dict:
         """The run's summary, written to metrics.json once it has finished."""
         cfg = self.cfg
+        flops = self.flops_per_step
+        cost = {"flops_per_step": flops, "steps": it, "train_flops": None if flops is None else flops * it,
+                "train_seconds": None if self.seconds is None else round(self.seconds, 3)}
         summary = {"job": cfg.job, "out_dir": str(self.out_dir), "iteration": it, "finished": it >= cfg.iters,
                    "best_miou": self.best, "final": metrics, "val_images": len(self.val_set),
-                   "model_meta": self.job.meta.as_dict(), "amp": self.amp}
+                   "model_meta": self.job.meta.as_dict(), "amp": self.amp, "cost": cost}
         reused = self.start >= cfg.iters  # a finished run, reported as it is
         if self.rank == 0 and it >= cfg.iters and not (reused and (self.out_dir / "metrics.json").exists()):
             save_json(summary, self.out_dir / "metrics.json")
@@ -283,6 +363,9 @@ def train_loop(run: Trainer, end: int) -> int:
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             if cfg.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
+            if run.flops_per_step is None:  # once a run: a resumed run has it from its log
+                run.measure_cost(images, labels)
+                tick = time.perf_counter()  # the measurement is no part of the run's time
             lr = run.optimizer.param_groups[0]["lr"]  # this iteration's (the schedule stepped after the last)
             loss, terms = train_step(job, run.optimizer, run.schedule, run.scaler, images, labels, run.amp_dtype)
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), it + 1, first_bad)
@@ -293,12 +376,14 @@ def train_loop(run: Trainer, end: int) -> int:
                 check_finite(first_bad, terms, run.last_path)
             it += 1
             now = time.perf_counter()
+            if run.seconds is not None:
+                run.seconds += now - tick
             if logging:
+                timed = {} if run.seconds is None else {"seconds": round(run.seconds, 3)}
                 run.log.write({"iter": it, "kind": "train", "lr": lr, "loss": float(loss.detach()),
                                **{k: float(v) for k, v in terms.items()},
-                               "img_per_s": images.shape[0] * world / max(now - tick, 1e-9)})
+                               "img_per_s": images.shape[0] * world / max(now - tick, 1e-9), **timed})
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-            tick = now
             bar.update(1)
             if saving:
                 # before validating, so a validation that fails never costs the training; its metrics
@@ -306,6 +391,7 @@ def train_loop(run: Trainer, end: int) -> int:
                 run.checkpoint(run.last_path, it, None if validating else run.metrics)
             if validating:
                 run.validate(it)
+            tick = time.perf_counter()  # checkpoints and validations are no part of a step's time
             if it >= end:
                 break
     bar.close()

@@ -79,3 +79,4 @@ def test_auto_records_what_it_picked(data_root, tmp_path, monkeypatch):
     summary = train(_run(data_root, tmp_path / "run", amp="auto", iters=1))
     assert summary["amp"] == "bf16"
     assert json.loads((Path(tmp_path / "run") / "metrics.json").read_text())["amp"] == "bf16"
+    assert [r["amp"] for r in read_log(tmp_path / "run") if r["kind"] == "cost"] == ["bf16"]

@@ -170,7 +170,7 @@ def _same_weights(a: dict, b: dict) -> None:
 
 def _records(run_dir) -> list[dict]:
     """The log's records without their timings (which no two runs share)."""
-    return [{k: v for k, v in r.items() if k != "img_per_s"} for r in read_log(run_dir)]
+    return [{k: v for k, v in r.items() if k not in ("img_per_s", "seconds")} for r in read_log(run_dir)]
 
 
 def _validating_run(data_root, out_dir, **overrides):
