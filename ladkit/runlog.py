@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 import sys
+import time
 from pathlib import Path
 
 LOG_FILE, TENSORBOARD_DIR = "log.jsonl", "tb"
@@ -100,49 +101,230 @@ def newest_log(folder) -> Path | None:
     return max(logs, key=lambda p: p.stat().st_mtime, default=None)
 
 
+LAST_CHECKPOINT = "last.pt"  # where a rerun resumes (ladkit.engine writes it every ckpt_every iterations)
+
+
+def checkpoint_iteration(run_dir) -> int | None:
+    """The iteration of a run's last.pt (where a rerun resumes); None without one or when it cannot
+    be read. Memory-mapped, so only the number is read, not the weights."""
+    path = Path(run_dir) / LAST_CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        import torch
+
+        it = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("iteration")
+    except Exception:  # noqa: BLE001 - a foreign or half-written file: the bar follows the log alone
+        return None
+    return it if isinstance(it, int) and not isinstance(it, bool) else None
+
+
+def in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (a notebook: widget bars), tested as tqdm.auto does."""
+    ipython = sys.modules.get("IPython")
+    try:
+        return ipython is not None and "IPKernelApp" in ipython.get_ipython().config
+    except AttributeError:  # IPython imported, no shell running
+        return False
+
+
+def live_display() -> bool:
+    """Whether bars can be redrawn in place: a notebook's widgets or a terminal. Elsewhere (a CI
+    log, a pipe) a redrawn bar is a flood of lines, so LogBars prints a line per event instead."""
+    return in_kernel() or sys.stderr.isatty()
+
+
 class LogBars:
     """A progress bar per run that trains in another process (a study's workers, a sweep's point
-    runners, whose own output a notebook never shows), moved on from the run's log; ``tqdm.auto``:
-    a notebook's widget bar, a terminal's text bar, each with its rate and ETA. Once training is
-    done the bar says "scoring" (the run is being evaluated). ``leave=False``: a finished run's
-    bar goes (a sweep's many points; its own bar counts them)."""
+    runners, whose own output a notebook never shows), moved on from the run's log; with
+    ``total`` (every run's iterations together) one more over all of them, with their ETA.
+    ``tqdm.auto``: a notebook's widget bar, a terminal's text bar, each with its rate and ETA; in a
+    log or a pipe (``live_display`` false) a line when a run starts, passes each quarter, is being
+    scored or ends, instead. Once training is done the bar says "scoring" (the run is being evaluated).
 
-    def __init__(self, leave: bool = True):
-        self.leave = leave
+    A run with a checkpoint starts its bar at the checkpoint's iteration: a finished run "finished
+    before: reused", an interrupted one "resumed from iteration N (last checkpoint)", counting the
+    steps it redoes (the interrupted run's later log lines are ignored until the rerun cuts them).
+    ``close("stopped")`` says where each running run stopped and that a rerun resumes it.
+    ``leave=False``: a finished run's bar goes (a sweep's many points; its own bar counts them)."""
+
+    def __init__(self, leave: bool = True, total: int | None = None, desc: str = "all runs", live: bool | None = None):
+        self.leave, self.total, self.desc = leave, total, desc
+        self.live = live_display() if live is None else live
         self.bars: dict[str, object] = {}
+        self.overall = None
+        self._ended: list[tuple[int, int]] = []  # (initial, n) of each run's bar once it ended
+        self._stale: dict[str, tuple] = {}  # folder -> its log's stamp while that log is the interrupted run's
+        self._origin: dict[str, str] = {}  # folder -> how its bar began ("finished before: reused", "resumed ...")
+        self._t0 = time.monotonic()
 
     def show(self, running: dict[str, tuple[int | None, str]]) -> None:
         """``running``: folder -> (iterations or None, description) of every run in progress now.
         Bars of runs no longer listed finish, new ones start, the rest follow their logs."""
-        from tqdm.auto import tqdm
-
+        if self.total and self.overall is None:  # first, so it stays above the runs' bars
+            self.overall = self._bar(self.total, self.desc, 0, overall=True)
         for folder in [f for f in self.bars if f not in running]:
             self.finish(folder)
         for folder, (total, desc) in running.items():
             bar = self.bars.get(folder)
-            total = bar.total if bar is not None else total
-            log = newest_log(folder)
-            reached = logged_iteration(log.parent) if log else 0
-            reached = min(reached, total) if total else reached
-            if bar is None:  # a run finished or interrupted before starts where its log is
-                bar = self.bars[folder] = tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True,
-                                               leave=self.leave, initial=reached)
-            elif reached > bar.n:
+            if bar is None:
+                self.bars[folder] = self._start(folder, total, desc)
+                continue
+            reached = self._reached(folder, bar.total)
+            if reached > bar.n:
                 bar.update(reached - bar.n)
-            if reached and reached == total and bar.postfix != "scoring":
+            if reached and reached == bar.total and bar.postfix != "scoring":
                 bar.set_postfix_str("scoring")
+        self._show_overall()
+
+    def _start(self, folder: str, total: int | None, desc: str):
+        """A run's bar, at its checkpoint's iteration (a finished or interrupted run) or its log's."""
+        log = newest_log(folder)
+        run = log.parent if log else Path(folder)  # a sweep point's folder: the run training below it
+        logged, saved = logged_iteration(run), checkpoint_iteration(run)
+        if saved is None:
+            start, note = (min(logged, total) if total else logged), ""
+        elif total and saved >= total:
+            start, note = total, "finished before: reused"
+            self._origin[folder] = note
+        else:
+            start, note = saved, f"resumed from iteration {saved} (last checkpoint)"
+            self._origin[folder] = f"resumed from iteration {saved}"
+            if logged > saved:  # the interrupted run's later lines: ignored until the rerun cuts them
+                self._stale[folder] = _stamp(log)
+        return self._bar(total, desc, start, note=note)
+
+    def _reached(self, folder: str, total: int | None) -> int:
+        log = newest_log(folder)
+        if folder in self._stale:
+            if _stamp(log) == self._stale[folder]:
+                return self.bars[folder].n
+            del self._stale[folder]
+        reached = logged_iteration(log.parent) if log else 0
+        return min(reached, total) if total else reached
+
+    def _bar(self, total, desc, initial, note: str = "", overall: bool = False):
+        if not self.live:
+            return _LineBar(total, desc, initial, note, quiet_postfix=overall)
+        from tqdm.auto import tqdm
+
+        if overall:  # its own ETA (_show_overall): tqdm's would count reused runs as speed
+            return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, leave=self.leave,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} it [{elapsed}{postfix}]")
+        # the note given at once: a notebook's first drawing of the bar (its saved text) has it too
+        return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, leave=self.leave, initial=initial,
+                    postfix=note or None)
+
+    def _show_overall(self, note: str = "") -> None:
+        """The bar over every run: iterations done (reused ones too) and the ETA of the rest, at
+        the rate iterations were trained here so far (every worker together)."""
+        if self.overall is None:
+            return
+        runs = [(b.initial, b.n) for b in self.bars.values()] + self._ended
+        done = min(sum(n for _, n in runs), self.total)
+        trained = sum(n - initial for initial, n in runs)
+        rate = trained / max(time.monotonic() - self._t0, 1e-9)
+        eta = f"ETA {_duration((self.total - done) / rate)}" if trained and done < self.total else "ETA ?"
+        self.overall.set_postfix_str(note or eta)
+        if done > self.overall.n:
+            self.overall.update(done - self.overall.n)
 
     def finish(self, folder: str, note: str = "done") -> None:
+        """A run's bar ends: "done" fills it; "stopped" says where it stopped and that a rerun resumes."""
         bar = self.bars.pop(folder)
+        self._stale.pop(folder, None)
+        origin = self._origin.pop(folder, "")
         if bar.total and note == "done":
             bar.update(bar.total - bar.n)
+            note = f"done ({origin})" if origin else note  # a reused or resumed run says so to the end
+        elif note == "stopped":
+            note = self._stopped(folder, bar.n)
+        self._ended.append((bar.initial, bar.n))
         bar.set_postfix_str(note)
         bar.close()
+
+    @staticmethod
+    def _stopped(folder: str, reached: int) -> str:
+        log = newest_log(folder)
+        saved = checkpoint_iteration(log.parent if log else folder)
+        if saved is None:
+            return f"stopped at iteration {reached}; no checkpoint yet: a rerun starts it again"
+        later = f" (from iteration {saved}, its last checkpoint)" if saved < reached else ""
+        return f"stopped at iteration {reached}; rerun to resume{later}"
+
+    def write(self, line: str) -> None:
+        """A line on stdout that leaves a terminal's bars whole (``tqdm.write`` clears and redraws them)."""
+        if self.live:
+            from tqdm.auto import tqdm
+
+            tqdm.write(line, file=sys.stdout)
+        else:
+            print(line, flush=True)
 
     def close(self, note: str = "done") -> None:
         """Every bar ends, saying ``note`` ("stopped": an error or an interruption ended the runs)."""
         for folder in list(self.bars):
             self.finish(folder, note)
+        if self.overall is not None:
+            self._show_overall("done" if note == "done" else "stopped; rerun to resume")
+            self.overall.close()
+
+
+def _stamp(log: Path | None) -> tuple | None:
+    """What tells a rewritten log from the one seen before: its size and modification time."""
+    if log is None or not log.exists():
+        return None
+    stat = log.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+class _LineBar:
+    """The tqdm calls LogBars makes, as a line on stderr per event (the run starts, passes a
+    quarter, is scored, ends) instead of a bar redrawn in place: what a log or a pipe gets.
+    ``quiet_postfix``: a changed postfix is shown in the next line, not a line of its own (the
+    overall ETA, changed at every look)."""
+
+    def __init__(self, total: int | None, desc: str, initial: int = 0, note: str = "", quiet_postfix: bool = False):
+        self.total, self.desc, self.n, self.initial, self.postfix = total, desc, initial, initial, note
+        self.quiet_postfix = quiet_postfix
+        self._t0 = time.monotonic()
+        self._quarter = self._quarters()
+        if not quiet_postfix:
+            self._say("starting" if not (note or initial) else None)
+
+    def _quarters(self) -> int:
+        return 4 * self.n // self.total if self.total else 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self._quarters() > self._quarter:
+            self._quarter = self._quarters()
+            if self.n < self.total:  # the end is said by what follows it ("scoring", "done")
+                self._say()
+
+    def set_postfix_str(self, s: str = "") -> None:
+        changed, self.postfix = s != self.postfix, s
+        if changed and not self.quiet_postfix:
+            self._say()
+
+    def close(self) -> None:
+        if self.quiet_postfix:  # its last postfix ("done", "stopped ...") was not said yet
+            self._say()
+
+    def _say(self, note: str | None = None) -> None:
+        print(f"{self} {note}".rstrip() if note else str(self), file=sys.stderr, flush=True)
+
+    def __str__(self) -> str:
+        done = f"{self.n}/{self.total} it ({100 * self.n // self.total} %)" if self.total else f"{self.n} it"
+        trained, seconds = self.n - self.initial, time.monotonic() - self._t0
+        # the overall line's speed is in its ETA (its count jumps by every reused run)
+        rate = f", {trained / seconds:.2f} it/s" if trained > 0 and seconds > 0 and not self.quiet_postfix else ""
+        return f"{self.desc}: {done}{rate}" + (f", {self.postfix}" if self.postfix else "")
 
 
 def read_log(run_dir) -> list[dict]:

@@ -122,3 +122,66 @@ def test_a_reused_runs_bar_starts_where_its_log_is(tmp_path):
     assert bar.n == bar.initial == 10 and "it/s" not in str(bar).replace("?it/s", "")
     bars.close()
     assert "done" in str(bar)
+
+
+def _checkpoint(run, iteration):
+    import torch
+
+    run.mkdir(parents=True, exist_ok=True)
+    torch.save({"iteration": iteration, "model": {"w": torch.zeros(2)}}, run / "last.pt")
+
+
+def test_a_resumed_runs_bar_starts_at_its_checkpoint_and_counts_the_redone_steps(tmp_path, capsys):
+    """Interrupted at iteration 176 with its last checkpoint at 125: the rerun's bar starts at 125
+    and says so, ignores the old log's 176 until the resumed run cuts it back, then follows it; a
+    stop says where, and that a rerun resumes. In a log (not a terminal): lines, no redrawn bar."""
+    run = tmp_path / "seed0" / "lad"
+    _log(run, *range(25, 177, 25), 176)
+    _checkpoint(run, 125)
+    bars = LogBars(live=False)
+    bars.show({str(run): (500, "seed 0: LAD teacher")})
+    bar = bars.bars[str(run)]
+    assert bar.n == bar.initial == 125 and "resumed from iteration 125 (last checkpoint)" in str(bar)
+    bars.show({str(run): (500, "seed 0: LAD teacher")})
+    assert bar.n == 125  # the interrupted run's lines up to 176 are being redone, not done
+    RunLog(run, start=125).close()  # the resumed run's first write: its log cut back to the checkpoint
+    _log(run, 150)
+    bars.show({str(run): (500, "seed 0: LAD teacher")})
+    assert bar.n == 150
+    bars.close("stopped")
+    assert "stopped at iteration 150; rerun to resume (from iteration 125, its last checkpoint)" in str(bar)
+    err = capsys.readouterr().err
+    assert "\r" not in err and err.count("\n") == 2, err  # resumed, stopped: a line each
+    assert err.splitlines()[0].startswith("seed 0: LAD teacher: 125/500 it (25 %), resumed from iteration 125")
+
+
+def test_a_finished_runs_bar_says_it_is_reused_and_the_overall_bar_times_the_rest(tmp_path, capsys):
+    """A run finished before fills its bar at once ("reused") and counts as done in the bar over
+    all runs without counting as speed: the ETA waits for iterations trained here."""
+    done, fresh = tmp_path / "baseline", tmp_path / "lad"
+    _log(done, 10)
+    _checkpoint(done, 10)
+    bars = LogBars(total=30, desc="all 3 runs", live=False)
+    bars.show({str(done): (10, "baseline"), str(fresh): (10, "LAD teacher")})
+    assert "finished before: reused" in str(bars.bars[str(done)]) and bars.bars[str(fresh)].n == 0
+    assert bars.overall.n == 10 and bars.overall.postfix == "ETA ?"
+    _log(fresh, 5)
+    bars.show({str(fresh): (10, "LAD teacher")})
+    assert bars.overall.n == 15 and bars.overall.postfix.startswith("ETA ") and "?" not in bars.overall.postfix
+    bars.close()
+    err = capsys.readouterr().err
+    assert "baseline: 10/10 it (100 %), finished before: reused" in err and "LAD teacher: 0/10 it (0 %) starting" in err
+    assert err.splitlines()[-1].startswith("all 3 runs: 20/30 it") and err.splitlines()[-1].endswith("done")
+
+
+def test_the_bars_are_tqdm_bars_where_they_can_be_redrawn(tmp_path):
+    """A notebook or a terminal gets tqdm's bars (their rate and ETA), the overall one with its own ETA."""
+    from tqdm.std import tqdm
+
+    run = tmp_path / "run"
+    _log(run, 3)
+    bars = LogBars(total=20, live=True)
+    bars.show({str(run): (10, "run")})
+    assert isinstance(bars.bars[str(run)], tqdm) and isinstance(bars.overall, tqdm) and bars.overall.n == 3
+    bars.close("stopped")
+    assert "stopped" in bars.overall.postfix

@@ -112,7 +112,9 @@ def _execute(arms: list[Arm], cfg: StudyConfig, threads: int) -> list[ScoreRow]:
 
     pending, done, rows, t0 = list(arms), set(), [], time.perf_counter()
     workers = Path(cfg.out_dir) / ".workers"  # each child's call, log and result: the run folders stay the runs'
-    bars = LogBars() if cfg.progress else None
+    # with several runs, a bar over all of them: the ETA of the whole invocation
+    total = sum(arm.cfg.iters for arm in arms) if len(arms) > 1 else None
+    bars = LogBars(total=total, desc=f"all {len(arms)} runs") if cfg.progress else None
     running: dict = {}
     try:
         with supervisor.supervising():
@@ -132,8 +134,12 @@ def _execute(arms: list[Arm], cfg: StudyConfig, threads: int) -> list[ScoreRow]:
                     arm = running.pop(child)
                     rows += [ScoreRow(**r) for r in child.result()]  # a failed arm stops the study
                     done.add((arm.cfg.seed, arm.id))
-                    print(f"[{time.perf_counter() - t0:6.0f} s] seed {arm.cfg.seed}: {arm.label} done "
-                          f"({len(done)}/{len(arms)})", flush=True)
+                    line = (f"[{time.perf_counter() - t0:6.0f} s] seed {arm.cfg.seed}: {arm.label} done "
+                            f"({len(done)}/{len(arms)})")
+                    if bars:  # clear of a terminal's bars
+                        bars.write(line)
+                    else:
+                        print(line, flush=True)
     finally:
         if bars:
             bars.close("done" if not pending and not running else "stopped")
