@@ -7,8 +7,10 @@ of the student's own architecture and its student; and the study's two student-s
 gt-kd (KD from the training label itself) and the oracle (KD from the generator's clean label).
 Scores all on the clean test labels, the LAD teacher also with its label at several test-time
 noise levels, without it and with its label alone; prints a table, writes results.csv, the
-study's tables and comparison.png. It is ``ladkit study`` with one seed, so a rerun reuses
-finished runs and resumes an interrupted one.
+study's tables and comparison.png, and ends with a reading of its LAD student − baseline beside
+the committed study's interval. It is ``ladkit study`` with one seed, so a rerun reuses finished
+runs and resumes an interrupted one. It shows the study's bars (a bar per run and one over all
+of them with the ETA; in a log or a pipe, a line per event instead of redrawn bars).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pandas as pd
 
 from .constants import QUICK_IMAGES, QUICK_ITERS
 from .files import atomic_write
-from .study import BASELINE, CONVENTIONAL, StudyConfig, frozen_study_path, load_study, run_study, student_id
+from .study import (BASELINE, COMMITTED_STUDY, CONVENTIONAL, StudyConfig, frozen_study_path, load_study, run_study,
+                    student_id)
 
 LAD = "lad"  # the frozen study's LAD teacher
 GT_KD, ORACLE = "gt-kd", "oracle"  # its student-side controls
@@ -45,7 +48,7 @@ class DemoConfig:
     kd_kind: str | None = None  # every student's
     noise_levels: tuple = StudyConfig.noise_levels
     workers: int = StudyConfig.workers
-    progress: bool = StudyConfig.progress
+    progress: bool = True  # a bar per run and the ETA of all (runlog.LogBars)
     # any other TrainConfig field for every run, e.g. {crop_size: 48, batch_size: 4}
     common: dict = dataclasses.field(default_factory=dict)
 
@@ -74,6 +77,7 @@ def run_demo(cfg: DemoConfig) -> pd.DataFrame:
     atomic_write(out / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
     shutil.copyfile(out / "study.png", out / "comparison.png")
     print(format_table(table, study, cfg, time.perf_counter() - start))
+    print("\n" + reading(table, study))
     return table
 
 
@@ -124,3 +128,45 @@ def format_table(table: pd.DataFrame, study: StudyConfig, cfg: DemoConfig, secon
             "with its label alone (image zeroed). One seed: RESULTS.md has mean ± 95 % interval.\n")
     return (head + shown.to_string(index=False) + "\n\n" + "\n".join(verdict)
             + f"\ntotal {seconds:.0f} s; written {cfg.out_dir} (results.csv, summary.md, comparison.png)")
+
+
+def reading(table: pd.DataFrame, study: StudyConfig, committed=None) -> str:
+    """What this seed's LAD student − baseline means beside the committed study's (its paired.csv,
+    read by arm and measure ids): the study's mean and 95 % interval, and whether one seed here lies
+    where the study's seeds lie (mean ± 2 std)."""
+    from .files import project_root
+    from .study.report import PAIR_KEY
+    from .study.rows import MIOU, saved_study
+
+    committed = Path(committed) if committed else (project_root() or Path(".")) / COMMITTED_STUDY
+    by = table.set_index("arm")["miou"]
+    here = 100 * (by[student_id(LAD)] - by[BASELINE])
+    said = f"Reading it: LAD student − baseline student here is {here:+.1f} points, at one seed."
+    path = committed / "paired.csv"
+    if not path.exists():
+        return f"{said} (No committed study at {committed} to set it beside: run this from the ladkit checkout.)"
+    pairs = pd.read_csv(path).set_index(PAIR_KEY)
+    key = (student_id(LAD), MIOU, BASELINE, MIOU)
+    if key not in pairs.index:
+        return f"{said} (The committed study at {committed} has no {key[0]} − {key[2]} comparison.)"
+    pair, saved = pairs.loc[key], saved_study(committed)
+    mean, low, high = (100 * pair[c] for c in ("mean", "ci_low", "ci_high"))
+    spread = (mean - 200 * pair["std"], mean + 200 * pair["std"])
+    inside = spread[0] <= here <= spread[1]
+    lines = [said,
+             f"The committed study ({int(pair['seeds'])} seeds on {saved.get('split', '?')}, RESULTS.md) measured "
+             f"{mean:+.1f} (95 % interval {low:+.1f} … {high:+.1f}; higher in {int(pair['higher'])} of "
+             f"{int(pair['seeds'])} seeds): " + ("its interval reaches below zero, so a gain of this size is not told "
+                                                 "apart from seed-to-seed noise there." if low <= 0 else
+                                                 "its interval lies above zero."),
+             f"Its seeds lie within {spread[0]:+.1f} … {spread[1]:+.1f} (mean ± 2 std), and this seed is "
+             + ("inside: what the study leads one to expect, not evidence on its own." if inside else
+                "outside: check the settings (split, budget, data) before reading anything into it.")]
+    differs = [f"{name} {mine} (study: {theirs})" for name, mine, theirs in (
+        ("iterations", study.common.get("iters"), (saved.get("common") or {}).get("iters")),
+        ("split", study.split, saved.get("split")),
+        ("images scored", study.max_images or "all", saved.get("max_images") or "all")) if mine != theirs]
+    if differs:
+        lines.append(f"This run's settings differ from the study's ({', '.join(differs)}): the comparison is only "
+                     "indicative.")
+    return "\n".join(lines)

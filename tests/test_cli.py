@@ -46,8 +46,12 @@ def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
     args = ["demo", "--out", str(out), f"data_root={data_root}", "iters=2", "common={crop_size: 48, batch_size: 4}",
             "max_images=3", "teacher_backbone=resnet18_half", "noise_levels=[0.02, 0.5]", "workers=1"]
     assert cli_main(args) == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
     assert "LAD student − baseline student" in text and "first 3 images" in text and "2 iterations" in text
+    # the study's progress, as a log gets it (stderr is no terminal here): a line per event, no redrawn bar
+    assert "seed 0: baseline: 0/2 it (0 %) starting" in err and "all 7 runs: " in err and "\r" not in err
+    # and a reading of LAD student − baseline beside the committed study's interval, by ids
+    assert "Reading it: LAD student − baseline student here is" in text and "95 % interval" in text
     import pandas as pd
 
     table = pd.read_csv(out / "results.csv")
