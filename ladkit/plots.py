@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from .constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NOISE_MODES
 from .data import load_dataset
 from .evaluate import load_model, predict
+from .metrics import ConfusionMatrix
 from .noising import code_spread, noise_labels, separability
 
 
@@ -173,7 +174,7 @@ def plot_grid_heatmap(table: pd.DataFrame, x: str, y: str, value: str = "miou", 
     return save_figure(fig, path)
 
 
-def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolwarm"):
+def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolwarm", fontsize: float = 8):
     """Rows of image panels (title, array (H,W,3) or (H,W)), e.g. one row per sample and one
     column per model for predictions side by side."""
     ncols = max(len(r) for r in rows)
@@ -187,7 +188,7 @@ def plot_panel_grid(rows: list[list[tuple[str, object]]], path=None, cmap="coolw
             title, img = row[c]
             img = img.cpu().numpy() if isinstance(img, torch.Tensor) else img
             ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, interpolation="nearest")
-            ax.set_title(title, fontsize=8)
+            ax.set_title(title, fontsize=fontsize)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -230,9 +231,12 @@ def class_legend(fig: Figure, info, ncol: int = 8) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=min(ncol, len(handles)), fontsize=7, frameon=False)
 
 
-def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: int = 0, device="cpu", path=None):
-    """One row per image of ``dataset``: the image, its ground truth and every checkpoint's
-    prediction with its mIoU on that image; a LAD teacher twice, fed its label and fed none."""
+def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: int = 0, device="cpu", path=None,
+                    columns: int = 4):
+    """Per image of ``dataset``: the image, its ground truth and every checkpoint's prediction
+    with its mIoU on that image; a LAD teacher twice, fed its label and fed none. At most
+    ``columns`` panels a row (an image's panels wrap onto more rows), so titles stay readable
+    where a notebook shrinks the figure to its width."""
     models = {name: load_model(ckpt, device) for name, ckpt in checkpoints.items()}
     palette = dataset.info.palette
     rows = []
@@ -244,8 +248,8 @@ def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: i
             for suffix, with_label in feeds:
                 pred, miou = predict(loaded, image, label, seed=seed, with_label=with_label)
                 row.append((f"{name}{suffix}\n{100 * miou:.0f}%", colorize(pred, palette)))
-        rows.append(row)
-    fig = plot_panel_grid(rows)
+        rows += [row[i:i + columns] for i in range(0, len(row), columns)]
+    fig = plot_panel_grid(rows, fontsize=10)
     fig.subplots_adjust(bottom=0.04 + 0.12 / len(rows))  # room for the legend
     class_legend(fig, dataset.info)
     return save_figure(fig, path)
@@ -253,14 +257,19 @@ def prediction_grid(dataset, checkpoints: dict, num_samples: int = 3, *, seed: i
 
 def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noise_std: float = 0.03,
                         noise_scale: float = 1.0, seed: int = 0, teacher=None, *, data_root=None,
-                        split: str = "val", path=None) -> tuple[Figure, dict]:
-    """image | label | noised label channel(s) | (with ``teacher``) its prediction at that noise.
+                        split: str = "val", path=None, clean=None) -> tuple[Figure, dict]:
+    """image | label | (with ``clean``) clean label | noised label channel(s) | (with ``teacher``)
+    its prediction at that noise.
 
     ``dataset``: a dataset object or a dataset name (then ``data_root``). ``teacher``: None, a
-    checkpoint path or a ``Checkpoint``. Returns ``(figure, info)``; info holds the settings,
-    the channel's statistics, its separability and, with a teacher, ``teacher_miou`` on this
-    sample (or ``teacher_error`` when its input does not fit the chosen mode). ``path``: also
-    save a PNG.
+    checkpoint path or a ``Checkpoint``. ``clean``: the same images with clean labels (the
+    synthetic ``val_clean`` beside ``val``): the label drawn, noised and fed is ``dataset``'s, the
+    prediction is scored against the clean one (and the fed one). Returns ``(figure, info)``;
+    info holds the settings, the channel's statistics, its separability, with ``clean`` the
+    share of labelled pixels whose fed label is wrong (``mislabelled``) and, with a teacher,
+    ``teacher_miou`` on this sample (against the clean label when given; ``teacher_miou_fed``
+    against the fed one), or ``teacher_error`` when its input does not fit the chosen mode.
+    ``path``: also save a PNG.
     """
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, data_root or f"data/{dataset}", split)
@@ -284,6 +293,15 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
     low, high = input_range(noise_mode)
 
     panels = [("image", denormalize(image), None), ("label", colorize(label, info_ds.palette), None)]
+    truth = label
+    if clean is not None:  # what the teacher is fed, beside what it is scored against
+        truth = clean[index][1]
+        scored = (label != IGNORE_INDEX) & (truth != IGNORE_INDEX)
+        info["mislabelled"] = float((label != truth)[scored].float().mean()) if scored.any() else 0.0
+        panels[1] = (f"fed label ({getattr(dataset, 'split', 'noisy')}):\n{100 * info['mislabelled']:.0f}% of pixels "
+                     "mislabelled", panels[1][1], None)
+        panels.append((f"clean label ({getattr(clean, 'split', 'clean')}):\nwhat it is scored against",
+                       colorize(truth, info_ds.palette), None))
     if channels.shape[0] == 1:
         panels.append((f"noised label channel\n{noise_mode}, std {noise_std:g}, scale {noise_scale:g}",
                        channels[0].numpy(), "coolwarm"))
@@ -298,8 +316,14 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
             pred, miou = predict(teacher, image, label, noise_mode=noise_mode, noise_std=float(noise_std),
                                  noise_scale=float(noise_scale), seed=int(seed))
             info["teacher_miou"] = miou
-            panels.append((f"{teacher.name}\nmIoU on this sample {100 * miou:.1f}%",
-                           colorize(pred, info_ds.palette), None))
+            title = f"{teacher.name}\nmIoU on this sample {100 * miou:.1f}%"
+            if clean is not None:
+                matrix = ConfusionMatrix(info_ds.num_classes, IGNORE_INDEX)
+                matrix.update(pred, truth)
+                info["teacher_miou"], info["teacher_miou_fed"] = matrix.compute()["miou"], miou
+                title = (f"{teacher.name}\nmIoU vs clean label {100 * info['teacher_miou']:.1f}%"
+                         f"\n(vs fed label {100 * miou:.1f}%)")
+            panels.append((title, colorize(pred, info_ds.palette), None))
         except ValueError as exc:
             info["teacher_error"] = str(exc)
             panels.append((f"{teacher.name}:\nmode {noise_mode!r} does not fit", None, None))
@@ -322,7 +346,7 @@ def render_noise_figure(dataset, index: int = 0, noise_mode: str = "random", noi
 
 def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), noise_mode: str = "random",
                 noise_scale: float = 1.0, seed: int = 0, path=None) -> tuple[Figure, list[dict]]:
-    """One sample's label channel at each noise std, from a clean label to mostly noise, with each
+    """One sample's label channel at each noise std, from noise-free codes to mostly noise, with each
     level's separability in its title, on one fixed colour scale. Returns the figure and one
     ``separability`` dict per level."""
     _, label = dataset[index]
@@ -339,11 +363,13 @@ def noise_strip(dataset, index: int = 0, noise_levels=(0.0, 0.03, 0.1, 0.3, 1.0,
         sep = level["separability"]
         shown = ax.imshow((channel[0] if channel.shape[0] == 1 else channel.max(0).values).numpy(), cmap="coolwarm",
                           vmin=low, vmax=high, interpolation="nearest")
-        ax.set_title(f"noise std {std:g}\nseparability " + ("∞ (clean)" if sep is None else f"{sep:.2g}"), fontsize=10)
+        ax.set_title(f"noise std {std:g}\nseparability " + ("∞ (no noise)" if sep is None else f"{sep:.2g}"),
+                     fontsize=10)
         ax.axis("off")
         levels.append(level)
     fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, extend="both").set_label(INPUT_LABEL, fontsize=9)
-    fig.suptitle(f"sample {index}: {noise_mode} codes x scale {noise_scale:g}, from a clean label to noise", fontsize=10)
+    fig.suptitle(f"sample {index}: {noise_mode} codes x scale {noise_scale:g}, from noise-free codes to noise",
+                 fontsize=10)
     return save_figure(fig, path, dpi=100), levels
 
 

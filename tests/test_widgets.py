@@ -86,13 +86,55 @@ def test_refresh_lists_a_teacher_trained_after_the_explorer_started(lab, tmp_pat
     assert len(options) == 2 and options[1][1].endswith("later_teacher/best.pt") and box.controls["teacher"].value == ""
 
 
+def test_refresh_keeps_the_picked_teacher_loaded(lab, tmp_path):
+    """Listing the menu again (the refresh button, or every minute in a notebook: the ages move on)
+    keeps the picked teacher without loading it again; an unchanged list changes nothing."""
+    root, data = lab
+    box = noise_explorer(data, runs_dir=root / "runs")
+    menu = box.controls["teacher"]
+    menu.value = menu.options[2][1]
+    loaded, image = box.teacher_model, box.image.value
+    box._refresh_teachers()
+    assert box.teacher_model is loaded and menu.value == menu.options[2][1] and box.image.value == image
+    box.controls["teacher"].options = [*menu.options[:1], (menu.options[1][0] + " (stale)", menu.options[1][1]),
+                                       *menu.options[2:]]  # a label as it was a while ago
+    menu.value = menu.options[2][1]
+    loaded = box.teacher_model
+    box.refresh.click()
+    assert "(stale)" not in str(menu.options) and box.teacher_model is loaded and menu.value == menu.options[2][1]
+    assert box._timer is None  # no kernel here: nothing left running
+
+
+def test_the_fed_label_beside_the_clean_one_and_scored_against_it(lab):
+    """On the synthetic val split the label fed to the teacher carries the design's mislabelled
+    segments; with its clean twin (val_clean) the figure shows both, says which is which, and the
+    teacher's mIoU is against the clean one (the fed one's beside it)."""
+    import torch
+
+    root, data = lab
+    clean = load_dataset("synthetic", root / "data", "val_clean")
+    ckpt = root / "runs" / "old_teacher" / "best.pt"
+    index = next(i for i in range(len(data)) if not torch.equal(data[i][1], clean[i][1]))  # a sample with an error
+    fig, info = render_noise_figure(data, index=index, teacher=str(ckpt), clean=clean)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[1].startswith("fed label (val)") and titles[2].startswith("clean label (val_clean)")
+    assert 0 < info["mislabelled"] < 1 and {"teacher_miou", "teacher_miou_fed"} <= set(info)
+    box = noise_explorer("synthetic", data_root=root / "data", split="val", clean="val_clean", index=index,
+                         teacher_ckpt=str(ckpt))
+    assert box.info["teacher_miou"] == pytest.approx(info["teacher_miou"])
+    assert box.info["teacher_miou_fed"] == pytest.approx(info["teacher_miou_fed"])
+    assert "against the clean label" in box.status.value and "mislabelled" in box.status.value
+    with pytest.raises(ValueError, match="clean labels for 4 images, the train split has 8"):
+        noise_explorer("synthetic", data_root=root / "data", split="train", clean="val_clean")
+
+
 def test_noise_std_reaches_the_clean_label_with_one_readout_format(lab):
     _, data = lab
     box = noise_explorer(data, noise_std=0.03)
     slider = box.controls["noise_std"]
     assert slider.options[0] == ("0", 0.0) and [label for label, _ in slider.options][6] == "0.03"
     slider.value = 0.0
-    assert box.info["separability"] is None and "clean" in box.children[4].value
+    assert box.info["separability"] is None and "noise-free" in box.children[4].value
     slider.value = 1.0
     assert 0 < box.info["separability"] < 3 and "separability" in box.children[4].value
     assert NOISE_STD_STEPS == tuple(sorted(NOISE_STD_STEPS))
