@@ -162,7 +162,7 @@ class DistillConfig(TrainConfig):
     # KD: tuned on val for the CPU tutorial scale (README "What was tuned"): pixel-wise KL at
     # tau 1, weight 10 was the one setting where the positive control (the oracle) gained >= 3
     # points; the release (and the configs/voc_* presets) use CWD at weight 3, tau 4
-    kd_kind: str = "kd"  # none | kd | cwd
+    kd_kind: str = "kd"  # none | kd | cwd | dist (DIST, Huang et al. 2022: Pearson correlations)
     # What the KD term imitates: "teacher" (teacher_ckpt); the controls "label" (gt-kd: the training
     # label as logits label_logit x one-hot) and "clean-label" (the oracle: the synthetic generator's
     # clean label, as label_logit x one-hot; the positive control on data with annotation errors)

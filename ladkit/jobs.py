@@ -13,11 +13,14 @@ from torch import Tensor, nn
 from .checkpoint import load_weights
 from .constants import KD_KINDS
 from .config import JOBS, BaselineConfig, DistillConfig, TeacherConfig
-from .losses import cwd_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
+from .losses import cwd_loss, dist_loss, dual_path_consistency, kd_loss, label_logits, seg_ce_loss
 from .models import build_model, patch_first_conv
 from .noising import label_channels
 from .runs import Checkpoint, LabelFeed, ModelMeta
 
+
+# The KD term of each kd_kind but "none" (ladkit.constants.KD_KINDS): term(student, teacher, tau)
+KD_TERMS = {"kd": kd_loss, "cwd": cwd_loss, "dist": dist_loss}
 
 # The job class of each config class of ``ladkit.config.JOBS`` (the one list of jobs), filled by
 # ``trains``; tests/test_jobs.py checks every config there has its job here.
@@ -195,8 +198,7 @@ class DistillJob:
         loss = ce
         if cfg.kd_kind != "none":
             t_low = self.targets(images, labels, clean, out["out_low"].shape[-2:])
-            distance = cwd_loss if cfg.kd_kind == "cwd" else kd_loss
-            kd = distance(out["out_low"].float(), t_low, cfg.tau)
+            kd = KD_TERMS[cfg.kd_kind](out["out_low"].float(), t_low, cfg.tau)
             terms["kd"] = kd
             loss = loss + cfg.kd_weight * kd
         return loss, {k: v.detach() for k, v in terms.items()}

@@ -94,6 +94,21 @@ def test_every_job_trains_and_its_checkpoint_evaluates(job, trained, tmp_path):
     assert 0 <= report["metrics"]["miou"] <= 1 and bool(EvalReport.read(report).curve()) == (job == "lad-teacher")
 
 
+def test_a_dist_student_of_the_lad_teacher_trains(trained, tmp_path):
+    """kd_kind dist: every KD kind has its term, and three steps log a finite DIST term inside
+    its range (inter and intra each 1 - r, so in [0, 2] at τ 1)."""
+    from ladkit.constants import KD_KINDS
+    from ladkit.jobs import KD_TERMS
+    from ladkit.runlog import read_log
+
+    assert set(KD_TERMS) == set(KD_KINDS) - {"none"}
+    cfg = DistillConfig(out_dir=str(tmp_path / "dist"), teacher_ckpt=str(Path(trained["lad"]["out_dir"]) / "best.pt"),
+                        kd_kind="dist", kd_weight=1.0, **{**trained["common"], "iters": 3})
+    assert train(cfg)["model_meta"]["kd_kind"] == "dist"
+    steps = [r for r in read_log(cfg.out_dir) if r["kind"] == "train"]
+    assert len(steps) == 3 and all(0 < r["kd"] < 4 and r["loss"] < 1e3 for r in steps)
+
+
 def test_label_logits_are_the_label_as_a_model_free_teacher():
     from ladkit.losses import label_logits
 
