@@ -393,21 +393,12 @@ def coerce_field(cls, name: str, value):
             return None
         default = _optional_type(cls, name)()  # a sample of the type it holds when set
     try:
-        value = _as_type(name, value, default)
-        if field.default is None and name in _DEFAULT_BEFORE_NONE and _DEFAULT_BEFORE_NONE[name](value):
-            return None
-        return value
+        return _as_type(name, value, default)
     except ConfigError:
         rule = RULES.get(_rule_key(cls, name))
         if rule is None:
             raise
         raise _bad(name, value, rule[1]) from None  # the whole rule: "an integer >= 1", not just "an integer"
-
-
-# The "use the default" markers of configs written before None was the one (a run's config.yaml,
-# a checkpoint's config): read as None.
-_DEFAULT_BEFORE_NONE: dict[str, Callable[[Any], bool]] = {
-    "teacher_noise_scale": lambda v: v < 0, "noise_scale": lambda v: v < 0, "num_classes": lambda v: v == 0}
 
 
 def _optional_type(cls, name: str) -> type:
@@ -654,7 +645,12 @@ def _check_synthetic(cfg) -> None:
 def _check_kd(cfg) -> None:
     """Distill fields that contradict each other: each would train something other than the
     config says, and the checkpoint would record what was not done."""
-    if not isinstance(cfg, DistillConfig) or cfg.kd_source == "teacher":
+    if not isinstance(cfg, DistillConfig):
+        return
+    if cfg.kd_source == "teacher":
+        if cfg.kd_kind == "none" and cfg.teacher_ckpt:  # no KD term: the teacher would be loaded and named, unused
+            raise _bad("teacher_ckpt", cfg.teacher_ckpt, "none with kd_kind='none' (no KD term, so no teacher is used); "
+                       "drop teacher_ckpt for a plain CE run, or set kd_kind to kd, cwd or dist to distil from it")
         return
     if cfg.teacher_ckpt:  # only kd_source teacher loads it, yet the checkpoint would name it
         label = "the clean label" if cfg.kd_source == "clean-label" else "the training label"
@@ -662,7 +658,7 @@ def _check_kd(cfg) -> None:
                    f"{label}, no teacher is loaded); drop teacher_ckpt, or set kd_source=teacher to distil from it")
     if cfg.kd_kind == "none":  # no KD term: nothing imitates the source, a plain CE run
         raise _bad("kd_source", cfg.kd_source, "the default 'teacher' with kd_kind='none' (no KD term, so no "
-                   "source is imitated); drop kd_source for a plain CE run, or set kd_kind to kd or cwd")
+                   "source is imitated); drop kd_source for a plain CE run, or set kd_kind to kd, cwd or dist")
 
 
 CROSS_CHECKS = (_check_job, _check_scale_range, _check_device, _check_names, _check_synthetic, _check_kd)

@@ -10,6 +10,7 @@ readers (``results``) and the explorer's teacher menu (``find_teachers``) all go
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .config import ConfigError, TeacherConfig, config_class, from_dict, read_yaml, save_config, to_dict
@@ -81,8 +82,22 @@ def config_differences(saved: dict, cfg) -> dict:
         saved = to_dict(from_dict(config_class(saved.get("job", cfg.job)), saved, "saved config"))
     except ConfigError:
         return {"config": ("unreadable", "this config")}
-    now = to_dict(cfg)
-    return {k: (saved.get(k), v) for k, v in now.items() if k not in NOT_COMPARED and saved.get(k) != v}
+    return _differences(saved, to_dict(cfg))
+
+
+# Checkpoints a run reads (a student's teacher, a fine-tune's start) are the same file when each run
+# names it alike from its own folder: a study copied or moved whole still holds its own runs.
+RUN_RELATIVE = ("teacher_ckpt", "init")
+
+
+def _differences(saved: dict, now: dict) -> dict:
+    def same(key, then, value) -> bool:
+        if then == value:
+            return True
+        return (key in RUN_RELATIVE and bool(then) and bool(value)
+                and os.path.relpath(then, saved["out_dir"]) == os.path.relpath(value, now["out_dir"]))
+
+    return {k: (saved.get(k), v) for k, v in now.items() if k not in NOT_COMPARED and not same(k, saved.get(k), v)}
 
 
 def prepare_run_folder(out_dir: Path, cfg, start: int) -> None:
@@ -102,8 +117,7 @@ def prepare_run_folder(out_dir: Path, cfg, start: int) -> None:
 
 def check_resumable(cfg, saved_config: dict, path):
     saved = from_dict(config_class(saved_config["job"]), saved_config)
-    differs = {k: (v, getattr(cfg, k)) for k, v in to_dict(saved).items()
-               if k not in NOT_COMPARED and to_dict(cfg)[k] != v}
+    differs = _differences(to_dict(saved), to_dict(cfg))
     if differs:
         key, (then, now) = next(iter(differs.items()))  # the first field that differs is the one named
         raise ConfigError(key, now, f"{then!r}, the value {path} was trained with",

@@ -610,9 +610,9 @@ def run_point(job: str, out_dir, fields: dict, noise_levels=(0.0, 0.02, 0.1, 0.3
         shared = {k: v for k, v in given.items() if k in train_fields}
         shared.update({k: v for k, v in {"model": student_model, "backbone": student_backbone}.items() if v})
         for kind in student_kd_kinds:
+            teacher = {"teacher_ckpt": str(Path(cfg.out_dir) / "best.pt")} if kind != "none" else {}  # none: CE alone
             student = from_dict(DistillConfig, {**shared, "out_dir": str(out / f"student_{kind}"), "kd_kind": kind,
-                                                "teacher_ckpt": str(Path(cfg.out_dir) / "best.pt")},
-                                "run_point student")
+                                                **teacher}, "run_point student")
             metrics[f"student_miou_{kind}"] = train(student, resume=True)["final"]["miou"]
     metrics["seconds"] = round(time.perf_counter() - tick, 1)
     save_json(metrics, out / "metrics.json")

@@ -141,6 +141,7 @@ def _study_file(tmp_path, text: str = "", **sections):
     ({"comparisons": [["student-lad", "nope"]]}, "comparisons[0]=['student-lad', 'nope'] is not valid: expected arm ids"),
     ({"comparisons": [["baseline"]]}, "comparisons[0]=['baseline'] is not valid: expected a pair [arm, reference]"),
     ({"arms": ["nope"]}, "arms=['nope'] is not valid: expected arm ids of this study"),
+    ({"student": {"kd_source": "label"}}, "student.kd_source='label' is not valid: expected teacher (the default)"),
 ])
 def test_a_bad_value_is_one_line_at_load_naming_the_file_and_the_section(tmp_path, section, where, capsys):
     from ladkit import cli
@@ -354,6 +355,14 @@ def test_a_tiny_study_runs_end_to_end_and_reuses_finished_runs(tmp_path):
     again = run_study(cfg)  # a rerun trains nothing and gives the same table
     assert (out / "seed0" / "baseline" / "last.pt").stat().st_mtime_ns == stamp
     pd.testing.assert_frame_equal(again.drop(columns="seconds"), rows.drop(columns="seconds"))
+    # a study moved elsewhere is still its own runs: its students' teachers are the same files from their folders
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    student = moved / "seed1" / "student-lad" / "last.pt"
+    stamp = student.stat().st_mtime_ns
+    there = run_study(StudyConfig(**{**cfg.__dict__, "out_dir": str(moved)}))
+    assert student.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(there.drop(columns="seconds"), rows.drop(columns="seconds"))
 
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGKILL"])

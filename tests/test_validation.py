@@ -78,8 +78,7 @@ def test_values_are_coerced_to_the_field_type():
 
 def test_none_is_the_one_use_the_default_marker_and_older_markers_read_as_none(tmp_path):
     """The fields whose default is "the teacher's or checkpoint's own" are None; an empty value
-    means the same, a set one is checked like any other, and the old markers ("", a negative
-    scale, 0 classes: a config.yaml written before, a user's own preset) read as None."""
+    means the same, and a set one is checked like any other (a negative scale or 0 classes too)."""
     assert (DistillConfig().teacher_noise_mode, DistillConfig().teacher_noise_scale) == (None, None)
     assert from_dict(EvalConfig, {"noise_mode": "", "dataset": None, "out": ""}) == EvalConfig()
     assert from_dict(DistillConfig, {"teacher_noise_scale": "2"}).teacher_noise_scale == 2.0
@@ -87,11 +86,15 @@ def test_none_is_the_one_use_the_default_marker_and_older_markers_read_as_none(t
         DistillConfig(teacher_noise_scale=0)
     with pytest.raises(ConfigError, match=r"^num_classes=-2 is not valid: expected an integer >= 1"):
         EvalConfig(num_classes=-2)
-    old = tmp_path / "config.yaml"
-    old.write_text("job: distill\nteacher_noise_mode: ''\nteacher_noise_scale: -1.0\nteacher_model: ''\n")
-    assert load_config(old) == DistillConfig()
-    old.write_text("noise_mode: ''\nnoise_scale: -1.0\nnum_classes: 0\nout: ''\nmodel: ''\n")
-    assert load_config(old, EvalConfig) == EvalConfig()
+    path = tmp_path / "config.yaml"
+    path.write_text("job: distill\nteacher_noise_mode: ''\nteacher_model: ''\n")
+    assert load_config(path) == DistillConfig()
+    path.write_text("job: distill\nteacher_noise_scale: -1.0\n")
+    with pytest.raises(ConfigError, match=r"teacher_noise_scale=-1.0 is not valid: expected a number > 0"):
+        load_config(path)
+    path.write_text("num_classes: 0\n")
+    with pytest.raises(ConfigError, match=r"num_classes=0 is not valid: expected an integer >= 1"):
+        load_config(path, EvalConfig)
 
 
 def test_yaml_syntax_errors_name_the_file_or_argument_and_line(tmp_path, capsys):
@@ -213,8 +216,10 @@ CONTRADICTIONS = [
      "teacher_ckpt='t.pt' is not valid: expected none with kd_source='clean-label' (the KD term imitates the clean label"),
     ({"kd_source": "clean-label", "kd_kind": "none"}, "kd_source",
      "kd_source='clean-label' is not valid: expected the default 'teacher' with kd_kind='none' (no KD term, so no "
-     "source is imitated); drop kd_source for a plain CE run, or set kd_kind to kd or cwd"),
+     "source is imitated); drop kd_source for a plain CE run, or set kd_kind to kd, cwd or dist"),
     ({"kd_source": "label", "kd_kind": "none"}, "kd_source", "kd_source='label' is not valid"),
+    ({"kd_kind": "none", "teacher_ckpt": "t.pt"}, "teacher_ckpt",
+     "teacher_ckpt='t.pt' is not valid: expected none with kd_kind='none' (no KD term, so no teacher is used)"),
 ]
 
 
@@ -230,9 +235,8 @@ def test_distill_fields_that_contradict_each_other_are_one_line(fields, key, mes
 
 def test_distill_fields_that_agree_still_build():
     """The study's arms: a student (teacher_ckpt), its controls (a label source, no teacher), the
-    fine-tune control (kd_kind none, no teacher); and run_point's teacher-free student kind."""
+    fine-tune control (kd_kind none, no teacher)."""
     assert DistillConfig(teacher_ckpt="t.pt").kd_source == "teacher"
     assert DistillConfig(kd_source="label", kd_kind="cwd").teacher_ckpt == ""
     assert DistillConfig(kd_source="clean-label").kd_kind == "kd"
     assert DistillConfig(kd_kind="none").kd_source == "teacher"
-    assert DistillConfig(kd_kind="none", teacher_ckpt="t.pt").kd_kind == "none"

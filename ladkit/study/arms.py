@@ -158,6 +158,10 @@ def all_arms(cfg: StudyConfig, seed: int) -> list[Arm]:
     # them (runlog.LogBars) and the runs keep quiet.
     shared = [("progress", {"progress": False}), ("common", _section(cfg.common, "common")), ("seeds", {"seed": seed})]
     students = ("student", _section(cfg.student, "student"))
+    if students[1].get("kd_source", "teacher") != "teacher":
+        raise ConfigError("student.kd_source", students[1]["kd_source"], "teacher (the default): every student "
+                          "learns from its teacher; a student of the label (gt-kd, the oracle) is a control: put it "
+                          "under controls")
 
     def job(cls, arm_id, *sections, **fixed):
         folder = ("out_dir", {**fixed, "out_dir": str(arm_dir(cfg, seed, arm_id))})
