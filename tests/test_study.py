@@ -346,6 +346,9 @@ def test_a_tiny_study_runs_end_to_end_and_reuses_finished_runs(tmp_path):
                        "label-only", "train-labels", "train-clean"}
     assert set(rows[rows["arm"] == "baseline"]["measure"]) == {"miou", "regions", "train-labels", "train-clean"}
     assert set(rows[rows["training_images"]]["split"]) == {"train"} and set(rows[~rows["training_images"]]["split"]) == {"test"}
+    # each arm's training cost: a student's counts its teacher's forward, so it exceeds the baseline's
+    cost = rows.groupby("arm")["train_flops"].first()
+    assert (cost > 0).all() and cost["student-lad"] > cost["baseline"]
     first_cells = [line.split("|")[1].strip() for line in (out / "summary.md").read_text().splitlines() if "|" in line]
     assert "student <- LAD teacher − baseline" in first_cells
     import json

@@ -59,7 +59,8 @@ def run_arm(arm: Arm, split: str, noise_levels, threads: int, max_images: int = 
 
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    _, report = train_and_score(arm.cfg, split, noise_levels, max_images, diagnostics=True)
+    summary, report = train_and_score(arm.cfg, split, noise_levels, max_images, diagnostics=True)
+    train_flops = (summary.get("cost") or {}).get("train_flops")  # None: a run finished before costs were recorded
     scores = [dict(split=split, codes=r.codes, noise_std=r.noise_std, with_label=r.label, with_image=r.image,
                    pooled=r.pooled, value=r.miou) for r in report.rows]
     # whether a model memorised the noisy labels it was given: asked of every model trained on the
@@ -67,7 +68,8 @@ def run_arm(arm: Arm, split: str, noise_levels, threads: int, max_images: int = 
     if arm.cfg.dataset == "synthetic" and arm.cfg.job != "distill":
         scores += training_image_scores(arm.cfg, noise_levels[0], max_images)
     seconds = round(time.perf_counter() - t0, 1)
-    return [ScoreRow(arm=arm.id, name=arm.label, role=arm.role, seed=arm.cfg.seed, seconds=seconds, **s) for s in scores]
+    return [ScoreRow(arm=arm.id, name=arm.label, role=arm.role, seed=arm.cfg.seed, seconds=seconds,
+                     train_flops=train_flops, **s) for s in scores]
 
 
 def run_study(cfg: StudyConfig) -> pd.DataFrame:
