@@ -27,19 +27,24 @@
 # codes, as a student's teacher is fed), with random codes, without its label (zeros) and with its
 # label alone (image zeroed). Then: training curves, the study figure and predictions side by side.
 #
-# Runs land in `out_dir/seed<seed>/<arm>/`, which `03_distillation` shares: keep the two notebooks'
-# `out_dir` and training parameters equal and 03 reuses these runs. A rerun reuses finished runs.
+# Runs land in `out_dir/seed<seed>/<arm>/`, which `00_quickstart` and `03_distillation` share: a
+# finished run with the same settings is reused, not trained again. So after 00 at its defaults
+# the LAD teacher here is 00's (its bar says "finished before: reused") and only the baseline
+# trains; keep 03's `out_dir` and training parameters equal to these and 03 reuses both.
 #
-# **Time:** two runs at the defaults, about 3 minutes on a quiet 2-core CPU (measured 2 min 31 s
-# with Run All in JupyterLab, 3 min 3 s with papermill; `workers = 2`, one thread each). With
-# another job holding one of the two cores, about twice as long: the two runs share the free core
-# (measured 5 min 20 s beside a busy process). Under a minute on a GPU.
+# **Time:** after 00, one run (the baseline) and the scoring of both, about 2 minutes on a 2-core
+# CPU (estimated from the two runs' time below: a baseline trains faster than a teacher). Without
+# 00's teacher, two runs, about 3 minutes on a quiet 2-core CPU (measured 2 min 31 s with Run All
+# in JupyterLab, 3 min 3 s with papermill; `workers = 2`, one thread each); with another job
+# holding one of the two cores, about twice as long (measured 5 min 20 s beside a busy process).
+# Under a minute on a GPU.
 
 # %% tags=["parameters"]
-out_dir = "runs/tutorial"     # shared with 03_distillation
+out_dir = "runs/tutorial"     # shared with 00_quickstart and 03_distillation
 dataset = "synthetic"         # synthetic | voc | cityscapes | ade20k | cocostuff10k | cocostuff164k
 data_root = "data/synthetic"  # the synthetic default is generated here on first use
-split = "val_clean"           # where runs are validated and scored: synthetic val images with their clean labels (real data: "val"; the study reports on test)
+split = "val_clean"           # where runs are validated and scored: the synthetic val images with their
+                              # clean labels (real data: "val"; the study reports on test)
 seed = 0
 workers = 2                   # runs at a time (one thread each on CPU)
 model = "deeplabv3"
@@ -70,7 +75,7 @@ num_samples = 3               # validation images in the prediction figure
 # %matplotlib inline
 from pathlib import Path
 
-from ladkit.study import StudyConfig, arm_dir, readable_rows, run_study, study_runs
+from ladkit.study import StudyConfig, arm_dir, run_study, study_runs
 from ladkit.files import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
@@ -91,11 +96,38 @@ arms = study_runs(study, seed)
 # ## Train and score both
 #
 # A bar per run shows its iterations, speed and ETA while it trains (then "scoring" while it is
-# evaluated); a finished run is reused at once.
+# evaluated), and one over both the ETA of the whole cell; a finished run is reused at once
+# ("finished before: reused"). Stopped (the kernel interrupted or restarted), the bars say where;
+# rerun the cell and each run resumes from its last checkpoint ("resumed from iteration N").
+# Then every score of this seed, and the differences the study reads:
 
 # %%
+from IPython.display import Markdown
+
+from ladkit.study import markdown_tables, paired_table, stats_table
+
 rows = run_study(study)
-readable_rows(rows)
+Markdown(markdown_tables(stats_table(rows), paired_table(rows)))
+
+# %% [markdown]
+# **What each measure is** (every one an mIoU in %, on `split`; RESULTS.md uses the same words):
+#
+# * **mIoU**: the model on the image alone (the baseline's only input).
+# * **with label (fixed codes, noise std s)**: the LAD teacher fed its label as it is fed when it
+#   teaches a student (one fixed code per class), with noise of std s on the codes at test time;
+#   the lowest std is the teacher's headline number.
+# * **with label (random codes, noise std s)**: fed as in training, a random code per region.
+# * **without label**: the label channel zeroed, so the teacher has the image alone; **label only
+#   (image zeroed)**: the label alone. In the study both lie far below "with label": the teacher
+#   needs the two together.
+# * **true regions' majority**: the model's prediction with every true region (a connected segment
+#   of one class in the clean label) given the class it predicts most often inside it. It shows
+#   what knowing which pixels belong together, which the label channel tells, could add to these
+#   predictions.
+# * **train images vs training labels / vs clean labels**: the model on its first 200 training
+#   images, against the noisy labels it was trained on and against the generator's clean ones. A
+#   model that copied the label errors scores higher on the first; one that undid them, on the
+#   second: what a student of it would imitate (03).
 
 # %% [markdown]
 # ## Training curves
@@ -103,7 +135,7 @@ readable_rows(rows)
 # %%
 from ladkit.plots import plot_training_curves
 
-fig = plot_training_curves({run.name: run.cfg.out_dir for run in study_runs(study, seed)}, path=out / "curves.png")
+fig = plot_training_curves({arm.label: arm.cfg.out_dir for arm in arms}, path=out / "curves.png")
 fig
 
 # %% [markdown]
@@ -115,14 +147,9 @@ fig
 # baseline and falls towards "no label" as the noise drowns the codes.
 
 # %%
-from IPython.display import Markdown
-
 from ladkit.plots import plot_study
-from ladkit.study import stats_table
 
-fig = plot_study(rows, stats_table(rows), path=out / "teacher.png")
-display(fig)
-Markdown((out / "summary.md").read_text())
+plot_study(rows, stats_table(rows), path=out / "teacher.png")
 
 # %% [markdown]
 # ## Predictions side by side

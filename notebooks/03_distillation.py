@@ -47,7 +47,8 @@
 out_dir = "runs/tutorial"     # shared with 02_teacher_training
 dataset = "synthetic"         # synthetic | voc | cityscapes | ade20k | cocostuff10k | cocostuff164k
 data_root = "data/synthetic"  # the synthetic default is generated here on first use
-split = "val_clean"           # where runs are validated and scored: synthetic val images with their clean labels (real data: "val")
+split = "val_clean"           # where runs are validated and scored: the synthetic val images with their
+                              # clean labels (real data: "val")
 seed = 0
 workers = 2                   # runs at a time (one thread each on CPU)
 model = "deeplabv3"
@@ -78,7 +79,7 @@ num_samples = 2
 # %matplotlib inline
 from pathlib import Path
 
-from ladkit.study import StudyConfig, arm_dir, frozen_study_path, load_study, readable_rows, run_study, study_runs
+from ladkit.study import StudyConfig, arm_dir, frozen_study_path, load_study, run_study, study_runs
 from ladkit.files import use_project_root
 
 use_project_root()  # from the checkout's notebooks/ folder (make lab): paths are relative to the project root
@@ -103,29 +104,37 @@ arms = study_runs(study, seed)
 
 # %% [markdown]
 # ## Train the teachers and their students
-
-# %%
-rows = run_study(study)
-readable_rows(rows)
-
-# %% [markdown]
-# ## Every run, and the students against the baseline
 #
-# With one seed the differences are single numbers; RESULTS.md has the pre-registered study
-# over five seeds with intervals (and `ladkit study configs/study.yaml` reruns it).
+# A bar per run and one over all of them with the ETA of the cell; the runs 02 finished are
+# reused ("finished before: reused"), a stopped one resumes from its last checkpoint when the cell
+# is run again. Then every score of this seed, and the students against the baseline. The
+# measures are those of 02 (its "What each measure is"); the students' is their **mIoU** on the
+# image alone, and **true regions' majority** is each true region given the class a model predicts
+# most in it (what knowing the regions could add). With one seed the differences are single
+# numbers; RESULTS.md has the pre-registered study over five seeds with intervals (and `ladkit
+# study configs/study.yaml` reruns it).
 
 # %%
 from IPython.display import Markdown
 
-from ladkit.plots import plot_study
-from ladkit.study import stats_table
+from ladkit.study import markdown_tables, paired_table, stats_table
 
-fig = plot_study(rows, stats_table(rows), path=out / "students.png")
-display(fig)
-Markdown((out / "summary.md").read_text())
+rows = run_study(study)
+Markdown(markdown_tables(stats_table(rows), paired_table(rows)))
+
+# %% [markdown]
+# ## Every run, and the students against the baseline
+
+# %%
+from ladkit.plots import plot_study
+
+plot_study(rows, stats_table(rows), path=out / "students.png")
 
 # %% [markdown]
 # ## Predictions side by side
+#
+# Each validation image's panels, four to a row: the image, its ground truth, then each run's
+# prediction with its mIoU on that image.
 
 # %%
 from ladkit.data import load_dataset

@@ -26,7 +26,14 @@
 #   fields, final metrics, seed, and the LAD teacher's evaluation with and without its label. Then
 #   bars with ± std over seeds per varied parameter, a heatmap over a 2-D grid, the teacher against
 #   the label's noise level, and a table of mean ± std. For each varied parameter the others are
-#   held at their most common value (for one-factor-at-a-time ablations: the defaults).
+#   held at their most common value (for one-factor-at-a-time ablations: the defaults). With
+#   04 skipped (no runs there yet) it lists every run under `all_runs_dir` instead: the tutorial's.
+#
+# The study's measures are explained in 02 ("What each measure is") and RESULTS.md: **mIoU** is a
+# model on the image alone; a LAD teacher is scored **with label** (fixed or random codes, at a
+# test-time noise std), **without label** and **label only**; **true regions' majority** gives each
+# true region the class a model predicts most in it; **train images vs training / clean labels**
+# score a model on its own training images against the noisy labels it learnt and the clean ones.
 #
 # **Time:** seconds; nothing trains here.
 
@@ -34,6 +41,7 @@
 out_dir = "runs/notebooks/05_results"
 study_dir = "results/study"   # a study's folder (per_seed.csv); "" to skip
 runs_dir = "runs/ablations"   # every finished run below this folder is read; "" to skip
+all_runs_dir = "runs"         # listed instead when runs_dir holds no run of `job` (04 skipped); "" not to
 job = "lad-teacher"           # only runs of this job ("" for all)
 value = "miou"                # the score: miou (validation) | miou_without_label | eval_miou | ...
 group_by = []                 # table columns; empty: the parameters that vary
@@ -75,10 +83,18 @@ from ladkit.results import collect_runs, varying_columns
 df = collect_runs(runs_dir) if runs_dir and Path(runs_dir).exists() else pd.DataFrame()
 if job and not df.empty:
     df = df[df["job"] == job].reset_index(drop=True)
-varied = varying_columns(df) if not df.empty else []
-print(f"{len(df)} runs under {runs_dir!r}; varied: {', '.join(varied) or 'nothing'}"
-      + ("" if len(df) else " (run 04_ablations or `ladkit sweep` first)"))
-df[["run", "job", "seed", *varied, value]].head(20) if len(df) else df
+source = runs_dir
+if df.empty and all_runs_dir and Path(all_runs_dir).exists():  # 04 skipped: what the tutorial trained
+    source, df = all_runs_dir, collect_runs(all_runs_dir)
+varied = varying_columns(df) if source == runs_dir and not df.empty else []
+if source == runs_dir:
+    print(f"{len(df)} runs under {runs_dir!r}; varied: {', '.join(varied) or 'nothing'}"
+          + ("" if len(df) else " (run 04_ablations or `ladkit sweep` first)"))
+else:
+    print(f"no {job + ' ' if job else ''}runs under {runs_dir!r} yet: 04_ablations makes them (the teacher's knobs, "
+          f"one at a time), and the figures below compare them. Meanwhile, the {len(df)} finished runs under "
+          f"{all_runs_dir!r} (00–03's and any other), one line each, {value} at the end of training:")
+df[["run", "job", "seed", *varied, value]].head(20 if source == runs_dir else 60) if len(df) else df
 
 # %% [markdown]
 # ## Each varied parameter (bars: mean ± std over seeds, dots: single runs)
@@ -90,6 +106,8 @@ from ladkit.results import held_at_mode
 for column in varied[:8]:
     fig = plot_seed_bars(held_at_mode(df, varied, column), x=column, value=value, path=out / f"bars_{column}.png")
     display(fig)
+if not varied:
+    print("no varied parameter among these runs (04_ablations varies the teacher's)")
 
 # %% [markdown]
 # ## A 2-D grid
@@ -111,7 +129,7 @@ else:
 from ladkit.plots import plot_noise_curve
 from ladkit.results import collect_noise_curves
 
-curves = collect_noise_curves(runs_dir) if len(df) else pd.DataFrame()
+curves = collect_noise_curves(source) if len(df) else pd.DataFrame()
 if job and not curves.empty:
     curves = curves[curves["job"] == job]
 if curves.empty:
@@ -130,12 +148,12 @@ from ladkit.checkpoint import save_json
 from ladkit.files import atomic_write
 from ladkit.results import summary_table
 
-by = list(group_by) or varied or ["job"]
+by = list(group_by) or varied or (["job"] if source == runs_dir else ["run", "job"])  # the tutorial's: a line per run
 table = summary_table(df, by=by, value=value) if len(df) else ""
 if len(df):
     (out / "summary.md").write_text(table + "\n")
     atomic_write(out / "runs.csv", lambda tmp: df.to_csv(tmp, index=False))
-save_json({"runs": len(df), "value": value, "by": by, "varied": varied,
+save_json({"runs": len(df), "source": source, "value": value, "by": by, "varied": varied,
            "study_rows": 0 if study_rows is None else len(study_rows)}, out / "metrics.json")
 Markdown(table)
 

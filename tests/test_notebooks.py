@@ -5,6 +5,7 @@ executes end to end (papermill, kernel python3) with tiny CPU parameters and wri
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -39,7 +40,9 @@ TINY_STUDY = {**TINY, "val_every": 0, "workers": 1, "noise_levels": [0.02, 1.0],
 def _params(name, data_root, out_dir, **extra):
     base = {"out_dir": str(out_dir), "data_root": str(data_root)}
     specific = {
-        "00_quickstart.ipynb": TINY,
+        # 02's training settings (TINY_STUDY's), so 02 reuses its teacher; a folder of 8 + 2 images
+        "00_quickstart.ipynb": {**TINY, "val_every": 0, "progress": True, "own_images": 8, "own_iters": 2,
+                                "own_data_root": str(Path(out_dir).parent.parent / "own_folder")},
         "01_label_noising.ipynb": {"noise_levels": [0.0, 0.3]},
         "02_teacher_training.ipynb": {**TINY_STUDY, "progress": True},
         "03_distillation.ipynb": {**TINY_STUDY, "conventional_backbone": "resnet18_quarter"},
@@ -84,15 +87,45 @@ def tiny_data(tmp_path_factory):
     return root
 
 
+@dataclasses.dataclass
+class Tutorial:
+    work: Path
+    out: Path  # the study folder 00, 02 and 03 share
+    nb00: nbformat.NotebookNode
+    nb02: nbformat.NotebookNode
+    nb03: nbformat.NotebookNode
+    after00: dict  # 00's metrics.json and the files of its teacher run (path -> mtime), before 02 ran
+    trained: dict  # the runs' best.pt (path -> mtime) after 02, before 03
+
+
 @pytest.fixture(scope="module")
-def tutorial(tiny_data, tmp_path_factory):
-    """02 then 03 in one out_dir, as a user steps through them: 03 reuses 02's runs."""
+def tutorial(tiny_data, tmp_path_factory) -> Tutorial:
+    """00, 02 then 03 in one out_dir, as a user steps through them: 02 reuses 00's teacher, 03 02's runs."""
     work = tmp_path_factory.mktemp("tutorial")
     out = work / "runs" / "tutorial"
+    nb00 = execute("00_quickstart.ipynb", work, _params("00_quickstart.ipynb", tiny_data, out))
+    after00 = {"metrics": _metrics(out), "arms": _arms(out),
+               "files": {p: p.stat().st_mtime_ns for p in (out / "seed0" / "lad").glob("*") if p.is_file()}}
     nb02 = execute("02_teacher_training.ipynb", work, _params("02_teacher_training.ipynb", tiny_data, out))
     trained = {p: p.stat().st_mtime_ns for p in out.glob("seed0/*/best.pt")}
     nb03 = execute("03_distillation.ipynb", work, _params("03_distillation.ipynb", tiny_data, out))
-    return out, nb02, nb03, trained
+    return Tutorial(work, out, nb00, nb02, nb03, after00, trained)
+
+
+def _bars(nb) -> list[str]:
+    """The text of every tqdm widget bar a notebook showed, as it last drew it (the widget states
+    papermill saves: each bar an HBox of its description, the bar and its counts and postfix)."""
+    import html
+
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    text = lambda ref: html.unescape(state[ref.removeprefix("IPY_MODEL_")]["state"].get("value", ""))  # noqa: E731
+    boxes = [w["state"]["children"] for w in state.values() if w["model_name"] == "HBoxModel"]
+    return [(text(box[0]) + "|" + text(box[2])).replace("\u2007", " ") for box in boxes
+            if len(box) == 3 and all(ref.removeprefix("IPY_MODEL_") in state for ref in box)]
+
+
+def _stderr(nb) -> list:
+    return [o for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +264,9 @@ def test_notebook_parameters_cover_out_dir_and_data(name):
         assert {"dataset", "data_root"} <= set(params)
 
 
-# Parameters a notebook sets on purpose to other values than the job's defaults.
-OWN_VALUES = {"out_dir", "val_every", "progress", "device"}
+# Parameters a notebook sets on purpose to other values than the job's defaults (01's teacher_ckpt:
+# the teacher 00 trained, which its explorer starts with).
+OWN_VALUES = {"out_dir", "val_every", "progress", "device", "teacher_ckpt"}
 
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n != RUN_POINT])
@@ -276,21 +310,13 @@ def test_run_point_exposes_every_config_field():
 # ---------------------------------------------------------------- execution
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_label_noising.ipynb", RUN_POINT, RUN_STUDY])
+@pytest.mark.parametrize("name", [RUN_POINT, RUN_STUDY])
 def test_notebook_executes(name, tiny_data, tmp_path):
     out = tmp_path / "out"
     nb = execute(name, tmp_path, _params(name, tiny_data, out))
     metrics = _metrics(out)
     assert _images(nb) >= 1, f"{name} rendered no figure"
-    if name == "00_quickstart.ipynb":
-        assert _arms(out) == {"lad"}
-        assert 0 <= metrics["lad|without-label"] <= 1 and "lad|label-only" in metrics
-        assert (out / "lad_input.png").exists() and (out / "teacher_prediction.png").exists()
-    elif name == "01_label_noising.ipynb":
-        assert metrics["noise_std"] == pytest.approx(0.03) and len(metrics["levels"]) == 2
-        assert metrics["levels"][0]["separability"] is None and metrics["levels"][1]["separability"] > 0
-        assert (out / "noise_figure.png").exists() and (out / "noise_strip.png").exists()
-    elif name == RUN_POINT:
+    if name == RUN_POINT:
         assert metrics["job"] == "lad-teacher" and 0 <= metrics["miou"] <= 1
         assert {"miou_without_label", "miou_with_label@0", "student_miou_cwd"} <= set(metrics)
     elif name == RUN_STUDY:  # a study of the map's arms on the point's own design, in its own data folder
@@ -306,30 +332,98 @@ def test_notebook_executes(name, tiny_data, tmp_path):
 
 
 @pytest.mark.timeout(600)
-def test_teacher_training_notebook_runs_two_arms(tutorial):
-    out, nb02, _, trained = tutorial
+def test_quickstart_trains_a_teacher_then_one_on_a_folder_of_ones_own(tutorial):
+    """00: one LAD teacher scored with and without its label; then a folder in the plain layout
+    with colour masks, checked (check-data's report) and a LAD teacher trained on it."""
+    metrics, out = tutorial.after00["metrics"], tutorial.out
+    assert tutorial.after00["arms"] == {"lad"}
+    assert 0 <= metrics["lad|without-label"] <= 1 and "lad|label-only" in metrics
+    assert (out / "lad_input.png").exists() and (out / "teacher_prediction.png").exists()
+    own = tutorial.work / "own_folder"
+    assert (own / "classes.txt").read_text().splitlines()[1] == "coral 230 25 75"
+    assert len((own / "splits" / "train.txt").read_text().split()) == 8 and (own / "masks" / "val_000.png").exists()
+    report = json.loads((out / "own_data" / "data_report.json").read_text())
+    assert report["problems"] == [] and report["splits"]["train"]["images"] == 8
+    assert (out / "own_data" / "data_report.png").exists()
+    assert _arms(out / "own_data") == {"lad"}
+    assert yaml.safe_load((out / "own_data" / "seed0" / "lad" / "config.yaml").read_text())["dataset"] == "folder"
+    assert _images(tutorial.nb00) >= 3 and not _stderr(tutorial.nb00)
+    assert any(b.startswith("seed 0: LAD teacher, my folder:") for b in _bars(tutorial.nb00))
+
+
+@pytest.mark.timeout(600)
+def test_teacher_training_notebook_runs_two_arms_reusing_the_quickstarts_teacher(tutorial):
+    out, nb02, trained = tutorial.out, tutorial.nb02, tutorial.trained
     assert {p.parent.name for p in trained} == {"baseline", "lad"}
+    # 00's teacher had the same seed and settings: 02 reused it, no file of its run written again
+    teacher = tutorial.after00["files"]
+    assert teacher and {p: p.stat().st_mtime_ns for p in teacher if p.suffix != ".json"} == {
+        p: t for p, t in teacher.items() if p.suffix != ".json"}, "02 retrained 00's LAD teacher"
     rows = pd.read_csv(out / "per_seed.csv")
-    teacher = set(rows[rows["arm"] == "lad"]["measure"])
-    assert {"with-label:fixed:0.02", "with-label:fixed:1", "without-label", "label-only"} <= teacher
+    measures = set(rows[rows["arm"] == "lad"]["measure"])
+    assert {"with-label:fixed:0.02", "with-label:fixed:1", "without-label", "label-only"} <= measures
     assert {p.name for p in out.glob("*.png")} >= {"curves.png", "teacher.png", "predictions.png"}
     assert _images(nb02) >= 3
-    # training shows a bar per run: tqdm's notebook widget (not stderr text), ending "done"
-    bars = [o for c in nb02.cells if c.cell_type == "code" for o in c.get("outputs", [])
-            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
-            and "seed 0: " in o["data"].get("text/plain", "")]
-    assert {b["data"]["text/plain"].split(":")[1].strip() for b in bars} == {"baseline", "LAD teacher"}, bars
-    stderr = [o for c in nb02.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
-    assert not stderr, stderr
+    # training shows a bar per run: tqdm's notebook widget (not stderr text), the reused one saying
+    # so, and one over both with the ETA
+    bars = _bars(nb02)
+    runs = {b.split(":")[1].strip(): b for b in bars if b.startswith("seed 0: ")}
+    assert set(runs) == {"baseline", "LAD teacher"}, bars
+    assert "finished before: reused" in runs["LAD teacher"] and "reused" not in runs["baseline"]
+    assert any(b.startswith("all 2 runs:") for b in bars), bars
+    assert not _stderr(nb02), _stderr(nb02)
+    # each table once: this seed's scores and differences in one markdown output, not twice
+    tables = [o for c in nb02.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "text/markdown" in o.get("data", {}) and "| run " in o["data"]["text/markdown"]]
+    assert len(tables) == 1, tables
 
 
 @pytest.mark.timeout(600)
 def test_distillation_notebook_reuses_the_teacher_runs(tutorial):
-    out, _, nb03, trained = tutorial
+    out, nb03, trained = tutorial.out, tutorial.nb03, tutorial.trained
     assert _arms(out) == {"baseline", "conventional", "lad", "student-conventional", "student-lad", "gt-kd", "oracle"}
     assert {p: p.stat().st_mtime_ns for p in trained} == trained, "03 retrained a run 02 had finished"
     assert {p.name for p in out.glob("*.png")} >= {"students.png", "predictions.png"}
     assert _images(nb03) >= 2
+    tables = [o for c in nb03.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "text/markdown" in o.get("data", {}) and "| run " in o["data"]["text/markdown"]]
+    assert len(tables) == 1, tables
+
+
+@pytest.mark.timeout(300)
+def test_label_noising_notebook_scores_the_teacher_against_the_clean_label(tutorial, tiny_data, tmp_path):
+    """01 feeds the teacher val's label (the design's mislabelled segments in it) and scores it
+    against val_clean's: both labels drawn, both scores kept."""
+    out = tmp_path / "out"
+    teacher = tutorial.out / "seed0" / "lad" / "best.pt"
+    nb = execute("01_label_noising.ipynb", tmp_path,
+                 _params("01_label_noising.ipynb", tiny_data, out, teacher_ckpt=str(teacher),
+                         runs_dir=str(tutorial.work / "runs")))
+    metrics = _metrics(out)
+    assert metrics["split"] == "val" and metrics["clean_split"] == "val_clean" and metrics["teacher"] == str(teacher)
+    assert 0 <= metrics["mislabelled"] < 1
+    assert 0 <= metrics["teacher_miou"] <= 1 and 0 <= metrics["teacher_miou_fed"] <= 1
+    assert metrics["noise_std"] == pytest.approx(0.03) and len(metrics["levels"]) == 2
+    assert metrics["levels"][0]["separability"] is None and metrics["levels"][1]["separability"] > 0
+    assert (out / "noise_figure.png").exists() and (out / "noise_strip.png").exists()
+    assert _images(nb) >= 1 and not _stderr(nb)
+
+
+@pytest.mark.timeout(300)
+def test_results_notebook_after_the_tutorial_only_lists_its_runs(tutorial, tmp_path):
+    """05 with 04 skipped: no sweep under runs_dir, so it lists the runs 00-03 trained under runs/
+    (one line each in the final table) and points at 04 for the figures that compare settings."""
+    out = tmp_path / "results"
+    runs = tutorial.work / "runs"
+    nb = execute("05_results.ipynb", tmp_path, {"out_dir": str(out), "runs_dir": str(runs / "ablations"),
+                                                "all_runs_dir": str(runs), "study_dir": ""})
+    metrics = _metrics(out)
+    tutorial_runs = 8  # 00-03's seven arms and 00's teacher on the folder
+    assert metrics["source"] == str(runs) and metrics["runs"] == tutorial_runs and metrics["by"] == ["run", "job"]
+    summary = (out / "summary.md").read_text().splitlines()
+    assert len(summary) == 2 + tutorial_runs and any("tutorial/seed0/student-lad" in line for line in summary)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "04_ablations makes them" in text and not _stderr(nb)
 
 
 @pytest.mark.timeout(400)
