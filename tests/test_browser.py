@@ -112,6 +112,9 @@ def test_lab_offers_one_kernel_lists_each_notebook_once_and_renders_markdown(lab
     assert docmanager["schema"]["properties"]["defaultViewers"]["default"]["markdown"] == "Markdown Preview"
     news = _get(base, token, "/lab/api/settings/@jupyterlab/apputils-extension:notification")
     assert news["schema"]["properties"]["fetchNews"]["default"] == "false"  # no toast asks on the first visit
+    # the file browser's narrow panel gives the names its whole width: no "Modified" column cuts them
+    browser = _get(base, token, "/lab/api/settings/@jupyterlab/filebrowser-extension:browser")
+    assert browser["schema"]["properties"]["showLastModifiedColumn"]["default"] is False
 
 
 def _images(page) -> list:

@@ -5,8 +5,9 @@ c = get_config()  # noqa: F821 - traitlets hands it to a config file
 
 c.ServerApp.allow_root = os.geteuid() == 0  # containers and cloud notebooks run as root
 c.LabApp.default_url = "/lab/tree/README.md"
-# overrides.json beside this file: markdown (notebooks/README.md) opens rendered, not as text, and
-# no toast asks about Jupyter's news feed on the first visit (the tutorial needs no network)
+# overrides.json beside this file: markdown (notebooks/README.md) opens rendered, not as text, no
+# toast asks about Jupyter's news feed on the first visit (the tutorial needs no network), and the
+# file browser shows no "Modified" column, so the narrow panel does not cut the notebooks' names
 c.LabApp.app_settings_dir = os.path.dirname(os.path.abspath(__file__))
 # One kernel in the launcher: the tutorial's, which runs the installed ladkit.
 c.KernelSpecManager.allowed_kernelspecs = {"ladkit"}
