@@ -203,9 +203,17 @@ def test_train_and_evaluate_on_a_folder_and_bad_data_stops_before_training(tmp_p
     rc = cli_main(["train", "--job", "lad-teacher", "dataset=folder", f"data_root={root}", f"out_dir={out}",
                    "model=fcn", "iters=2", "crop_size=16", "batch_size=2", "progress=false"])
     assert rc == 0
-    meta = torch.load(out / "best.pt", map_location="cpu", weights_only=False)["model_meta"]
+    meta = torch.load(out / "best.pt", map_location="cpu", weights_only=True)["model_meta"]
     assert meta["num_classes"] == 3 and meta["dataset"] == "folder"
     assert cli_main(["evaluate", str(out / "best.pt"), "noise_levels=[0.5]"]) == 0
+    # every job: a student of that teacher on the same folder, and a baseline on a plain-layout folder of index masks
+    small = ["model=fcn", "iters=2", "crop_size=16", "batch_size=2", "progress=false"]
+    assert cli_main(["train", "--job", "distill", "dataset=folder", f"data_root={root}", f"out_dir={tmp_path / 's'}",
+                     f"teacher_ckpt={out / 'best.pt'}", *small]) == 0
+    plain = tmp_path / "plain"
+    make_folder(plain, SPLITS, layout="plain", colour=False)
+    assert cli_main(["train", "dataset=folder", f"data_root={plain}", f"out_dir={tmp_path / 'b'}", *small]) == 0
+    assert cli_main(["evaluate", str(tmp_path / "b" / "best.pt")]) == 0
     capsys.readouterr()
     mask = np.array(Image.open(root / "ann_dir" / "train" / "c.png"))
     mask[2, 2] = (1, 1, 1)
