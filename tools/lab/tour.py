@@ -9,7 +9,11 @@ outputs, and for each training cell (one that calls ``run_study`` or ``run_sweep
 ran, how long it showed nothing before its first progress bar, and the bar texts it showed
 (the bars moved when more than one was seen). Last, what git sees once the notebooks were
 saved with their outputs (nbstripout, which ``make lab`` installs, keeps them out of a
-commit). ``make test`` after the tour must stay green: run it.
+commit). Then what the files say beside the page (issue 31): 02 reused 00's LAD teacher (its
+best.pt not written again), 01 scored a teacher against the clean label, 05 without 04 listed the
+tutorial's runs; and ``ladkit demo --quick`` in a pipe, as CI runs it: how soon its first
+progress line came, a line per event (no redrawn bar), the overall ETA, and the reading at the
+end. ``make test`` after the tour must stay green: run it.
 
 At the defaults the whole tour trains for real (37-43 min on 2 cores, most of it 04);
 ``--notebooks 01,05`` checks the tour itself in seconds.
@@ -34,6 +38,7 @@ TUTORIAL = ["00_quickstart", "01_label_noising", "02_teacher_training", "03_dist
             "05_results"]
 TRAINS = re.compile(r"\brun_(study|sweep)\(")  # a training cell: the study's or the sweep's runs
 POLL_S = 2.0
+TEACHER = ROOT / "runs" / "tutorial" / "seed0" / "lad" / "best.pt"  # 00's LAD teacher, which 02 reuses
 
 
 def tour_notebook(page, base: str, token: str, name: str, timeout_s: float, shots: Path, keep: bool) -> dict:
@@ -103,7 +108,61 @@ def what_git_sees() -> str:
     return git("diff", "--stat") + "".join(line + "\n" for line in untracked)
 
 
-def report_markdown(results: list[dict], git_status: str, landing: str) -> str:
+def _metrics(name: str) -> dict:
+    path = ROOT / "runs" / "notebooks" / name / "metrics.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _stamp(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
+def tutorial_checks(done: list[str], teacher_stamps: dict) -> list[str]:
+    """What the runs and metrics files say about issue 31's items 1, 4 and 5 once the notebooks ran
+    (``teacher_stamps``: 00's teacher's best.pt mtime after each notebook); "NO" marks a miss."""
+    lines = []
+    if {"00_quickstart", "02_teacher_training"} <= set(done):
+        before, after = teacher_stamps["00_quickstart"], teacher_stamps["02_teacher_training"]
+        lines.append(f"02 reused 00's LAD teacher ({TEACHER.relative_to(ROOT)} not written again): "
+                     + ("yes" if before is not None and before == after else "NO"))
+    if "01_label_noising" in done:
+        m = _metrics("01_label_noising")
+        lines.append("01 scored a teacher against the clean label: " + (
+            f"yes ({100 * m['teacher_miou']:.1f} % against it, {100 * m['teacher_miou_fed']:.1f} % against the fed "
+            f"label; {100 * m['mislabelled']:.0f} % of the sample's pixels mislabelled)" if "teacher_miou_fed" in m
+            else "NO (no teacher picked, or no clean label)"))
+    if "05_results" in done and "04_ablations" not in done:
+        m = _metrics("05_results")
+        listed = m.get("source") == "runs" and m.get("runs", 0) > 0
+        lines.append(f"05 after 00-03 only listed the tutorial's runs: {'yes' if listed else 'NO'} "
+                     f"({m.get('runs', 0)} runs under {m.get('source')!r})")
+    return lines
+
+
+def demo_check(out: Path) -> list[str]:
+    """``ladkit demo --quick`` with its output in pipes, as CI runs ``make demo``: the seconds
+    before its first progress line, a line per event (no carriage return: no redrawn bar), the
+    bar over all runs with its ETA, and the closing reading against the committed study."""
+    t0, first, err = time.monotonic(), None, []
+    with open(out / "demo_stdout.txt", "w") as stdout:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("ladkit")), "demo", "--quick", "--out",
+                                 str(out / "demo")], cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        for line in proc.stderr:
+            first = first if first is not None else time.monotonic() - t0
+            err.append(line)
+        rc = proc.wait()
+    (out / "demo_stderr.txt").write_text("".join(err))
+    text = (out / "demo_stdout.txt").read_text()
+    overall = [line for line in err if line.startswith("all 7 runs:")]
+    return [f"ladkit demo --quick in a pipe: exit {rc} after {time.monotonic() - t0:.0f} s" + ("" if rc == 0 else " NO"),
+            f"- first progress line after {first:.0f} s" if first is not None else "- no progress line: NO",
+            f"- {len(err)} stderr lines, " + ("no redrawn bar" if not any("\r" in line for line in err) else
+                                             "carriage returns (redrawn bars): NO"),
+            f"- the bar over all runs (its first line): {overall[0].strip() if overall else 'NO'}",
+            "- the reading against the committed study: " + ("yes" if "Reading it:" in text else "NO")]
+
+
+def report_markdown(results: list[dict], git_status: str, landing: str, checks: list[str] = ()) -> str:
     lines = ["# The tutorial tour (tools/lab/tour.py)", "",
              f"`make lab` opened on: {landing}", "",
              "| notebook | time | opened clean | errors | stderr | training cells: ran, blank before the first bar, bars seen, moved |",
@@ -116,6 +175,8 @@ def report_markdown(results: list[dict], git_status: str, landing: str) -> str:
                      f"{len(r['errors'])} | {len(r['stderr'])} | {training} |")
     problems = [f"- {r['notebook']}: {line}" for r in results for line in r["errors"] + r["stderr"]]
     lines += ["", "## Errors and stderr", "", *(problems or ["none"]), "",
+              "## What the files say (issue 31: reuse, the clean label, 05 without 04, make demo's output)", "",
+              *([f"- {c}" if not c.startswith("- ") else f"  {c}" for c in checks] or ["none checked"]), "",
               "## What git sees after the notebooks were saved with their outputs (diff and untracked files)", "",
               "```", git_status.strip() or "(clean)", "```", ""]
     return "\n".join(lines)
@@ -128,6 +189,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "tour"))
     parser.add_argument("--timeout-min", type=float, default=120, help="per notebook")
     parser.add_argument("--no-save", action="store_true", help="leave the notebooks unsaved")
+    parser.add_argument("--no-demo", action="store_true", help="skip `ladkit demo --quick` in a pipe (2-3 min)")
     args = parser.parse_args(argv)
     wanted = [n for n in TUTORIAL if n[:2] in args.notebooks.split(",")]
     if not wanted:
@@ -142,7 +204,7 @@ def main(argv=None) -> int:
     with open(log, "w") as server_log:  # make lab itself, as the newcomer runs it
         proc = subprocess.Popen(["make", "lab", f"LAB_ARGS={' '.join(options)}"], cwd=ROOT, env=isolated_env(home),
                                 stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
-    results = []
+    results, teacher_stamps = [], {}
     try:
         wait_for_server(f"{base}/api/status?token={token}", proc, log, timeout=120)
         with sync_playwright() as pw:
@@ -161,6 +223,7 @@ def main(argv=None) -> int:
                 print(f"tour: {name} ...", flush=True)
                 results.append(tour_notebook(page, base, token, name, args.timeout_min * 60, out, not args.no_save))
                 r = results[-1]
+                teacher_stamps[name] = _stamp(TEACHER)
                 print(f"tour: {name} {r['seconds']:.0f} s, {len(r['errors'])} error(s), {len(r['stderr'])} stderr, "
                       f"training cells {r['training_cells'] or 'none'}", flush=True)
                 if r["errors"]:
@@ -169,14 +232,18 @@ def main(argv=None) -> int:
     finally:
         stop(proc)
     git_status = what_git_sees()
-    (out / "report.json").write_text(json.dumps({"landing": landing, "notebooks": results, "git_status": git_status},
-                                                indent=1))
-    text = report_markdown(results, git_status, landing)
+    checks = tutorial_checks([r["notebook"] for r in results], teacher_stamps)
+    if not args.no_demo:
+        print("tour: ladkit demo --quick ...", flush=True)
+        checks += demo_check(out)
+    (out / "report.json").write_text(json.dumps({"landing": landing, "notebooks": results, "git_status": git_status,
+                                                 "checks": checks}, indent=1))
+    text = report_markdown(results, git_status, landing, checks)
     (out / "report.md").write_text(text)
     print(text)
     bad = any(r["errors"] or r["stderr"] or r["opened_dirty"] or not all(t["moved"] for t in r["training_cells"].values())
               for r in results)
-    return 1 if bad or git_status.strip() else 0
+    return 1 if bad or git_status.strip() or any("NO" in c for c in checks) else 0
 
 
 if __name__ == "__main__":
