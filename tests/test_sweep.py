@@ -118,7 +118,8 @@ def test_progress_shows_the_points_and_each_running_points_iterations(tmp_path, 
     manifest = run_sweep(grid, notebook, tmp_path / "sweep", quiet=True, progress=True)
     assert manifest["summary"] == {"done": 1}
     shown = capsys.readouterr().err
-    assert "base setting:  50%" in shown and "2/4" in shown, shown  # the point's run (the only one), halfway
+    # the point's run (the only one), halfway: a line, as a log gets it (stderr is no terminal here)
+    assert "base setting: 2/4 it (50 %)" in shown, shown
     assert "sweep slow.ipynb: 100%" in shown and "1/1" in shown, shown
 
 
