@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import io
 import json
 import math
+import pickle
 import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 LOG_FILE, TENSORBOARD_DIR = "log.jsonl", "tb"
@@ -106,17 +109,48 @@ LAST_CHECKPOINT = "last.pt"  # where a rerun resumes (ladkit.engine writes it ev
 
 def checkpoint_iteration(run_dir) -> int | None:
     """The iteration of a run's last.pt (where a rerun resumes); None without one or when it cannot
-    be read. Memory-mapped, so only the number is read, not the weights."""
+    be read. Read without torch (a sweep's parent process never imports it) from the checkpoint's
+    pickle alone, its tensors left unread."""
     path = Path(run_dir) / LAST_CHECKPOINT
     if not path.is_file():
         return None
     try:
-        import torch
-
-        it = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("iteration")
+        with zipfile.ZipFile(path) as archive:  # torch.save's format: the objects' pickle beside the tensors' bytes
+            name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            data = _Skeleton(io.BytesIO(archive.read(name))).load()
     except Exception:  # noqa: BLE001 - a foreign or half-written file: the bar follows the log alone
         return None
+    it = data.get("iteration") if isinstance(data, dict) else None
     return it if isinstance(it, int) and not isinstance(it, bool) else None
+
+
+class _Opaque:
+    """What every object but a plain container becomes in ``_Skeleton``: nothing of it is built."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+class _Mapping(dict):
+    """An OrderedDict (a state_dict) in ``_Skeleton``: its items kept, its attributes (``_metadata``) not."""
+
+    def __setstate__(self, state):
+        pass
+
+
+class _Skeleton(pickle.Unpickler):
+    """A checkpoint's pickle with its plain data (dicts, lists, numbers, strings) and every other
+    object (tensors, arrays) an ``_Opaque`` placeholder: no global is imported, so nothing in the
+    file runs, and no tensor is read."""
+
+    def find_class(self, module, name):
+        return _Mapping if (module, name) == ("collections", "OrderedDict") else _Opaque
+
+    def persistent_load(self, pid):
+        return None
 
 
 def in_kernel() -> bool:

@@ -155,6 +155,29 @@ def test_a_resumed_runs_bar_starts_at_its_checkpoint_and_counts_the_redone_steps
     assert err.splitlines()[0].startswith("seed 0: LAD teacher: 125/500 it (25 %), resumed from iteration 125")
 
 
+def test_the_checkpoints_iteration_is_read_without_torch(tmp_path):
+    """A sweep's parent process never imports torch: the bars read last.pt's iteration from its
+    pickle alone (tensors, arrays and a state_dict's attributes left unbuilt; nothing in it runs)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import torch
+
+    run = tmp_path / "run"
+    run.mkdir()
+    weights = torch.nn.Linear(2, 2).state_dict()  # an OrderedDict with _metadata
+    torch.save({"model": weights, "iteration": 125, "rng": {"numpy": np.arange(3)}}, run / "last.pt")
+    code = ("import sys; from ladkit.runlog import checkpoint_iteration; "
+            f"print(checkpoint_iteration({str(run)!r}), 'torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == [
+        "125", "False"]
+    (run / "last.pt").write_bytes(b"not a checkpoint")
+    from ladkit.runlog import checkpoint_iteration
+
+    assert checkpoint_iteration(run) is None and checkpoint_iteration(tmp_path / "none") is None
+
+
 def test_a_finished_runs_bar_says_it_is_reused_and_the_overall_bar_times_the_rest(tmp_path, capsys):
     """A run finished before fills its bar at once ("reused") and counts as done in the bar over
     all runs without counting as speed: the ETA waits for iterations trained here."""
