@@ -105,7 +105,7 @@ class TrainConfig:
     progress: bool = True
     # hardware: "auto" picks CUDA when present
     device: str = "auto"
-    amp: str = "none"  # none | bf16 | fp16 (CUDA only)
+    amp: str = "none"  # none (fp32) | bf16 (CPU and CUDA) | fp16 (CUDA only) | auto (bf16 where native, else fp32)
     channels_last: bool = False
     compile: bool = False
     sync_bn: bool = False
