@@ -105,7 +105,9 @@ def sweep_teacher_rows(runs_dir, by, study_dir=COMMITTED_STUDY) -> pd.DataFrame:
                 out.append((run, ScoreRow(arm=LAD_TEACHER, name=label, role="teacher", seed=run.seed, split=run.val_split,
                                           value=r.miou, seconds=math.nan, codes=r.codes, noise_std=r.noise_std,
                                           with_label=r.label)))
-    table = rows_frame([row for _, row in out])
+    # a setting named like a score column (the training noise_std, the rows' test-time one): the
+    # setting's wins; the score's is in each row's measure id
+    table = rows_frame([row for _, row in out]).drop(columns=list(by), errors="ignore")
     for b in reversed(by):
         table.insert(0, b, [getattr(run, b) for run, _ in out])
     return table
