@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ..evaluate import EvalRow
+
 SCHEMA = 2  # per_seed.csv's layout: the ``schema`` column of every row
 ROWS_FILE = "per_seed.csv"
 
@@ -56,13 +58,7 @@ class ScoreRow:
         """The measure in words, for people."""
         if self.training_images:
             return f"train images vs {'clean' if self.clean else 'training'} labels"
-        if self.codes is None:
-            return "true regions' majority" if self.pooled else "mIoU"
-        if not self.with_label:
-            return "without label"
-        if not self.with_image:
-            return "label only (image zeroed)"
-        return f"with label ({self.codes} codes, noise std {self.noise_std:g})"
+        return EvalRow({}, self.codes, self.noise_std, self.with_label, self.with_image, self.pooled).measure
 
 
 FIELDS = [f.name for f in dataclasses.fields(ScoreRow)]
