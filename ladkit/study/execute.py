@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..config import EvalConfig
+from ..config import EvalConfig, TeacherConfig
 from ..files import atomic_write
 from ..runlog import LogBars
 from .arms import Arm, StudyConfig, check_study, study_runs
@@ -31,9 +31,10 @@ def train_and_score(cfg, split: str, noise_levels, max_images: int = 0, **eval_f
 
     summary = train(cfg, resume=True)
     fields = {"regions": cfg.dataset == "synthetic", "out": str(Path(cfg.out_dir) / f"eval_{split}.json"), **eval_fields}
-    report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), split=split,
-                                            noise_levels=tuple(noise_levels), max_images=max_images, device=cfg.device,
-                                            **fields))
+    # only a LAD teacher reads the noise levels (its label's); an image-only model may be given none
+    levels = tuple(noise_levels) if cfg.job == TeacherConfig.job else EvalConfig.noise_levels
+    report = evaluate_checkpoint(EvalConfig(ckpt=str(Path(cfg.out_dir) / "best.pt"), split=split, noise_levels=levels,
+                                            max_images=max_images, device=cfg.device, **fields))
     return summary, EvalReport.read(report)
 
 
