@@ -118,7 +118,7 @@ def format_table(table: pd.DataFrame, study: StudyConfig, cfg: DemoConfig, secon
         f"LAD teacher with its label − baseline: {gain(LAD)}",
         f"LAD student − baseline student: {gain(student_id(LAD))}; "
         f"conventional teacher's student − baseline: {gain(student_id(CONVENTIONAL))}",
-        *(f"{names[arm].removeprefix('student <- ')} student − baseline: {gain(arm)}; "
+        *(f"{names[arm]} − baseline: {gain(arm)}; "
           f"LAD student − it: {gain(student_id(LAD), arm)}" for arm in (GT_KD, ORACLE) if arm in by),
     ]
     head = (f"ladkit demo: synthetic default ({cfg.data_root}, design noisy-labels), seed {cfg.seed}, "

@@ -60,7 +60,7 @@ def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
     assert list(table["run"]) == ["baseline", "conventional teacher", "LAD teacher",
                                   "student <- conventional teacher", "student <- LAD teacher",
                                   "student <- oracle (clean labels)", "student <- training label (gt-kd)"]
-    assert "training label (gt-kd) student − baseline" in text and "LAD student − it" in text
+    assert "student <- training label (gt-kd) − baseline: " in text and "LAD student − it" in text
     assert table["miou"].between(0, 1).all()
     lad = table.set_index("arm").loc["lad"]
     assert 0 <= lad["without_label"] <= 1 and 0 <= lad["label_only"] <= 1 and lad["miou"] == lad["0.02"]
