@@ -573,6 +573,10 @@ RULES: dict[str, Rule] = {
     "EvalConfig.noise_mode": one_of(*NOISE_MODES),
     "EvalConfig.noise_scale": above(0),
     "EvalConfig.num_classes": at_least(1, INTEGER),
+    # a study's (ladkit.study.StudyConfig): its arms by id, checked against the study's arms at load
+    "StudyConfig.comparisons": (lambda v: all(_is_names(p) and len(p) == 2 for p in v),
+                                "a list of [arm, reference] pairs of arm ids, e.g. [[student-lad, baseline]]"),
+    "StudyConfig.arms": (_is_names, "a list of arm ids, e.g. [baseline, student-lad]"),
 }
 
 

@@ -158,7 +158,8 @@ def test_a_bad_value_is_one_line_at_load_naming_the_file_and_the_section(tmp_pat
 
 def test_comparisons_as_a_string_and_duplicate_keys_are_refused_at_load(tmp_path):
     path = _study_file(tmp_path, text="comparisons: 'student-lad - baseline'\n")
-    with pytest.raises(ConfigError, match="comparisons"):
+    with pytest.raises(ConfigError, match=r"comparisons='student-lad - baseline' is not valid: expected a list of "
+                                          r"\[arm, reference\] pairs of arm ids, e\.g\. \[\[student-lad, baseline\]\]"):
         load_study(path)
     path = _study_file(tmp_path, text="seeds: [4]\n")  # a second `seeds:`
     with pytest.raises(ConfigError, match="seeds"):
