@@ -25,10 +25,9 @@ import pandas as pd
 
 from .constants import QUICK_IMAGES, QUICK_ITERS
 from .files import atomic_write
-from .study import (BASELINE, COMMITTED_STUDY, CONVENTIONAL, StudyConfig, frozen_study_path, load_study, run_study,
-                    student_id)
+from .study import (BASELINE, COMMITTED_STUDY, CONVENTIONAL, LAD, StudyConfig, frozen_study_path, load_study,
+                    run_study, student_id)
 
-LAD = "lad"  # the frozen study's LAD teacher
 GT_KD, ORACLE = "gt-kd", "oracle"  # its student-side controls
 DEMO_ARMS = (BASELINE, student_id(CONVENTIONAL), student_id(LAD), GT_KD, ORACLE)  # and the teachers they need
 

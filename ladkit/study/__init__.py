@@ -24,7 +24,7 @@ The pieces: ``arms`` (the config and its arms), ``rows`` (the score rows and per
 ``execute`` (training and scoring), ``stats``, ``report`` (tables, plot, the command line), ``map``.
 """
 
-from .arms import (BASELINE, CONVENTIONAL, ROLES, Arm, StudyConfig, arm_dir, check_study, frozen_study_path,
+from .arms import (BASELINE, CONVENTIONAL, LAD, ROLES, Arm, StudyConfig, arm_dir, check_study, frozen_study_path,
                    load_study, map_point, student_id, study_runs)
 from .execute import run_study, threads_per_run, train_and_score
 from .map import map_table
@@ -32,7 +32,7 @@ from .report import COMMITTED_STUDY, against_study, readable_rows, sweep_teacher
 from .rows import ScoreRow, StudyFolderError
 from .stats import markdown_tables, paired, paired_table, stats_table, t_interval
 
-__all__ = ["BASELINE", "COMMITTED_STUDY", "CONVENTIONAL", "ROLES", "Arm", "ScoreRow", "StudyConfig",
+__all__ = ["BASELINE", "COMMITTED_STUDY", "CONVENTIONAL", "LAD", "ROLES", "Arm", "ScoreRow", "StudyConfig",
            "StudyFolderError", "against_study", "arm_dir", "check_study", "frozen_study_path", "load_study",
            "map_point", "map_table", "markdown_tables", "paired", "paired_table", "readable_rows", "run_study",
            "stats_table", "student_id", "study_runs", "sweep_teacher_rows", "t_interval", "threads_per_run",

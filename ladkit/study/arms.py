@@ -29,6 +29,7 @@ from ..files import project_root
 # conventional teacher's student), the release protocol's fine-tuned student and its control.
 ROLES = ("baseline", "teacher", "student", "conventional student", "control", "finetune control", "finetuned student")
 BASELINE, CONVENTIONAL = "baseline", "conventional"
+LAD = "lad"  # the default (and the frozen study's) LAD teacher
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 LABEL_KEY = "label"  # an arm's words for people, beside its job fields
 
@@ -55,7 +56,7 @@ class StudyConfig:
     baseline: dict = field(default_factory=dict)
     conventional: dict = field(default_factory=lambda: {"backbone": "resnet18_half"})
     # id -> TeacherConfig fields (and a ``label``); each teacher gets a student, ``student-ID``
-    teachers: dict = field(default_factory=lambda: {"lad": {LABEL_KEY: "LAD teacher"}})
+    teachers: dict = field(default_factory=lambda: {LAD: {LABEL_KEY: "LAD teacher"}})
     student: dict = field(default_factory=dict)  # DistillConfig fields of every distilled student
     # Control arms, id -> fields (and a ``label``): with a kd_source (label: gt-kd; clean-label:
     # the oracle) a student of the ``student`` section with no teacher; else a baseline with these

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .arms import BASELINE, CONVENTIONAL, student_id
+from .arms import BASELINE, CONVENTIONAL, LAD, student_id
 from .rows import ROWS_FILE, read_rows, saved_study
 from .stats import paired
 
 # [arm, reference] ids: what each point of the map is asked
-MAP_DIFFERENCES = ((student_id("lad"), BASELINE), (student_id(CONVENTIONAL), BASELINE))
+MAP_DIFFERENCES = ((student_id(LAD), BASELINE), (student_id(CONVENTIONAL), BASELINE))
 
 
 def map_table(sweep_dir, knobs=("class_noise", "decoy_cue")) -> pd.DataFrame:

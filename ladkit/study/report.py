@@ -7,11 +7,10 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ..checkpoint import save_json
 from ..files import atomic_write
-from .arms import StudyConfig
+from .arms import LAD, StudyConfig
 from .rows import ROWS_FILE, ScoreRow, StudyFolderError, read_rows, rows_frame, saved_study
 from .stats import markdown_tables, paired_table, stats_table
 
@@ -80,9 +79,6 @@ def against_study(rows: pd.DataFrame, study_dir=COMMITTED_STUDY, by=()) -> str:
     return "\n".join(lines)
 
 
-LAD_TEACHER = "lad"  # the committed study's LAD teacher's arm id
-
-
 def sweep_teacher_rows(runs_dir, by, study_dir=COMMITTED_STUDY) -> pd.DataFrame:
     """A sweep's LAD teachers (04_ablations) as a study's per-seed rows of the committed study's
     LAD teacher arm, with the columns ``by`` that tell its settings apart: each scored with its
@@ -93,7 +89,7 @@ def sweep_teacher_rows(runs_dir, by, study_dir=COMMITTED_STUDY) -> pd.DataFrame:
 
     saved = saved_study(study_dir)
     level = saved.get("noise_levels", StudyConfig.noise_levels)[0]
-    label = ((saved.get("teachers") or {}).get(LAD_TEACHER) or {}).get("label", "LAD teacher")
+    label = ((saved.get("teachers") or {}).get(LAD) or {}).get("label", "LAD teacher")
     runs = collect_runs(runs_dir)
     out = []
     for run in runs[runs["job"] == TeacherConfig.job].itertuples(index=False) if len(runs) else []:
@@ -102,7 +98,7 @@ def sweep_teacher_rows(runs_dir, by, study_dir=COMMITTED_STUDY) -> pd.DataFrame:
             continue  # trained, not scored (the point failed after training): nothing to compare
         for r in report.rows:
             if r.image and not r.pooled and (not r.label or r.noise_std == level):
-                out.append((run, ScoreRow(arm=LAD_TEACHER, name=label, role="teacher", seed=run.seed, split=run.val_split,
+                out.append((run, ScoreRow(arm=LAD, name=label, role="teacher", seed=run.seed, split=run.val_split,
                                           value=r.miou, seconds=math.nan, codes=r.codes, noise_std=r.noise_std,
                                           with_label=r.label)))
     # a setting named like a score column (the training noise_std, the rows' test-time one): the
