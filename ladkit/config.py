@@ -426,9 +426,14 @@ def _bad(name, value, expected):
     return ConfigError(name, value, expected)
 
 
+INTEGER_LISTS = {"budgets": (250, 1000)}  # list fields of integers whose default is empty: an example
+
+
 def _as_type(name: str, value, default):
     if name == "crop_size":
         return _as_crop_size(name, value)
+    if name in INTEGER_LISTS and not default:
+        return () if value in (None, []) else _as_tuple(name, value, INTEGER_LISTS[name])
     if isinstance(default, bool):
         return _as_bool(name, value)
     if isinstance(default, int):

@@ -99,6 +99,34 @@ def plot_study(rows: pd.DataFrame, stats: pd.DataFrame, path=None):
     return save_figure(fig, path)
 
 
+def plot_cost(stats: pd.DataFrame, families: dict, path=None):
+    """mIoU against training cost, log axis: each arm's FLOPs with its teacher's
+    (``stats.pipeline_flops``), mean and 95 % interval over seeds. ``families``: the arms drawn, id
+    -> the id of the arm it repeats at another budget (itself for the rest); a family of several
+    budgets is a line, any other arm a point."""
+    shown = stats[(stats["measure"] == "miou") & stats["arm"].isin(families) & stats["pipeline_flops"].notna()]
+    shown = shown.assign(family=shown["arm"].map(families), tflop=shown["pipeline_flops"] / 1e12,
+                         low=100 * (shown["mean"] - shown["ci_low"]).fillna(0),
+                         high=100 * (shown["ci_high"] - shown["mean"]).fillna(0))
+    names = dict(zip(stats["arm"], stats["name"]))
+    seeds = int(shown["seeds"].max()) if len(shown) else 0
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    colours = iter(sns.color_palette(n_colors=max(1, shown["family"].nunique())))
+    for family, group in shown.sort_values("tflop").groupby("family", sort=False):
+        several = len(group) > 1
+        ax.errorbar(group["tflop"], 100 * group["mean"], yerr=[group["low"], group["high"]], capsize=3,
+                    marker="o" if several else "D", linestyle="-" if several else "none", color=next(colours),
+                    label=f"{names[family]} ({len(group)} budgets)" if several else group["name"].iloc[0])
+    ax.set_xscale("log")
+    interval = f"mean and 95 % interval over {seeds} seeds" if seeds > 1 else "one seed: no interval"
+    ax.set(xlabel="training cost, TFLOP (a student's with its teacher's), log scale", ylabel="mIoU (%)",
+           title=f"what each arm costs to train and what it scores ({interval})")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def denormalize(image: torch.Tensor) -> np.ndarray:
     """A normalized (3, H, W) tensor back to an (H, W, 3) array in [0, 1] for display."""
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)

@@ -12,8 +12,8 @@ import yaml
 
 from ladkit.config import ConfigError
 from ladkit.data.synthetic_store import make_synthetic
-from ladkit.study import (ScoreRow, StudyConfig, load_study, paired, paired_table, run_study, study_runs,
-                          t_interval)
+from ladkit.study import (ScoreRow, StudyConfig, all_arms, cost_table, load_study, paired, paired_table, run_study,
+                          study_runs, t_interval)
 from ladkit.study import rows as score_rows
 from ladkit.study.report import main
 
@@ -142,6 +142,11 @@ def _study_file(tmp_path, text: str = "", **sections):
     ({"comparisons": [["baseline"]]}, "comparisons[0]=['baseline'] is not valid: expected a pair [arm, reference]"),
     ({"arms": ["nope"]}, "arms=['nope'] is not valid: expected arm ids of this study"),
     ({"student": {"kd_source": "label"}}, "student.kd_source='label' is not valid: expected teacher (the default)"),
+    ({"budgets": [5, 10]}, "budgets=[5, 10] is not valid: expected distinct iteration counts >= 1 other than common.iters (5)"),
+    ({"budgets": [2.5]}, "budgets=[2.5] is not valid: expected a list of integers like [250, 1000]"),
+    ({"budgets": [3, 3]}, "budgets=[3, 3] is not valid: expected distinct iteration counts"),
+    ({"student_variants": {"DIST": {"kd_kind": "dist"}}}, "student_variants.DIST='DIST' is not valid: expected an id"),
+    ({"student_variants": {"dist": {"kd_kind": "distt"}}}, "student_variants.dist: kd_kind='distt' is not valid"),
 ])
 def test_a_bad_value_is_one_line_at_load_naming_the_file_and_the_section(tmp_path, section, where, capsys):
     from ladkit import cli
@@ -484,3 +489,46 @@ def test_threads_per_run_share_the_free_cores(monkeypatch):
     assert (threads_per_run(1), threads_per_run(2)) == (2, 1)
     monkeypatch.setattr(os, "getloadavg", lambda: (30.0, 30.0, 30.0))
     assert threads_per_run(1) == 1
+
+
+def test_budgets_and_student_variants_cost_their_pipeline_and_draw_the_cost_figure(tmp_path):
+    """Each student repeated at another budget is paired with that budget's baseline; a
+    student's pipeline costs its own FLOPs plus its teacher's; the folder gets cost.png, and
+    `python -m ladkit.study` rewrites the same tables from what the folder saved."""
+    data = tmp_path / "data"
+    make_synthetic(data, num_train=8, num_val=2, num_test=3, size=32)
+    cfg = StudyConfig(out_dir=str(tmp_path / "study"), seeds=(0,), workers=2, noise_levels=(0.02,),
+                      common=dict(data_root=str(data), backbone="resnet18_quarter", iters=2, batch_size=4,
+                                  crop_size=32, log_every=1),
+                      conventional={"backbone": "resnet18_quarter", "model": "fcn"},
+                      student_variants={"dist": {"label": "DIST", "kd_kind": "dist"}}, budgets=(1, 4),
+                      controls={"baseline-matched": {"label": "baseline, matched", "iters": 3}},
+                      comparisons=(("student-lad", "baseline-matched"),))
+    rows = run_study(cfg)
+    out = tmp_path / "study"
+    assert list(dict.fromkeys(rows["arm"])) == [
+        "baseline", "conventional", "lad", "student-conventional", "student-lad", "student-conventional-dist",
+        "student-lad-dist", "baseline-i1", "lad-i1", "student-lad-i1", "baseline-i4", "lad-i4", "student-lad-i4",
+        "baseline-matched"]
+    own = rows.groupby("arm")["train_flops"].first()
+    assert own["lad-i4"] == pytest.approx(2 * own["lad"]) and own["baseline-matched"] == pytest.approx(1.5 * own["baseline"])
+    stats = pd.read_csv(out / "stats.csv").drop_duplicates("arm").set_index("arm")
+    assert stats.loc["student-lad-i4", "pipeline_flops"] == pytest.approx(own["student-lad-i4"] + own["lad-i4"])
+    assert stats.loc["student-conventional-dist", "pipeline_flops"] == pytest.approx(
+        own["student-conventional-dist"] + own["conventional"])
+    assert stats.loc["baseline", "pipeline_flops"] == pytest.approx(own["baseline"])
+    pairs = set(zip(*pd.read_csv(out / "paired.csv")[["arm", "reference"]].values.T))
+    assert {("student-lad-i1", "baseline-i1"), ("student-lad-i4", "baseline-i4"), ("student-lad", "baseline-matched"),
+            ("student-lad-dist", "baseline"), ("baseline-matched", "baseline")} <= pairs
+    assert ("student-lad-i4", "baseline") not in pairs  # a budget's student is never set against another budget's baseline
+    assert (out / "cost.png").stat().st_size > 0
+    arms = all_arms(cfg, 0)
+    table = cost_table(pd.read_csv(out / "stats.csv"), arms).set_index("run")
+    assert table.loc["baseline", "× the baseline's"] == 1.0 and "LAD teacher" not in table.index  # teachers: not for use
+    assert table.loc["student <- LAD teacher, 4 it", "× the baseline's"] == pytest.approx(
+        (own["student-lad-i4"] + own["lad-i4"]) / own["baseline"], abs=0.01)
+    assert list(table["training TFLOP (with its teacher)"]) == sorted(table["training TFLOP (with its teacher)"])
+    tables = {name: (out / name).read_bytes() for name in ("stats.csv", "paired.csv", "summary.md")}
+    (out / "cost.png").unlink()
+    assert main([str(out)]) == 0
+    assert {name: (out / name).read_bytes() for name in tables} == tables and (out / "cost.png").exists()

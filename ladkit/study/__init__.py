@@ -12,6 +12,7 @@ codes, without its label and with its label alone. Then it writes, under ``out_d
     paired.csv      paired differences by seed (students vs the baseline, ...), seeds each way
     summary.md      both tables in markdown
     study.png       mIoU per arm with intervals, and the teachers' mIoU against test-time noise
+    cost.png        with ``budgets``: mIoU against training FLOPs (a student's with its teacher's)
 
 The folder only grows: a run of some arms or seeds adds its rows to those already there, and the
 tables are rebuilt from all of them. Runs go ``workers`` at a time, one thread each, teachers
@@ -24,16 +25,18 @@ The pieces: ``arms`` (the config and its arms), ``rows`` (the score rows and per
 ``execute`` (training and scoring), ``stats``, ``report`` (tables, plot, the command line), ``map``.
 """
 
-from .arms import (BASELINE, CONVENTIONAL, LAD, ROLES, Arm, StudyConfig, arm_dir, check_study, frozen_study_path,
-                   load_study, map_point, student_id, study_runs)
+from .arms import (BASELINE, CONVENTIONAL, LAD, ROLES, Arm, StudyConfig, all_arms, arm_dir, budget_id, check_study,
+                   frozen_study_path, load_study, map_point, student_id, study_comparisons, study_runs)
 from .execute import run_study, threads_per_run, train_and_score
 from .map import map_table
-from .report import COMMITTED_STUDY, against_study, readable_rows, sweep_teacher_rows, write_results
+from .report import (COMMITTED_STUDY, against_study, cost_families, cost_table, readable_rows, study_graph,
+                     sweep_teacher_rows, write_results)
 from .rows import ScoreRow, StudyFolderError
-from .stats import markdown_tables, paired, paired_table, stats_table, t_interval
+from .stats import markdown_tables, paired, paired_table, pipeline_flops, stats_table, t_interval
 
 __all__ = ["BASELINE", "COMMITTED_STUDY", "CONVENTIONAL", "LAD", "ROLES", "Arm", "ScoreRow", "StudyConfig",
-           "StudyFolderError", "against_study", "arm_dir", "check_study", "frozen_study_path", "load_study",
-           "map_point", "map_table", "markdown_tables", "paired", "paired_table", "readable_rows", "run_study",
-           "stats_table", "student_id", "study_runs", "sweep_teacher_rows", "t_interval", "threads_per_run",
+           "StudyFolderError", "against_study", "all_arms", "arm_dir", "budget_id", "check_study", "cost_families",
+           "cost_table", "frozen_study_path", "load_study", "map_point", "map_table", "markdown_tables", "paired",
+           "paired_table", "pipeline_flops", "readable_rows", "run_study", "stats_table", "student_id",
+           "study_comparisons", "study_graph", "study_runs", "sweep_teacher_rows", "t_interval", "threads_per_run",
            "train_and_score", "write_results"]

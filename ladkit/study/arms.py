@@ -9,7 +9,11 @@ An arm has an **id** (a slug: its run folder, the key of its rows, what ``compar
 
 The study adds the arms every study has: ``baseline``, ``conventional`` (a larger conventional
 teacher) and a student of each teacher, ``student-ID`` (``student-conventional``,
-``student-lad``); with ``finetune``, ``baseline-finetuned`` and ``student-ID-finetuned``.
+``student-lad``); with ``finetune``, ``baseline-finetuned`` and ``student-ID-finetuned``;
+with ``student_variants`` (``{dist: {kd_kind: dist}}``), a further student of every teacher,
+``student-ID-VARIANT``; with ``budgets`` (``[250, 1000]``), the baseline, every teacher and its
+student again at each of those iteration counts, ``ID-iN`` (``baseline-i1000``, ``lad-i1000``,
+``student-lad-i1000``), each paired with the baseline of its budget.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from ..files import project_root
 
 # What each arm is in the study, so comparisons are chosen by role, never by the arm's id or label:
 # a control (paired with the baseline), a distilled student (with the baseline and the
-# conventional teacher's student), the release protocol's fine-tuned student and its control.
-ROLES = ("baseline", "teacher", "student", "conventional student", "control", "finetune control", "finetuned student")
+# conventional teacher's student), the release protocol's fine-tuned student and its control, an
+# arm repeated at another training budget (paired with that budget's baseline: study_comparisons).
+ROLES = ("baseline", "teacher", "student", "conventional student", "control", "finetune control", "finetuned student",
+         "budget")
 BASELINE, CONVENTIONAL = "baseline", "conventional"
 LAD = "lad"  # the default (and the frozen study's) LAD teacher
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -36,6 +42,11 @@ LABEL_KEY = "label"  # an arm's words for people, beside its job fields
 
 def student_id(teacher: str) -> str:
     return f"student-{teacher}"
+
+
+def budget_id(arm_id: str, iters: int) -> str:
+    """The id of arm ``arm_id`` trained for ``iters`` iterations instead of the study's own."""
+    return f"{arm_id}-i{iters}"
 
 
 def finetuned_id(teacher: str) -> str:
@@ -74,6 +85,12 @@ class StudyConfig:
     # Only these arm ids (and the arms they need, e.g. a student's teacher); empty: every arm.
     # Notebooks run parts of one study this way and share its runs.
     arms: tuple = ()
+    # Further students of every teacher (the conventional one included), id -> DistillConfig
+    # fields over ``student`` (and a ``label``): ``student-TEACHER-ID``, e.g. {dist: {kd_kind: dist}}
+    student_variants: dict = field(default_factory=dict)
+    # Iteration counts beside common.iters: the baseline, each teacher of ``teachers`` and its
+    # student again at each (``budget_id``), each student paired with the baseline of its budget
+    budgets: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,7 @@ class Arm:
     cfg: object  # its job config
     needs: tuple = ()  # ids of the arms that must finish first (of the same seed)
     role: str = "baseline"  # one of ROLES: what the study compares it with (stats.paired_table)
+    budget_of: str = ""  # role "budget": the id of the arm it repeats at cfg.iters iterations
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -132,6 +150,12 @@ def check_study(cfg: StudyConfig) -> list[Arm]:
     splits = dataset_splits(dataset) if isinstance(dataset, str) else ()
     if splits and cfg.split not in splits:
         raise ConfigError("split", cfg.split, f"a split of dataset {dataset!r}: {', '.join(splits)}")
+    iters = _section(cfg.common, "common").get("iters", BaselineConfig.iters)
+    budgets = list(cfg.budgets)
+    if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 and b != iters for b in budgets) \
+            or len(set(budgets)) < len(budgets):
+        raise ConfigError("budgets", budgets, f"distinct iteration counts >= 1 other than common.iters ({iters}), e.g. "
+                          "[250, 1000]")
     arms = all_arms(cfg, seeds[0])
     ids = [arm.id for arm in arms]
     for i, pair in enumerate(cfg.comparisons):
@@ -143,6 +167,15 @@ def check_study(cfg: StudyConfig) -> list[Arm]:
             raise ConfigError(f"comparisons[{i}]", list(pair), f"arm ids of this study ({', '.join(ids)}); "
                               f"unknown: {', '.join(unknown)}")
     return _select(arms, cfg.arms)
+
+
+def study_comparisons(cfg: StudyConfig, arms: list[Arm]) -> list[tuple[str, str]]:
+    """The study's paired differences beyond those chosen by role: ``comparisons``, then each
+    student repeated at another budget against the baseline of that budget."""
+    by_id = {arm.id: arm for arm in arms}
+    budget_pairs = [(arm.id, budget_id(BASELINE, arm.cfg.iters)) for arm in arms
+                    if arm.role == "budget" and by_id[arm.budget_of].role == "student"]
+    return [tuple(pair) for pair in cfg.comparisons] + budget_pairs
 
 
 def study_runs(cfg: StudyConfig, seed: int) -> list[Arm]:
@@ -184,14 +217,32 @@ def all_arms(cfg: StudyConfig, seed: int) -> list[Arm]:
         conventional = baseline
     else:
         arms.append(conventional)
-    teachers = {}
-    for arm_id, fields in _arm_sections(cfg.teachers, "teachers").items():
-        label, fields = fields
+    teachers, fields_of = {}, {}
+    for arm_id, (label, fields) in _arm_sections(cfg.teachers, "teachers").items():
+        fields_of[arm_id] = fields
         teachers[arm_id] = Arm(arm_id, label, job(TeacherConfig, arm_id, (f"teachers.{arm_id}", fields)), role="teacher")
     arms += teachers.values()
     arms.append(student(student_id(CONVENTIONAL), "student <- conventional teacher", conventional,
                         role="conventional student"))
     arms += [student(student_id(t.id), f"student <- {t.label}", t) for t in teachers.values()]
+    for variant, (label, fields) in _arm_sections(cfg.student_variants, "student_variants").items():
+        section = (f"student_variants.{variant}", fields)
+        sources = [(CONVENTIONAL, "conventional teacher", conventional), *((t.id, t.label, t) for t in teachers.values())]
+        arms += [student(f"{student_id(t_id)}-{variant}", f"student <- {t_label}, {label}", t, section)
+                 for t_id, t_label, t in sources]
+    for iters in cfg.budgets:
+        budget = ("budgets", {"iters": iters})
+        arms.append(Arm(budget_id(BASELINE, iters), f"baseline, {iters} it",
+                        job(BaselineConfig, budget_id(BASELINE, iters), baseline_fields, budget), role="budget",
+                        budget_of=BASELINE))
+        for t in teachers.values():
+            t_id, s_id = budget_id(t.id, iters), budget_id(student_id(t.id), iters)
+            teacher = Arm(t_id, f"{t.label}, {iters} it", job(TeacherConfig, t_id, (f"teachers.{t.id}", fields_of[t.id]),
+                                                               budget), role="budget", budget_of=t.id)
+            ckpt = str(arm_dir(cfg, seed, t_id) / "best.pt")
+            arms += [teacher, Arm(s_id, f"student <- {t.label}, {iters} it",
+                                  job(DistillConfig, s_id, students, budget, teacher_ckpt=ckpt), (t_id,), "budget",
+                                  budget_of=student_id(t.id))]
     for arm_id, (label, fields) in _arm_sections(cfg.controls, "controls").items():
         section = (f"controls.{arm_id}", fields)
         if "kd_source" in fields:  # a student of a model-free source: compared as every student is

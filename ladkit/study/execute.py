@@ -14,7 +14,7 @@ import yaml
 from ..config import EvalConfig, TeacherConfig
 from ..files import atomic_write
 from ..runlog import LogBars
-from .arms import Arm, StudyConfig, check_study, study_runs
+from .arms import Arm, StudyConfig, all_arms, check_study, study_comparisons, study_runs
 from .rows import ROWS_FILE, ScoreRow, merge_rows, read_rows, rows_frame
 
 TRAIN_IMAGES = 200  # the training images a model's outputs are scored on (what a student imitates)
@@ -80,6 +80,7 @@ def run_study(cfg: StudyConfig) -> pd.DataFrame:
     from .report import write_results
 
     check_study(cfg)
+    every = all_arms(cfg, cfg.seeds[0])  # the whole study's, whichever arms run now
     arms = [arm for seed in cfg.seeds for arm in study_runs(cfg, seed)]
     out = Path(cfg.out_dir)
     kept = read_rows(out) if (out / ROWS_FILE).exists() else None  # a bad table: refused before training
@@ -92,7 +93,7 @@ def run_study(cfg: StudyConfig) -> pd.DataFrame:
     new = rows_frame(_execute(arms, cfg, threads_per_run(cfg.workers)))
     order = [arm.id for arm in arms]
     new = merge_rows(None, new, order)
-    write_results(merge_rows(kept, new, order), out, cfg.comparisons)
+    write_results(merge_rows(kept, new, order), out, study_comparisons(cfg, every), every)
     return new
 
 

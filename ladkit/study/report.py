@@ -10,24 +10,28 @@ import pandas as pd
 
 from ..checkpoint import save_json
 from ..files import atomic_write
-from .arms import LAD, StudyConfig
-from .rows import ROWS_FILE, ScoreRow, StudyFolderError, read_rows, rows_frame, saved_study
+from ..config import ConfigError
+from .arms import BASELINE, LAD, StudyConfig, all_arms, load_study, study_comparisons
+from .rows import MIOU, ROWS_FILE, ScoreRow, StudyFolderError, read_rows, rows_frame, saved_study
 from .stats import markdown_tables, paired_table, stats_table
 
 COMMITTED_STUDY = "results/study"  # the pre-registered study (RESULTS.md)
 
 
-def write_results(rows: pd.DataFrame, out: Path, comparisons=()) -> str:
+def write_results(rows: pd.DataFrame, out: Path, comparisons=(), arms=()) -> str:
     """per_seed.csv, stats.csv, paired.csv, summary.md, study.png and the sweep's scalars from
-    ``rows``; each file written whole or not at all."""
-    from ..plots import plot_study
+    ``rows``; each file written whole or not at all. ``arms``: the study's (``all_arms``), for each
+    arm's pipeline cost (its needs') and, with training budgets, the cost–accuracy figure cost.png."""
+    from ..plots import plot_cost, plot_study
 
-    stats, pairs = stats_table(rows), paired_table(rows, comparisons)
+    stats, pairs = stats_table(rows, arms), paired_table(rows, comparisons)
     for name, table in ((ROWS_FILE, rows), ("stats.csv", stats), ("paired.csv", pairs)):
         atomic_write(out / name, lambda tmp, t=table: t.to_csv(tmp, index=False))
     text = markdown_tables(stats, pairs)
     atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(text + "\n"))
     plot_study(rows, stats, out / "study.png")
+    if any(arm.role == "budget" for arm in arms):
+        plot_cost(stats, cost_families(arms), out / "cost.png")
     # The scalars a sweep over a notebook that runs a study reads back (mean over seeds).
     save_json({f"{arm}|{measure}": mean for arm, measure, mean in zip(stats["arm"], stats["measure"], stats["mean"])},
               out / "metrics.json")
@@ -136,12 +140,45 @@ def main(argv=None) -> int:
             print(f"written {out / 'map.csv'}, {out / 'map.png'}")
             return 0
         rows = read_rows(out)
-        comparisons = [tuple(pair) for pair in saved_study(out).get("comparisons") or ()]  # the study's named ones
+        comparisons, arms = study_graph(out)
         _check_writable(out)
-        print(write_results(rows, out, comparisons))
+        print(write_results(rows, out, comparisons, arms))
     except StudyFolderError as exc:
         raise SystemExit(f"python -m ladkit.study: error: {exc}") from None
     return 0
+
+
+def cost_families(arms) -> dict:
+    """The arms a cost–accuracy figure draws, id -> the arm it repeats at another budget (itself
+    for the rest): every model trained for use, not the teachers (made only to teach)."""
+    roles = {arm.id: arm.role for arm in arms}
+    return {arm.id: arm.budget_of or arm.id for arm in arms
+            if roles.get(arm.budget_of or arm.id) not in ("teacher", None)}
+
+
+def cost_table(stats: pd.DataFrame, arms) -> pd.DataFrame:
+    """Each model trained for use (``cost_families``), cheapest first: its mIoU (%) and what it cost
+    to train with its teacher, in TFLOP and as a multiple of the baseline's (what a notebook prints
+    beside the cost figure)."""
+    shown = stats[(stats["measure"] == MIOU) & stats["arm"].isin(cost_families(arms))].sort_values("pipeline_flops")
+    base = shown.loc[shown["arm"] == BASELINE, "pipeline_flops"]
+    ratio = shown["pipeline_flops"] / float(base.iloc[0]) if len(base) else math.nan
+    return pd.DataFrame({"run": shown["name"], "mIoU (%)": (100 * shown["mean"]).round(1),
+                         "training TFLOP (with its teacher)": (shown["pipeline_flops"] / 1e12).round(1),
+                         "× the baseline's": ratio.round(2) if len(base) else ratio}).reset_index(drop=True)
+
+
+def study_graph(out: Path) -> tuple[list, list]:
+    """A study folder's paired comparisons beyond the roles' and its arms (``all_arms``, first
+    seed), from the settings it saved (study.yaml); none where it saved none."""
+    if not saved_study(out):
+        return [], []
+    try:
+        cfg = load_study(out / "study.yaml")
+    except (ConfigError, ValueError) as exc:
+        raise StudyFolderError(f"{out / 'study.yaml'}: {exc}; restore it from git or rerun the study") from None
+    arms = all_arms(cfg, cfg.seeds[0])
+    return study_comparisons(cfg, arms), arms
 
 
 def _check_writable(out: Path) -> None:

@@ -11,7 +11,8 @@ import pandas as pd
 from .arms import BASELINE
 from .rows import MIOU
 
-STATS_COLUMNS = ["arm", "measure", "name", "measure_name", "mean", "std", "ci_low", "ci_high", "seeds"]
+STATS_COLUMNS = ["arm", "measure", "name", "measure_name", "mean", "std", "ci_low", "ci_high", "seeds", "train_flops",
+                 "pipeline_flops"]
 PAIRED_COLUMNS = ["arm", "measure", "reference", "reference_measure", "comparison", "mean", "std", "ci_low", "ci_high",
                   "higher", "lower", "seeds"]
 
@@ -29,14 +30,31 @@ def t_interval(values) -> tuple[float, float, float, float]:
     return mean, std, mean - half, mean + half
 
 
-def stats_table(rows: pd.DataFrame) -> pd.DataFrame:
+def stats_table(rows: pd.DataFrame, arms=()) -> pd.DataFrame:
+    """Each arm's measures over seeds, with its training FLOPs and its pipeline's (with those of
+    the arms it needs, from ``arms``, the study's ``all_arms``; none given: each arm's own), means
+    over seeds."""
+    pipeline = pipeline_flops(rows, {arm.id: arm.needs for arm in arms})
     out = []
     for (arm, measure), group in rows.groupby(["arm", "measure"], sort=False):
         mean, std, low, high = t_interval(group["value"])
         out.append({"arm": arm, "measure": measure, "name": group["name"].iloc[0],
                     "measure_name": group["measure_name"].iloc[0], "mean": mean, "std": std, "ci_low": low,
-                    "ci_high": high, "seeds": len(group)})
+                    "ci_high": high, "seeds": len(group), "train_flops": group["train_flops"].astype(float).mean(),
+                    "pipeline_flops": pipeline[arm].mean()})
     return pd.DataFrame(out, columns=STATS_COLUMNS)
+
+
+def pipeline_flops(rows: pd.DataFrame, needs: dict) -> pd.Series:
+    """The training FLOPs of each (arm, seed) with those of every arm it needs, transitively (a
+    student's teacher; a fine-tuned run's start): what the arm cost to make from nothing. NaN
+    where a run's cost was not recorded."""
+    own = rows.groupby(["arm", "seed"], sort=False)["train_flops"].first().astype(float)
+
+    def total(arm, seed):
+        return own.get((arm, seed), math.nan) + sum(total(other, seed) for other in needs.get(arm, ()))
+
+    return pd.Series({key: total(*key) for key in own.index}, dtype=float)
 
 
 def paired(rows: pd.DataFrame, arm: str, reference: str, measure: str = MIOU, reference_measure: str = MIOU) -> dict | None:
@@ -93,6 +111,10 @@ def _points(value) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
 
 
+def _tflop(value) -> str:
+    return "–" if math.isnan(value) else f"{value / 1e12:.1f}"
+
+
 def markdown_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
     if (stats["seeds"] <= 1).all():
         return _one_seed_tables(stats, pairs)
@@ -101,12 +123,16 @@ def markdown_tables(stats: pd.DataFrame, pairs: pd.DataFrame) -> str:
         "mIoU (%) mean ± std": [f"{_points(m)} ± {_points(s)}" for m, s in zip(stats["mean"], stats["std"])],
         "95 % interval": [f"{_points(lo)} … {_points(hi)}" for lo, hi in zip(stats["ci_low"], stats["ci_high"])],
         "seeds": stats["seeds"].astype(str)})
+    align = ("left", "left", "right", "right", "right")
+    if "pipeline_flops" in stats and stats["pipeline_flops"].notna().any():  # runs from before costs were recorded: none
+        runs["training TFLOP (with its teacher)"] = [_tflop(v) for v in stats["pipeline_flops"]]
+        align += ("right",)
     diffs = pd.DataFrame({
         "paired by seed": pairs["comparison"],
         "difference (points) mean ± std": [f"{100 * m:+.1f} ± {_points(s)}" for m, s in zip(pairs["mean"], pairs["std"])],
         "95 % interval": [f"{_points(lo)} … {_points(hi)}" for lo, hi in zip(pairs["ci_low"], pairs["ci_high"])],
         "higher / lower": [f"{h} / {lo} of {n}" for h, lo, n in zip(pairs["higher"], pairs["lower"], pairs["seeds"])]})
-    return (runs.to_markdown(index=False, colalign=("left", "left", "right", "right", "right")) + "\n\n"
+    return (runs.to_markdown(index=False, colalign=align) + "\n\n"
             + diffs.to_markdown(index=False, colalign=("left", "right", "right", "right")))
 
 
