@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ladkit-installed
 
-.PHONY: test demo study lab tour notebooks bench gpu-check clean-venv
+.PHONY: test demo study study-compute lab tour notebooks bench gpu-check clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ demo: $(STAMP)
 
 study: $(STAMP)
 	$(BIN)/ladkit study configs/study.yaml
+
+study-compute: $(STAMP)  # what LAD buys per unit of compute (RESULTS.md): about 2 h on 2 cores, resumable
+	$(BIN)/ladkit study configs/study_compute.yaml
 
 # The tutorial in JupyterLab (tools/lab: root allowed, README rendered, one kernel, each notebook
 # listed once); nbstripout as this clone's git filter, so a saved tour's outputs never reach a commit.

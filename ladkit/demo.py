@@ -25,8 +25,8 @@ import pandas as pd
 
 from .constants import QUICK_IMAGES, QUICK_ITERS
 from .files import atomic_write
-from .study import (BASELINE, COMMITTED_STUDY, CONVENTIONAL, LAD, StudyConfig, frozen_study_path, load_study,
-                    run_study, student_id)
+from .study import (BASELINE, COMMITTED_STUDY, COMPUTE_STUDY, CONVENTIONAL, MATCHED_BASELINE, LAD, StudyConfig, all_arms, frozen_study_path,
+                    load_study, pipeline_flops, run_study, student_id)
 
 GT_KD, ORACLE = "gt-kd", "oracle"  # its student-side controls
 DEMO_ARMS = (BASELINE, student_id(CONVENTIONAL), student_id(LAD), GT_KD, ORACLE)  # and the teachers they need
@@ -72,7 +72,7 @@ def run_demo(cfg: DemoConfig) -> pd.DataFrame:
     study = demo_study(cfg)
     rows = run_study(study)
     out = Path(cfg.out_dir)
-    table = demo_table(rows)
+    table = demo_table(rows, all_arms(study, cfg.seed))
     atomic_write(out / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
     shutil.copyfile(out / "study.png", out / "comparison.png")
     print(format_table(table, study, cfg, time.perf_counter() - start))
@@ -80,17 +80,19 @@ def run_demo(cfg: DemoConfig) -> pd.DataFrame:
     return table
 
 
-def demo_table(rows: pd.DataFrame) -> pd.DataFrame:
+def demo_table(rows: pd.DataFrame, arms=()) -> pd.DataFrame:
     """One line per arm: its id, name and mIoU (a teacher's: with its label, fixed codes, lowest
-    noise), and a LAD teacher's other measures as columns."""
+    noise), a LAD teacher's other measures as columns, and its training cost in TFLOP with that of
+    the arms it needs (``arms``: the study's; a student's teacher)."""
     from .plots import fixed_code_rows
 
     out = []
     fixed = fixed_code_rows(rows)
+    cost = pipeline_flops(rows, {arm.id: arm.needs for arm in arms})
     for arm, group in rows.groupby("arm", sort=False):
         values = group.set_index("measure")["value"]
         line = {"arm": arm, "run": group["name"].iloc[0], "miou": float(values.iloc[0]),
-                "seconds": float(group["seconds"].iloc[0])}
+                "tflop": cost[(arm, group["seed"].iloc[0])] / 1e12, "seconds": float(group["seconds"].iloc[0])}
         if "without-label" in values:
             curve = group[fixed[group.index]]
             line.update(without_label=values["without-label"], label_only=values["label-only"],
@@ -101,12 +103,13 @@ def demo_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def format_table(table: pd.DataFrame, study: StudyConfig, cfg: DemoConfig, seconds: float) -> str:
     pct = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}"  # noqa: E731
-    shown = table.drop(columns=["arm", "seconds"]).copy()
+    shown = table.drop(columns=["arm", "seconds", "tflop"]).copy()
     for col in shown.columns[1:]:
         shown[col] = shown[col].map(pct)
     noise = [c for c in table.columns if c[:1].isdigit()]
     shown = shown.rename(columns={"miou": "mIoU", "without_label": "no label", "label_only": "label only",
                                   **{c: f"noise {c}" for c in noise}})
+    shown["TFLOP to train"] = table["tflop"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
     by = table.set_index("arm")["miou"]
     names = table.set_index("arm")["run"]
     lad = table.set_index("arm").loc[LAD]
@@ -120,6 +123,12 @@ def format_table(table: pd.DataFrame, study: StudyConfig, cfg: DemoConfig, secon
         *(f"{names[arm]} − baseline: {gain(arm)}; "
           f"LAD student − it: {gain(student_id(LAD), arm)}" for arm in (GT_KD, ORACLE) if arm in by),
     ]
+    cost = table.set_index("arm")["tflop"]
+    if cost.notna().all():
+        verdict.append(f"What it cost to train (a student with its teacher): baseline {cost[BASELINE]:.1f} TFLOP, "
+                       f"LAD student {cost[student_id(LAD)]:.1f} ({cost[student_id(LAD)] / cost[BASELINE]:.2f}x), "
+                       f"conventional teacher's student {cost[student_id(CONVENTIONAL)]:.1f} "
+                       f"({cost[student_id(CONVENTIONAL)] / cost[BASELINE]:.2f}x)")
     head = (f"ladkit demo: synthetic default ({cfg.data_root}, design noisy-labels), seed {cfg.seed}, "
             f"{study.common['iters']} iterations, scored on the {cfg.split} split"
             f"{f' (first {study.max_images} images)' if study.max_images else ''}\n"
@@ -168,4 +177,13 @@ def reading(table: pd.DataFrame, study: StudyConfig, committed=None) -> str:
     if differs:
         lines.append(f"This run's settings differ from the study's ({', '.join(differs)}): the comparison is only "
                      "indicative.")
+    matched = committed.parent / Path(COMPUTE_STUDY).name / "paired.csv"
+    key = (student_id(LAD), MIOU, MATCHED_BASELINE, MIOU)
+    pairs = pd.read_csv(matched).set_index(PAIR_KEY) if matched.exists() else pd.DataFrame()
+    if key in pairs.index:
+        pair = pairs.loc[key]
+        lines.append(f"Per unit of compute (RESULTS.md, {int(pair['seeds'])} seeds): against a baseline given the LAD "
+                     f"pipeline's training compute, the LAD student is {100 * pair['mean']:+.1f} points (95 % interval "
+                     f"{100 * pair['ci_low']:+.1f} … {100 * pair['ci_high']:+.1f}; higher in {int(pair['higher'])} of "
+                     f"{int(pair['seeds'])} seeds).")
     return "\n".join(lines)

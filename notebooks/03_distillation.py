@@ -131,6 +131,25 @@ from ladkit.plots import plot_study
 plot_study(rows, stats_table(rows), path=out / "students.png")
 
 # %% [markdown]
+# ## What each student cost
+#
+# A student's gain is only half of the story: the LAD student needed its teacher trained first (a
+# dual-path step costs about twice a baseline step) and then the teacher's forward pass on every
+# distillation step. Each run counted its training FLOPs on its first step (torch's
+# `FlopCounterMode`) × its steps; a student's cost below includes its teacher's. The cheapest
+# answer to "LAD or not" is the baseline trained longer for the same compute: RESULTS.md
+# ("Per unit of compute") runs that comparison over five seeds and three budgets.
+
+# %%
+from ladkit.plots import plot_cost
+from ladkit.study import all_arms, cost_families, cost_table
+
+every = all_arms(study, seed)
+costs = stats_table(rows, every)
+display(plot_cost(costs, cost_families(every), path=out / "cost.png"))
+cost_table(costs, every)
+
+# %% [markdown]
 # ## Predictions side by side
 #
 # Each validation image's panels, four to a row: the image, its ground truth, then each run's

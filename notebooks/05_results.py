@@ -40,6 +40,7 @@
 # %% tags=["parameters"]
 out_dir = "runs/notebooks/05_results"
 study_dir = "results/study"   # a study's folder (per_seed.csv); "" to skip
+compute_dir = "results/study_compute"  # a study with training budgets: its cost-accuracy figure; "" to skip
 runs_dir = "runs/ablations"   # every finished run below this folder is read; "" to skip
 all_runs_dir = "runs"         # listed instead when runs_dir holds no run of `job` (04 skipped); "" not to
 job = "lad-teacher"           # only runs of this job ("" for all)
@@ -73,6 +74,25 @@ if study_dir:
     fig = plot_study(study_rows, stats_table(study_rows), path=out / "study.png")
     display(fig)
     display(Markdown(markdown_tables(stats_table(study_rows), paired_table(study_rows))))
+
+# %% [markdown]
+# ## Per unit of compute
+#
+# The same question asked the way the field now asks it (RESULTS.md "Per unit of compute"): each
+# model's test mIoU against what it cost to train, a student's cost with its teacher's (FLOPs,
+# log axis), over three budgets, with a baseline given the LAD pipeline's compute.
+
+# %%
+from ladkit.plots import plot_cost
+from ladkit.study import cost_families, cost_table, study_graph
+
+if compute_dir and (Path(compute_dir) / "per_seed.csv").exists():
+    compute_arms = study_graph(Path(compute_dir))[1]
+    compute_stats = stats_table(read_rows(compute_dir), compute_arms)
+    display(plot_cost(compute_stats, cost_families(compute_arms), path=out / "cost.png"))
+    display(cost_table(compute_stats, compute_arms))
+else:
+    print(f"no study at {compute_dir!r}: `ladkit study configs/study_compute.yaml` makes it")
 
 # %% [markdown]
 # ## Every run below `runs_dir`

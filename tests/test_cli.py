@@ -62,6 +62,10 @@ def test_cli_demo_runs_every_arm_and_resumes(data_root, tmp_path, capsys):
                                   "student <- oracle (clean labels)", "student <- training label (gt-kd)"]
     assert "student <- training label (gt-kd) − baseline: " in text and "LAD student − it" in text
     assert table["miou"].between(0, 1).all()
+    # what each cost to train, a student with its teacher: the LAD student more than its teacher alone
+    assert "What it cost to train (a student with its teacher): baseline " in text
+    cost = table.set_index("arm")["tflop"]
+    assert cost["student-lad"] > cost["lad"] > cost["baseline"] > 0 and cost["student-conventional"] > cost["conventional"]
     lad = table.set_index("arm").loc["lad"]
     assert 0 <= lad["without_label"] <= 1 and 0 <= lad["label_only"] <= 1 and lad["miou"] == lad["0.02"]
     report = json.loads((out / "seed0" / "lad" / "eval_test.json").read_text())

@@ -25,16 +25,16 @@ The pieces: ``arms`` (the config and its arms), ``rows`` (the score rows and per
 ``execute`` (training and scoring), ``stats``, ``report`` (tables, plot, the command line), ``map``.
 """
 
-from .arms import (BASELINE, CONVENTIONAL, LAD, ROLES, Arm, StudyConfig, all_arms, arm_dir, budget_id, check_study,
+from .arms import (BASELINE, CONVENTIONAL, LAD, MATCHED_BASELINE, ROLES, Arm, StudyConfig, all_arms, arm_dir, budget_id, check_study,
                    frozen_study_path, load_study, map_point, student_id, study_comparisons, study_runs)
 from .execute import run_study, threads_per_run, train_and_score
 from .map import map_table
-from .report import (COMMITTED_STUDY, against_study, cost_families, cost_table, readable_rows, study_graph,
+from .report import (COMMITTED_STUDY, COMPUTE_STUDY, against_study, cost_families, cost_table, readable_rows, study_graph,
                      sweep_teacher_rows, write_results)
 from .rows import ScoreRow, StudyFolderError
 from .stats import markdown_tables, paired, paired_table, pipeline_flops, stats_table, t_interval
 
-__all__ = ["BASELINE", "COMMITTED_STUDY", "CONVENTIONAL", "LAD", "ROLES", "Arm", "ScoreRow", "StudyConfig",
+__all__ = ["BASELINE", "COMMITTED_STUDY", "COMPUTE_STUDY", "CONVENTIONAL", "LAD", "MATCHED_BASELINE", "ROLES", "Arm", "ScoreRow", "StudyConfig",
            "StudyFolderError", "against_study", "all_arms", "arm_dir", "budget_id", "check_study", "cost_families",
            "cost_table", "frozen_study_path", "load_study", "map_point", "map_table", "markdown_tables", "paired",
            "paired_table", "pipeline_flops", "readable_rows", "run_study", "stats_table", "student_id",

@@ -36,6 +36,7 @@ ROLES = ("baseline", "teacher", "student", "conventional student", "control", "f
          "budget")
 BASELINE, CONVENTIONAL = "baseline", "conventional"
 LAD = "lad"  # the default (and the frozen study's) LAD teacher
+MATCHED_BASELINE = "baseline-matched"  # the compute study's baseline given the LAD pipeline's compute (a control)
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 LABEL_KEY = "label"  # an arm's words for people, beside its job fields
 

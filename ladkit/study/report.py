@@ -16,6 +16,7 @@ from .rows import MIOU, ROWS_FILE, ScoreRow, StudyFolderError, read_rows, rows_f
 from .stats import markdown_tables, paired_table, stats_table
 
 COMMITTED_STUDY = "results/study"  # the pre-registered study (RESULTS.md)
+COMPUTE_STUDY = "results/study_compute"  # the same per unit of compute (configs/study_compute.yaml)
 
 
 def write_results(rows: pd.DataFrame, out: Path, comparisons=(), arms=()) -> str:
