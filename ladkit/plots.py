@@ -14,6 +14,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from .constants import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NOISE_MODES
 from .data import load_dataset
@@ -112,12 +113,17 @@ def plot_cost(stats: pd.DataFrame, families: dict, path=None):
     seeds = int(shown["seeds"].max()) if len(shown) else 0
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     colours = iter(sns.color_palette(n_colors=max(1, shown["family"].nunique())))
+    # arms of one cost (a pipeline's KL and DIST students, its matched baseline) side by side, not on top
+    same = shown.groupby(shown["tflop"].round(1))["arm"].transform(lambda a: range(len(a)))
+    shown = shown.assign(x=shown["tflop"] * 1.025 ** (same - same.groupby(shown["tflop"].round(1)).transform("mean")))
     for family, group in shown.sort_values("tflop").groupby("family", sort=False):
         several = len(group) > 1
-        ax.errorbar(group["tflop"], 100 * group["mean"], yerr=[group["low"], group["high"]], capsize=3,
+        ax.errorbar(group["x"], 100 * group["mean"], yerr=[group["low"], group["high"]], capsize=3,
                     marker="o" if several else "D", linestyle="-" if several else "none", color=next(colours),
                     label=f"{names[family]} ({len(group)} budgets)" if several else group["name"].iloc[0])
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "2357" else ""))
     interval = f"mean and 95 % interval over {seeds} seeds" if seeds > 1 else "one seed: no interval"
     ax.set(xlabel="training cost, TFLOP (a student's with its teacher's), log scale", ylabel="mIoU (%)",
            title=f"what each arm costs to train and what it scores ({interval})")

@@ -138,7 +138,8 @@ plot_study(rows, stats_table(rows), path=out / "students.png")
 # distillation step. Each run counted its training FLOPs on its first step (torch's
 # `FlopCounterMode`) × its steps; a student's cost below includes its teacher's. The cheapest
 # answer to "LAD or not" is the baseline trained longer for the same compute: RESULTS.md
-# ("Per unit of compute") runs that comparison over five seeds and three budgets.
+# ("Per unit of compute") runs that comparison over five seeds and three budgets, where a baseline
+# given the LAD pipeline's 3.36× compute beat the LAD student by 2.2 points (−4.0 … −0.5).
 
 # %%
 from ladkit.plots import plot_cost

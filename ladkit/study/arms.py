@@ -240,10 +240,8 @@ def all_arms(cfg: StudyConfig, seed: int) -> list[Arm]:
             t_id, s_id = budget_id(t.id, iters), budget_id(student_id(t.id), iters)
             teacher = Arm(t_id, f"{t.label}, {iters} it", job(TeacherConfig, t_id, (f"teachers.{t.id}", fields_of[t.id]),
                                                                budget), role="budget", budget_of=t.id)
-            ckpt = str(arm_dir(cfg, seed, t_id) / "best.pt")
-            arms += [teacher, Arm(s_id, f"student <- {t.label}, {iters} it",
-                                  job(DistillConfig, s_id, students, budget, teacher_ckpt=ckpt), (t_id,), "budget",
-                                  budget_of=student_id(t.id))]
+            taught = student(s_id, f"student <- {t.label}, {iters} it", teacher, budget)
+            arms += [teacher, dataclasses.replace(taught, role="budget", budget_of=student_id(t.id))]
     for arm_id, (label, fields) in _arm_sections(cfg.controls, "controls").items():
         section = (f"controls.{arm_id}", fields)
         if "kd_source" in fields:  # a student of a model-free source: compared as every student is

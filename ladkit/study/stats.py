@@ -104,7 +104,8 @@ def paired_table(rows: pd.DataFrame, comparisons=()) -> pd.DataFrame:
             out.append(paired(rows, arm, BASELINE, measure=fed))
             out.append(paired(rows, arm, arm, measure=fed, reference_measure="without-label"))
     out += [paired(rows, arm, reference) for arm, reference in comparisons]
-    return pd.DataFrame([p for p in out if p], columns=PAIRED_COLUMNS)
+    # a comparison the study names that its roles already make is stated once
+    return pd.DataFrame([p for p in out if p], columns=PAIRED_COLUMNS).drop_duplicates(PAIRED_COLUMNS[:4], ignore_index=True)
 
 
 def _points(value) -> str:
