@@ -88,7 +88,7 @@ def demo_table(rows: pd.DataFrame, arms=()) -> pd.DataFrame:
 
     out = []
     fixed = fixed_code_rows(rows)
-    cost = pipeline_flops(rows, {arm.id: arm.needs for arm in arms})
+    cost = pipeline_flops(rows, arms)
     for arm, group in rows.groupby("arm", sort=False):
         values = group.set_index("measure")["value"]
         line = {"arm": arm, "run": group["name"].iloc[0], "miou": float(values.iloc[0]),

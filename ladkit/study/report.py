@@ -163,10 +163,10 @@ def cost_table(stats: pd.DataFrame, arms) -> pd.DataFrame:
     beside the cost figure)."""
     shown = stats[(stats["measure"] == MIOU) & stats["arm"].isin(cost_families(arms))].sort_values("pipeline_flops")
     base = shown.loc[shown["arm"] == BASELINE, "pipeline_flops"]
-    ratio = shown["pipeline_flops"] / float(base.iloc[0]) if len(base) else math.nan
+    base = float(base.iloc[0]) if len(base) else math.nan  # a study without the baseline: no ratio
     return pd.DataFrame({"run": shown["name"], "mIoU (%)": (100 * shown["mean"]).round(1),
                          "training TFLOP (with its teacher)": (shown["pipeline_flops"] / 1e12).round(1),
-                         "× the baseline's": ratio.round(2) if len(base) else ratio}).reset_index(drop=True)
+                         "× the baseline's": (shown["pipeline_flops"] / base).round(2)}).reset_index(drop=True)
 
 
 def study_graph(out: Path) -> tuple[list, list]:

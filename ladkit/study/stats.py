@@ -34,7 +34,7 @@ def stats_table(rows: pd.DataFrame, arms=()) -> pd.DataFrame:
     """Each arm's measures over seeds, with its training FLOPs and its pipeline's (with those of
     the arms it needs, from ``arms``, the study's ``all_arms``; none given: each arm's own), means
     over seeds."""
-    pipeline = pipeline_flops(rows, {arm.id: arm.needs for arm in arms})
+    pipeline = pipeline_flops(rows, arms)
     out = []
     for (arm, measure), group in rows.groupby(["arm", "measure"], sort=False):
         mean, std, low, high = t_interval(group["value"])
@@ -45,11 +45,12 @@ def stats_table(rows: pd.DataFrame, arms=()) -> pd.DataFrame:
     return pd.DataFrame(out, columns=STATS_COLUMNS)
 
 
-def pipeline_flops(rows: pd.DataFrame, needs: dict) -> pd.Series:
-    """The training FLOPs of each (arm, seed) with those of every arm it needs, transitively (a
-    student's teacher; a fine-tuned run's start): what the arm cost to make from nothing. NaN
-    where a run's cost was not recorded."""
+def pipeline_flops(rows: pd.DataFrame, arms=()) -> pd.Series:
+    """The training FLOPs of each (arm, seed) with those of every arm it needs (``arms``: the
+    study's, their ``needs``), transitively (a student's teacher; a fine-tuned run's start): what
+    the arm cost to make from nothing. NaN where a run's cost was not recorded."""
     own = rows.groupby(["arm", "seed"], sort=False)["train_flops"].first().astype(float)
+    needs = {arm.id: arm.needs for arm in arms}
 
     def total(arm, seed):
         return own.get((arm, seed), math.nan) + sum(total(other, seed) for other in needs.get(arm, ()))
